@@ -1,0 +1,189 @@
+"""Command line over the core: `eclip-desktop` alone starts the GUI, subcommands do batch work."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from eclip_desktop import __version__
+
+PROG = "eclip-desktop"
+
+
+def _read_labels(path: str) -> list[str]:
+    from eclip_desktop.core.errors import TextError
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TextError(f"cannot read labels file {path}: {exc.strerror if isinstance(exc, OSError) else exc}")
+    labels = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not labels:
+        raise TextError(f"labels file {path} has no labels (one text per line; '#' starts a comment)")
+    return labels
+
+
+def _add_model_args(p: argparse.ArgumentParser, default_model: str = "ViT-B-16") -> None:
+    p.add_argument("--model", default=default_model, help="open_clip architecture (see `models`)")
+    p.add_argument("--pretrained", default=None,
+                   help="weights: an open_clip tag (e.g. openai), a checkpoint file "
+                        "(.safetensors/.bin/.pt), or 'random' for untrained weights")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+
+
+def _spec(args):
+    from eclip_desktop.core.models import ModelSpec
+    return ModelSpec(args.model, args.pretrained, args.device, args.dtype)
+
+
+def cmd_explain(args) -> int:
+    from eclip_desktop.core.engine import Engine
+    from eclip_desktop.core.errors import TextError
+    from eclip_desktop.core.explain import ExplainRequest, run_explain
+    from eclip_desktop.core.imageio import load_image
+    from eclip_desktop.core.atomic import ensure_writable_dir
+
+    texts = list(args.text or [])
+    if args.labels_file:
+        texts += _read_labels(args.labels_file)
+    if not texts:
+        raise TextError("no text given: pass --text 'a photo of a cat' (repeatable) or --labels-file FILE")
+    for t in texts:
+        if not t.strip():
+            raise TextError("empty prompt: type what to look for, e.g. --text 'a photo of a cat'")
+    options = {}
+    if args.method == "surgery":
+        options = {"vv": not args.no_vv, "feature": not args.no_feature_surgery}
+    # Cheap checks first so a bad path fails before a model loads.
+    ensure_writable_dir(args.out)
+    for p in args.images:
+        load_image(p)
+    engine = Engine.load(_spec(args))
+    req = ExplainRequest(images=args.images, texts=texts, out_dir=args.out, method=args.method,
+                         poolings=args.pooling, ensemble=args.ensemble, input_size=args.input_size,
+                         tau=args.tau, cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite,
+                         method_options=options)
+    many = len(args.images) > 1
+
+    def progress(i, n, msg):
+        if many or args.verbose:
+            print(f"[{i}/{n}] {msg}", file=sys.stderr, flush=True)
+
+    records = run_explain(engine, req, progress=progress)
+    print(f"wrote {len(records)} maps (png + npy + json each) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from eclip_desktop.core.models import is_tag_cached, list_architectures, list_pretrained_tags
+    rows = []
+    for arch in list_architectures():
+        if args.filter and args.filter.lower() not in arch.lower():
+            continue
+        tags = list_pretrained_tags(arch)
+        marks = [f"{t}{' (cached)' if is_tag_cached(arch, t) else ''}" for t in tags]
+        rows.append({"model": arch, "tags": tags, "cached": [is_tag_cached(arch, t) for t in tags]})
+        if not args.json:
+            print(f"{arch}: {', '.join(marks) if marks else '(no published weights; use a checkpoint or random)'}")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from eclip_desktop.core.bench import run_bench
+    result = run_bench(_spec(args), repeats=args.repeats, input_size=args.input_size)
+    print(json.dumps(result, indent=2) if args.json else result["table"])
+    if args.out:
+        from eclip_desktop.core.atomic import atomic_write_json
+        atomic_write_json(args.out, result, overwrite=True)
+    return 0
+
+
+def cmd_gui(args) -> int:
+    print("The desktop window is not part of this build yet; use the subcommands "
+          f"(`{PROG} --help`), e.g. `{PROG} explain IMAGE --text 'a cat' --out OUT`.", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from eclip_desktop.core.methods import method_names
+    from eclip_desktop.core.poolings import TAU_CHOICES, pooling_names
+    from eclip_desktop.core.render import colormap_names
+
+    parser = argparse.ArgumentParser(prog=PROG, description="See why a CLIP model matches an image with a text.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("explain", help="heatmaps of image-text similarity (ITSM, CLIP Surgery) per pooling")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--text", action="append", help="a prompt; repeat for a label set")
+    p.add_argument("--labels-file", help="a file of prompts, one per line")
+    p.add_argument("--method", default="itsm", choices=method_names())
+    p.add_argument("--pooling", action="append", choices=pooling_names() + ["all"],
+                   help="pooling readout(s) for scores and contribution maps (repeatable; default native)")
+    p.add_argument("--ensemble", action="store_true", help="encode each text with the prompt ensemble")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="square input size for the image encoder (default: the model's; larger = finer map)")
+    p.add_argument("--tau", default="mean", choices=TAU_CHOICES, help="free-attention mask threshold")
+    p.add_argument("--colormap", default="jet", choices=colormap_names())
+    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity 0..1")
+    p.add_argument("--no-vv", action="store_true", help="surgery: skip the v-v attention path")
+    p.add_argument("--no-feature-surgery", action="store_true", help="surgery: skip feature surgery")
+    p.add_argument("-v", "--verbose", action="store_true")
+    _add_model_args(p)
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("models", help="list open_clip architectures and pretrained tags (cached or not)")
+    p.add_argument("--filter", default="")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("bench", help="speed of the encoder, the first map and a switch of text")
+    _add_model_args(p)
+    p.set_defaults(pretrained="random")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--input-size", type=int, default=None)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--out", help="also write the result as JSON here")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("gui", help="start the desktop application (the default without a subcommand)")
+    p.set_defaults(func=cmd_gui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return cmd_gui(args)
+    if getattr(args, "alpha", 0.5) is not None and not 0.0 <= getattr(args, "alpha", 0.5) <= 1.0:
+        parser.error("--alpha must be between 0 and 1")
+    if getattr(args, "input_size", None) is not None and not 32 <= args.input_size <= 2048:
+        parser.error("--input-size must be between 32 and 2048")
+    if getattr(args, "pooling", "x") is None:
+        args.pooling = ["native"]
+    from eclip_desktop.core.errors import EclipError
+    try:
+        return args.func(args)
+    except EclipError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"{PROG}: error: out of memory; try fewer or smaller images, or --device cpu", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        if "out of memory" in str(exc).lower():
+            print(f"{PROG}: error: the device ran out of memory; try --device cpu or a smaller --input-size",
+                  file=sys.stderr)
+            return 1
+        raise

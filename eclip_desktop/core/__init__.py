@@ -1,0 +1,1 @@
+"""The Qt-free core: models, dense features, methods, poolings, rendering, export."""

@@ -1,0 +1,51 @@
+"""Shapes World: a synthetic world of coloured plane figures with exact masks and WordNet captions.
+
+Torch-free and Qt-free; see world.py for the generator and writer.py for datasets on disk.
+"""
+from eclip_desktop.core.shapes.world import (
+    BACKGROUNDS,
+    CAPTION_KINDS,
+    COLORS,
+    DEFAULT_CAPTION_WEIGHTS,
+    MAX_OBJECTS,
+    MIN_SIZE,
+    Scene,
+    ShapeObject,
+    caption_gloss,
+    caption_hypernyms,
+    class_names,
+    color_names,
+    concepts_path,
+    describes,
+    generate_scene,
+    gloss_for,
+    hypernym_paths,
+    is_a,
+    iter_scenes,
+    prompt_for,
+    synset_for,
+)
+
+__all__ = [
+    "BACKGROUNDS",
+    "CAPTION_KINDS",
+    "COLORS",
+    "DEFAULT_CAPTION_WEIGHTS",
+    "MAX_OBJECTS",
+    "MIN_SIZE",
+    "Scene",
+    "ShapeObject",
+    "caption_gloss",
+    "caption_hypernyms",
+    "class_names",
+    "color_names",
+    "concepts_path",
+    "describes",
+    "generate_scene",
+    "gloss_for",
+    "hypernym_paths",
+    "is_a",
+    "iter_scenes",
+    "prompt_for",
+    "synset_for",
+]

@@ -1,0 +1,58 @@
+import pytest
+import torch
+
+from eclip_desktop.core.engine import Engine
+from eclip_desktop.core.errors import TextError
+from eclip_desktop.core.imageio import load_image
+from tests.conftest import write_image
+
+
+def test_switching_text_pooling_method_never_reencodes(tiny_engine, photo):
+    img = load_image(photo)
+    e = tiny_engine
+    first = e.explain(img, ["a cat"], poolings=["native"])
+    assert e.image_encoder_calls == 1
+    e.explain(img, ["a dog", "a tree"], poolings=["avg", "max", "masked_max"])
+    e.explain(img, ["a dog"], method="surgery", poolings=["all"] and ["native"])
+    e.explain(img, ["a dog", "a cat"], method="surgery")
+    assert e.image_encoder_calls == 1
+    again = e.explain(img, ["a cat"])
+    assert (again.heatmaps[0].values == first.heatmaps[0].values).all()
+    e.explain(img, ["a cat"], input_size=96)  # another input size is another analysis
+    assert e.image_encoder_calls == 2
+
+
+def test_heatmap_shape_range_and_scores(tiny_engine, tmp_path):
+    img = load_image(write_image(tmp_path / "wide.png", w=150, h=40))
+    exp = tiny_engine.explain(img, ["red", "blue"], poolings=["native", "masked_max"])
+    for hm in exp.heatmaps:
+        assert hm.values.shape == (40, 150) and hm.values.dtype.name == "float32"
+        assert 0.0 <= hm.values.min() and hm.values.max() <= 1.0
+        assert hm.raw_range[0] <= hm.raw_range[1]
+    assert set(exp.scores) == {"native", "masked_max"}
+    assert sum(exp.scores["native"]["probability"]) == pytest.approx(1.0, abs=1e-5)
+    assert exp.contributions["masked_max"].shape == (40, 150)
+
+
+def test_analysis_cache_is_bounded(tiny_handles, tmp_path):
+    e = Engine(tiny_handles["eclip-tiny-vit"], cache_size=2)
+    imgs = [load_image(write_image(tmp_path / f"{i}.png", seed=i)) for i in range(3)]
+    e.analyse(imgs)
+    assert e.cached(imgs[0]) is None and e.cached(imgs[2]) is not None
+
+
+def test_text_bank_validation_and_cache(tiny_engine):
+    bank = tiny_engine.texts
+    with pytest.raises(TextError, match="empty prompt"):
+        bank.encode(["   "])
+    with pytest.raises(TextError, match="tokens, over the model's 77-token context"):
+        bank.encode(["word " * 100])
+    a = bank.encode(["a cat", "a dog"])
+    calls = bank.encoder_calls
+    b = bank.encode(["a dog", "a cat"])
+    assert bank.encoder_calls == calls
+    assert torch.equal(a[0], b[1])
+    ens = bank.encode(["a cat"], ensemble=True)
+    assert torch.allclose(ens.norm(dim=-1), torch.ones(1), atol=1e-5)
+    assert not torch.allclose(ens[0], a[0])
+    assert bank.empty_embedding().shape == a[0].shape
