@@ -102,10 +102,37 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def cmd_gui(args) -> int:
-    print("The desktop window is not part of this build yet; use the subcommands "
-          f"(`{PROG} --help`), e.g. `{PROG} explain IMAGE --text 'a cat' --out OUT`.", file=sys.stderr)
+def cmd_train(args) -> int:
+    from eclip_desktop.core.training.trainer import TrainConfig, train
+    cfg = TrainConfig(pooling=args.pooling, architecture=args.model, pretrained=args.pretrained, data=args.data,
+                      scenes=args.scenes, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                      tau=args.tau, seed=args.seed, data_seed=args.data_seed, unlock_blocks=args.unlock_blocks,
+                      device=args.device, amp=not args.no_amp, out=args.out, name=args.name,
+                      checkpoint_every=args.checkpoint_every, resume=args.resume)
+    tty = sys.stderr.isatty()
+
+    def progress(info):
+        eta = info["s_per_step"] * (info["steps"] - info["step"])
+        line = (f"step {info['step']}/{info['steps']}  loss {info['loss']:.3f}  batch acc {info['acc']:.2f}  "
+                f"lr {info['lr']:.1e}  {info['s_per_step']:.2f} s/step  eta {eta / 60:.1f} min")
+        if tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif info["step"] % 100 == 0 or info["step"] in (1, info["steps"]):
+            print(line, file=sys.stderr, flush=True)
+
+    card = train(cfg, progress=progress)
+    if tty:
+        print(file=sys.stderr)
+    print(f"wrote {Path(args.out) / card['weights']} and its model card "
+          f"({card['wall_seconds'] / 60:.1f} min, final loss {card['final_loss']:.3f})", file=sys.stderr)
     return 0
+
+
+def cmd_gui(args) -> int:
+    from eclip_desktop.app import run
+    return run(images=getattr(args, "images", None) or [], model=getattr(args, "model", None),
+               pretrained=getattr(args, "pretrained", None), device=getattr(args, "device", "auto"),
+               texts=getattr(args, "text", None))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,7 +179,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the result as JSON here")
     p.set_defaults(func=cmd_bench)
 
+    p = sub.add_parser("train", help="train a small CLIP on Shapes World, or fine-tune one, with a pooling")
+    p.add_argument("--pooling", required=True, choices=pooling_names())
+    p.add_argument("--model", default="eclip-tiny-vit", help="architecture (project configs or open_clip)")
+    p.add_argument("--pretrained", default=None, help="fine-tune these weights (tag or file); default: from scratch")
+    p.add_argument("--data", default="shapes", help="'shapes' or an image+caption folder / CSV / JSONL manifest")
+    p.add_argument("--scenes", type=int, default=20000, help="Shapes World training scenes")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--tau", default="mean", choices=TAU_CHOICES)
+    p.add_argument("--seed", type=int, default=0, help="weights and batch order")
+    p.add_argument("--data-seed", type=int, default=0, help="which Shapes World scenes")
+    p.add_argument("--unlock-blocks", type=int, default=1, help="fine-tuning: last visual blocks to train")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    p.add_argument("--out", required=True, help="directory for <name>.safetensors and <name>.json")
+    p.add_argument("--name", default=None, help="file name stem (default: the pooling)")
+    p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument("--resume", action="store_true", help="continue from <out>/<name>.ckpt.pt")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("gui", help="start the desktop application (the default without a subcommand)")
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="images (or folders) to open")
+    p.add_argument("--text", action="append", help="a prompt; repeat for a label set")
+    p.add_argument("--model", default=None,
+                   help="open_clip architecture or eclip-shapes (default: the embedded family if installed)")
+    p.add_argument("--pretrained", default=None, help="weights: tag, checkpoint file, or 'random'")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     p.set_defaults(func=cmd_gui)
     return parser
 

@@ -54,7 +54,7 @@ def run_bench(spec: ModelSpec, repeats: int = 5, input_size: int | None = None) 
         counter = iter(range(10**6))
 
         def run():
-            text = f"a photo of thing number {next(counter)}" if fresh_text else TEXTS[next(counter) % 3 + 1]
+            text = f"a photo of {method} thing number {next(counter)}" if fresh_text else TEXTS[next(counter) % 3 + 1]
             engine.explain(images[0], [text], method=method, input_size=size)
         return run
 

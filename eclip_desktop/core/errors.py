@@ -35,3 +35,10 @@ class WordNetError(EclipError):
 
 class ConceptError(EclipError):
     """A concept (synset name or word) or a concept set is unknown, empty or malformed."""
+
+    #: Near matches for an unknown word or synset name, best first (at most 5).
+    suggestions: tuple[str, ...] | list[str] = ()
+
+
+class DatasetError(EclipError):
+    """A dataset or training folder is missing, empty or malformed."""

@@ -176,10 +176,15 @@ def _resnet_surgery_tokens(visual: nn.Module, states: list[torch.Tensor]) -> tor
 
 # --------------------------------------------------------------------------------------- entry
 
+def dense_forward(visual: nn.Module, kind: str, pixels: torch.Tensor) -> DenseFeatures:
+    """Dense features on the model's device, differentiable (training uses this directly)."""
+    return _vit_dense(visual, pixels) if kind == "vit" else _resnet_dense(visual, pixels)
+
+
 @torch.no_grad()
 def encode_dense(visual: nn.Module, kind: str, pixels: torch.Tensor) -> DenseFeatures:
     """Dense features for a (B, 3, S, S) batch already on the model's device and dtype."""
-    feats = _vit_dense(visual, pixels) if kind == "vit" else _resnet_dense(visual, pixels)
+    feats = dense_forward(visual, kind, pixels)
     feats.tokens = feats.tokens.float().cpu()
     feats.pooled = feats.pooled.float().cpu()
     feats.free_attention = feats.free_attention.float().cpu()

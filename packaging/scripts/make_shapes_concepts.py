@@ -114,6 +114,14 @@ def load_wordnet(nltk_dir: Path):
     return wn
 
 
+def nearest_first_paths(s) -> list[list[str]]:
+    # nltk keeps pointers in sets, so the order of a synset's paths follows
+    # string hashing and changes between runs; sorting keeps the file stable.
+    # nltk lists each path root-first; nearest-first reads as "a circle is an
+    # ellipse is a conic section ...".
+    return sorted([h.name() for h in reversed(p[:-1])] for p in s.hypernym_paths())
+
+
 def build(wn) -> dict:
     synsets: dict[str, dict] = {}
     shapes = []
@@ -124,14 +132,12 @@ def build(wn) -> dict:
                 "gloss": s.definition(),
                 "lemmas": list(s.lemma_names()),
                 "lexname": s.lexname(),
-                # nltk lists paths root-first; nearest-first reads more naturally
-                # as "circle is an ellipse is a conic section ...".
-                "hypernym_paths": [[h.name() for h in reversed(p[:-1])] for p in s.hypernym_paths()],
+                "hypernym_paths": nearest_first_paths(s),
             }
 
     for name, synset_name in SHAPES:
         s = wn.synset(synset_name)
-        paths = [[h.name() for h in reversed(p[:-1])] for p in s.hypernym_paths()]
+        paths = nearest_first_paths(s)
         if s.lexname() != "noun.shape" or not any(PLANE_FIGURE in p for p in paths):
             raise SystemExit(f"{synset_name} is not a plane figure: {s.definition()!r}")
         if name not in s.lemma_names():

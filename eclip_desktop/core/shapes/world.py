@@ -181,7 +181,8 @@ def caption_gloss(synset: str) -> str:
 # ----------------------------------------------------------------------------- data classes
 
 
-@dataclass
+# eq=False: field-wise == would compare numpy arrays and raise; compare masks explicitly.
+@dataclass(eq=False)
 class ShapeObject:
     shape: str
     synset: str
@@ -196,7 +197,7 @@ class ShapeObject:
         return int(self.mask.sum())
 
 
-@dataclass
+@dataclass(eq=False)
 class Scene:
     image: np.ndarray  # uint8 H x W x 3, RGB
     objects: list[ShapeObject]  # in painting order: later objects occlude earlier ones
@@ -423,8 +424,8 @@ def _check_caption_kinds(caption_kinds) -> dict[str, float]:
 
 def _check_scale(scale) -> tuple[float, float]:
     lo, hi = (float(v) for v in scale)
-    if not 0.05 <= lo <= hi <= 0.8:
-        raise ValueError(f"scale must be a (min, max) fraction of the image side within 0.05..0.8, got {scale!r}")
+    if not 0.1 <= lo <= hi <= 0.8:
+        raise ValueError(f"scale must be a (min, max) fraction of the image side within 0.1..0.8, got {scale!r}")
     return lo, hi
 
 
@@ -578,6 +579,8 @@ def generate_scene(
 
     n = int(rng_obj.integers(lo, hi + 1))
     placed = _place_objects(rng_obj, size, n, scale)
+    if not placed:
+        raise ValueError(f"no object of scale {scale} fits a {size} px image; use a larger scale or size")
 
     kind = background
     if kind == "mixed":

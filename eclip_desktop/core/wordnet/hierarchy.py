@@ -9,17 +9,22 @@ Parents
     have both kinds keep only their ``hypernyms()``).
 
 Default vocabulary (``default_concept_set``), derived from WordNet, not copied
-    1. Candidate words are the single-token, lower-case alphabetic noun lemmas
-       (at least 3 letters) of WordNet; a sense only counts when the word is
-       written in lower case in it (so "china" counts for porcelain, not for
-       the country).
-    2. A word is chosen when at least one of its noun senses is *concrete and
-       common*: the sense lies under ``physical_entity.n.01`` or belongs to
-       noun.shape, its lexicographer file is one of :data:`CONCRETE_LEXNAMES`
-       (animal, artifact, body, food, object, plant, shape, substance), and the
-       word's tag count for that sense (SemCor frequency from ``index.sense``,
-       what nltk's ``Lemma.count()`` returns) is at least
-       :data:`DEFAULT_MIN_COUNT`.
+    1. Candidate words are the single-token alphabetic noun lemmas of WordNet
+       with at least 3 letters.
+    2. A word is chosen when its *first* noun sense (WordNet orders senses by
+       corpus frequency, so this is the word's dominant meaning) is a common,
+       concrete thing:
+
+       - the sense lies under ``physical_entity.n.01``, or is in noun.shape
+         (plane figures sit under abstraction.n.06 in WordNet);
+       - its lexicographer file is one of :data:`CONCRETE_LEXNAMES`
+         (animal, artifact, body, food, object, plant, shape, substance);
+       - the word is written in lower case in that synset (not a proper noun:
+         "china" is out because its first sense is the country);
+       - the word's tag count for that sense (SemCor frequency, column 4 of
+         ``index.sense``, what nltk's ``Lemma.count()`` returns) is at least
+         :data:`DEFAULT_MIN_COUNT`, i.e. the sense occurs in the sense-tagged
+         corpus at all.
     3. T is the union, over the chosen words, of every noun sense of the word
        and all its hypernym paths to ``entity.n.01`` (parents as above).
     :data:`DEFAULT_RULE` records the parameters; sizes are in docs/CONCEPTS.md.
@@ -56,15 +61,15 @@ from eclip_desktop.core.wordnet import provider
 #: Bump when the parsed layout or its meaning changes; old caches are ignored.
 CACHE_FORMAT = 2
 N_NOUN_SYNSETS = 82115
-ROOT = "entity.n.01"
 
 CONCRETE_LEXNAMES: tuple[str, ...] = (
     "noun.animal", "noun.artifact", "noun.body", "noun.food",
     "noun.object", "noun.plant", "noun.shape", "noun.substance",
 )
-DEFAULT_MIN_COUNT = 3
+DEFAULT_MIN_COUNT = 1
 DEFAULT_RULE = {
-    "version": 1,
+    "version": 2,
+    "sense": "first",
     "under": ["physical_entity.n.01"],
     "also_lexnames": ["noun.shape"],
     "lexnames": list(CONCRETE_LEXNAMES),
@@ -337,7 +342,7 @@ class Hierarchy:
         try:
             with np.load(self.nouns_cache_path, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, EOFError, KeyError):
+        except Exception:  # any damage (truncated zip, bad member) just means: rebuild
             return None
         try:
             if int(arrays["format"][0]) != CACHE_FORMAT or len(arrays["offsets"]) != N_NOUN_SYNSETS:
@@ -370,7 +375,7 @@ class Hierarchy:
             parts = line.split()
             if len(parts) >= 2:
                 self._exc[parts[0]] = parts[1:]
-        self._sorted_keys: list[str] | None = None
+        self._sorted_keys: dict[str, list[str]] = {}
         self._gloss_blob: tuple[str, list[int]] | None = None
 
     # -- basic lookups
@@ -530,6 +535,15 @@ class Hierarchy:
                 return text
             if m.group(2) != "n":
                 raise ConceptError(f"'{text}' is not a noun synset; concepts must be nouns.")
+            senses = self.senses(m.group(1))
+            if senses:
+                # The word exists but names are built from each synset's first
+                # lemma (bank's 2nd sense is depository_financial_institution.n.01).
+                more = f" and {len(senses) - 5} more" if len(senses) > 5 else ""
+                err = ConceptError(f"Unknown noun synset '{text}'. The noun senses of "
+                                   f"'{m.group(1)}' are: {', '.join(senses[:5])}{more}.")
+                err.suggestions = senses[:5]
+                raise err
             raise self._unknown(text, f"Unknown noun synset '{text}'.", m.group(1))
         word = normalize_word(text)
         for form in self._base_forms(word):
@@ -543,12 +557,32 @@ class Hierarchy:
     def _gloss_index(self) -> tuple[str, list[int]]:
         with self._lock:
             if self._gloss_blob is None:
-                blob = "\n".join(self._definitions).lower()
+                # Lower-case each gloss before joining: lower() may change a
+                # string's length, and the offsets must match the blob.
+                lowered = [d.lower() for d in self._definitions]
+                blob = "\n".join(lowered)
                 starts = [0]
-                for d in self._definitions[:-1]:
+                for d in lowered[:-1]:
                     starts.append(starts[-1] + len(d) + 1)
                 self._gloss_blob = (blob, starts)
             return self._gloss_blob
+
+    def _search_keys(self, concept_set: ConceptSet | None) -> list[str]:
+        # Words of the set's synsets only: a short query inside a small set
+        # would otherwise rank tens of thousands of words that cannot match.
+        key = "" if concept_set is None else concept_set.content_hash
+        with self._lock:
+            if key not in self._sorted_keys:
+                if len(self._sorted_keys) > 8:
+                    self._sorted_keys.clear()
+                if concept_set is None or len(concept_set) == len(self._names):
+                    words = self._sense_keys
+                else:
+                    words = {w.lower() for n in concept_set.synsets
+                             for w in self._lemmas_raw[self._idx(n)].split(_SEP)}
+                    words = [w for w in words if w in self._sense_at]
+                self._sorted_keys[key] = sorted(words)
+            return self._sorted_keys[key]
 
     def search(self, query: str, limit: int = 50,
                concept_set: ConceptSet | None = None) -> list[str]:
@@ -595,10 +629,7 @@ class Hierarchy:
         if exact is not None and take(senses_of(exact)):
             return out
 
-        with self._lock:
-            if self._sorted_keys is None:
-                self._sorted_keys = sorted(self._sense_keys)
-        keys = self._sorted_keys
+        keys = self._search_keys(concept_set)
         prefix: list[str] = []
         j = bisect.bisect_left(keys, q)
         while j < len(keys) and keys[j].startswith(q):
@@ -613,7 +644,7 @@ class Hierarchy:
         for k in sorted(prefix, key=rank):
             if take(senses_of(at[k])):
                 return out
-        inner = [k for k in self._sense_keys if q in k and not k.startswith(q)]
+        inner = [k for k in keys if q in k and not k.startswith(q)]
         word_part = re.compile(r"(^|[_\-])" + re.escape(q) + r"($|[_\-])")
         for k in sorted(inner, key=lambda k: (word_part.search(k) is None,) + rank(k)):
             if take(senses_of(at[k])):
@@ -719,14 +750,13 @@ class Hierarchy:
         for k, key in enumerate(self._sense_keys):
             if len(key) < DEFAULT_RULE["min_letters"] or not _WORD_RE.match(key):
                 continue
-            for pos in range(self._sense_ptr[k], self._sense_ptr[k + 1]):
-                i = self._sense_idx[pos]
-                lex = int(self._lexidx[i])
-                if (self._sense_cnt[pos] >= DEFAULT_RULE["min_count"] and lex in lex_ok
-                        and key in self._lemmas_raw[i].split(_SEP)  # not a proper noun
-                        and (lex in lex_also or is_below(i))):
-                    words.append(key)
-                    break
+            pos = self._sense_ptr[k]  # the first, most frequent sense
+            i = self._sense_idx[pos]
+            lex = int(self._lexidx[i])
+            if (self._sense_cnt[pos] >= DEFAULT_RULE["min_count"] and lex in lex_ok
+                    and key in self._lemmas_raw[i].split(_SEP)  # not a proper noun
+                    and (lex in lex_also or is_below(i))):
+                words.append(key)
         return words
 
     def default_concept_set(self) -> ConceptSet:
@@ -741,7 +771,7 @@ class Hierarchy:
                     stored = json.load(fh)
                 if stored.get("rule") == DEFAULT_RULE:
                     names = stored["synsets"]
-            except (OSError, ValueError, KeyError, AttributeError):
+            except Exception:  # a damaged cache file is rebuilt, never fatal
                 names = None
             if names is None or any(n not in self._index for n in names):
                 words = self.default_vocabulary()

@@ -1,0 +1,115 @@
+"""The current map as a publishable figure (clipboard, export), drawn by the core's renderer.
+
+Uses the same colour tables, levels and threshold as the window, so what was on screen is what
+lands in the paper; the raw similarity range is in the title as the CLI prints it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eclip_desktop import __version__
+from eclip_desktop.app.display import clip_levels, threshold_level, threshold_mask
+from eclip_desktop.app.state import DisplayState
+from eclip_desktop.core.atomic import atomic_save_image, atomic_save_npy, atomic_write_json, ensure_writable_dir
+from eclip_desktop.core.errors import OutputError
+from eclip_desktop.core.explain import map_stem, title_lines
+from eclip_desktop.core.heatmap import Heatmap
+from eclip_desktop.core.imageio import LoadedImage
+from eclip_desktop.core.methods import get_method
+from eclip_desktop.core.poolings import POOLING_LABELS
+from eclip_desktop.core.render import annotate, draw_contour, overlay
+
+
+@dataclass
+class FigureSpec:
+    """One map to draw: either a method's heatmap for a text, or a pooling's contribution."""
+
+    rgb: np.ndarray
+    values: np.ndarray
+    lines: list[str]
+    colorbar_label: str
+
+
+def map_figure(image_rgb: np.ndarray, heatmap: Heatmap, pooling: str, scores: dict | None, index: int,
+               trained_with_pooling: bool) -> FigureSpec:
+    lines = title_lines(heatmap, pooling, scores, index, get_method(heatmap.method).label)
+    if not trained_with_pooling:
+        lines.append("single model: the pooling changes the scores, not this map")
+    return FigureSpec(image_rgb, heatmap.values, lines, "similarity (min\u2013max normalised)")
+
+
+def contribution_figure(image_rgb: np.ndarray, values: np.ndarray, pooling: str, model: str) -> FigureSpec:
+    lines = [f"contribution of each location to the {POOLING_LABELS.get(pooling, pooling)} pooled embedding",
+             model]
+    return FigureSpec(image_rgb, values, lines, "share of pooling evidence")
+
+
+def render(fig: FigureSpec, display: DisplayState) -> np.ndarray:
+    levels = clip_levels(fig.values, display.percentile)
+    panel = overlay(fig.rgb, fig.values, cmap=display.colormap, alpha=display.opacity, levels=levels)
+    mask = threshold_mask(fig.values, display)
+    lines = list(fig.lines)
+    if mask is not None:
+        h, w = mask.shape
+        panel = draw_contour(panel, mask, thickness=max(1, round(min(h, w) / 250)))
+        lines.append(f"outline: {display.threshold} threshold at {threshold_level(fig.values, display):.3f}")
+    return annotate(panel, lines, display.colormap, levels=levels, colorbar_label=fig.colorbar_label)
+
+
+def export_map(out_dir: str | Path, image: LoadedImage, heatmap: Heatmap, pooling: str, scores: dict,
+               labels: list[str], index: int, display: DisplayState, trained_with_pooling: bool,
+               model_info: dict, method_options: dict, overwrite: bool = False) -> list[Path]:
+    """Figure (.png), raw map (.npy, float32 at the image size) and sidecar (.json), as the CLI names them."""
+    from eclip_desktop.core.explain import text_slugs
+    out = ensure_writable_dir(out_dir)
+    stem = map_stem(Path(image.path).stem or "image", heatmap.method, pooling, text_slugs(labels)[heatmap.text])
+    targets = [out / f"{stem}{ext}" for ext in (".png", ".npy", ".json")]
+    if not overwrite:
+        for t in targets:
+            if t.exists():
+                raise OutputError(f"{t} exists; choose another folder or allow replacing")
+    figure = render(map_figure(image.rgb, heatmap, pooling, scores, index, trained_with_pooling), display)
+    sidecar = {"image": image.path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
+               **model_info, "method": heatmap.method, "method_options": method_options, "pooling": pooling,
+               "pooling_trained": trained_with_pooling, "text": heatmap.text, "text_index": index,
+               "labels": labels, "scores": {"cosine": scores["cosine"][index],
+                                            "probability": scores["probability"][index]},
+               "label_scores": scores, "raw_range": list(heatmap.raw_range),
+               "normalisation": heatmap.normalisation, "display": display.to_dict(),
+               "files": {"png": targets[0].name, "npy": targets[1].name}, "version": __version__,
+               "written_by": "eclip-desktop GUI"}
+    json.dumps(sidecar)  # fail before writing anything if a value cannot be stored
+    atomic_save_npy(targets[1], heatmap.values.astype(np.float32), overwrite=overwrite)
+    atomic_save_image(targets[0], figure, overwrite=overwrite)
+    atomic_write_json(targets[2], sidecar, overwrite=overwrite)
+    return targets
+
+
+def _same_image(path: str, sha256: str) -> LoadedImage:
+    from eclip_desktop.core.errors import ImageLoadError
+    from eclip_desktop.core.imageio import load_image
+    image = load_image(path)
+    if image.sha256 != sha256:
+        raise ImageLoadError(f"{path} changed on disk since it was analysed; select it again to refresh the maps")
+    return image
+
+
+def figure_job(path: str, sha256: str, build, display: DisplayState):
+    """Worker job: the annotated figure (uint8 RGB) of `build(image_rgb) -> FigureSpec`."""
+    def run(ctx):
+        image = _same_image(path, sha256)
+        ctx.check()
+        return render(build(image.rgb), display)
+    return run
+
+
+def export_job(path: str, sha256: str, out_dir: str, overwrite: bool, **kw):
+    def run(ctx):
+        image = _same_image(path, sha256)
+        ctx.check()
+        return export_map(out_dir, image, overwrite=overwrite, **kw)
+    return run

@@ -1,0 +1,131 @@
+"""Plain state of the window: what to compute (model, analysis) and how to show it (display).
+
+Kept free of Qt so sessions, tests and the worker can use it; widgets read and write these
+objects instead of holding the truth in their own properties.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from eclip_desktop.core.family import FAMILY, family_spec
+from eclip_desktop.core.methods import method_names
+from eclip_desktop.core.models import ModelSpec
+from eclip_desktop.core.poolings import pooling_names
+from eclip_desktop.core.render import colormap_names
+
+LAYOUTS = {"side": "Side by side", "poolings": "Pooling grid", "prompts": "Prompt grid", "methods": "Method grid"}
+PERCENTILES = (100.0, 99.5, 99.0, 95.0, 90.0)
+THRESHOLDS = {"none": "none", "fixed": "fixed level", "otsu": "Otsu", "percentile": "percentile"}
+DEFAULT_TEXTS = ("a photo of a cat.", "a photo of a dog.")
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model as the user chose it; the embedded family stands for one sibling per pooling."""
+
+    architecture: str
+    pretrained: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+
+    @property
+    def family(self) -> bool:
+        return self.architecture == FAMILY
+
+    def spec(self, pooling: str) -> ModelSpec:
+        if self.family:
+            return family_spec(pooling, self.device, self.dtype)
+        return ModelSpec(self.architecture, self.pretrained, self.device, self.dtype)
+
+    def on_device(self, device: str) -> "ModelChoice":
+        # Half precision set for a GPU would be refused on the CPU, so the dtype follows the device.
+        return replace(self, device=device, dtype="auto")
+
+    def label(self) -> str:
+        if self.family:
+            return f"{FAMILY} (embedded, one model per pooling)"
+        return ModelSpec(self.architecture, self.pretrained).label()
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelChoice":
+        if not isinstance(d, dict) or not isinstance(d.get("architecture"), str):
+            raise ValueError("model entry needs an 'architecture'")
+        return cls(d["architecture"], d.get("pretrained"), d.get("device", "auto"), d.get("dtype", "auto"))
+
+
+def _known(value, choices, default):
+    return value if value in choices else default
+
+
+@dataclass
+class AnalysisState:
+    """What the worker computes: method, pooling, label set and method options."""
+
+    method: str = "itsm"
+    pooling: str = "native"
+    texts: list[str] = field(default_factory=lambda: list(DEFAULT_TEXTS))
+    shown: int = 0  # which text the single-map views show
+    ensemble: bool = False
+    vv: bool = True
+    feature: bool = True
+    tau: str = "mean"
+
+    def method_options(self, method: str | None = None) -> dict:
+        return {"vv": self.vv, "feature": self.feature} if (method or self.method) == "surgery" else {}
+
+    def shown_index(self) -> int:
+        return min(max(self.shown, 0), max(len(self.texts) - 1, 0))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AnalysisState":
+        base = cls()
+        d = d if isinstance(d, dict) else {}
+        texts = d.get("texts", base.texts)
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            texts = base.texts
+        return cls(method=_known(d.get("method"), method_names(), base.method),
+                   pooling=_known(d.get("pooling"), pooling_names(), base.pooling),
+                   texts=list(texts), shown=int(d.get("shown", 0) or 0),
+                   ensemble=bool(d.get("ensemble", False)), vv=bool(d.get("vv", True)),
+                   feature=bool(d.get("feature", True)), tau=_known(d.get("tau"), ("mean", "topk"), "mean"))
+
+
+@dataclass
+class DisplayState:
+    """How maps are drawn; changing it never needs the worker."""
+
+    colormap: str = "viridis"
+    opacity: float = 0.6
+    percentile: float = 100.0
+    threshold: str = "none"
+    fixed_level: float = 0.5
+    threshold_percentile: float = 90.0
+    show_contribution: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DisplayState":
+        base = cls()
+        d = d if isinstance(d, dict) else {}
+        out = {}
+        for f in fields(cls):
+            default = getattr(base, f.name)
+            value = d.get(f.name, default)
+            if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)  # a hand-edited "opacity": 1 is still a number
+            out[f.name] = value if isinstance(value, type(default)) else default
+        out["colormap"] = _known(out["colormap"], colormap_names(), base.colormap)
+        out["percentile"] = _known(float(out["percentile"]), PERCENTILES, base.percentile)
+        out["threshold"] = _known(out["threshold"], THRESHOLDS, base.threshold)
+        out["opacity"] = min(max(float(out["opacity"]), 0.0), 1.0)
+        out["fixed_level"] = min(max(float(out["fixed_level"]), 0.0), 1.0)
+        out["threshold_percentile"] = min(max(float(out["threshold_percentile"]), 0.0), 100.0)
+        return cls(**out)

@@ -1,0 +1,50 @@
+"""Status bar: what the worker is doing (with Cancel), the value under the cursor, model and device."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
+
+
+class StatusBar(QStatusBar):
+    cancel_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.job_label = QLabel()
+        self.busy = QProgressBar()
+        self.busy.setRange(0, 0)  # no step counts from the core: an honest "working" indicator
+        self.busy.setFixedWidth(90)
+        self.busy.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running job (Esc)")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.cursor_label = QLabel()
+        self.model_label = QLabel("model: none")
+        self.device_label = QLabel("device: \u2014")
+        self.device_label.setToolTip("where the model runs now")
+        self.addWidget(self.job_label, 1)
+        self.addWidget(self.busy)
+        self.addWidget(self.cancel_button)
+        for w in (self.cursor_label, self.model_label, self.device_label):
+            self.addPermanentWidget(w)
+        self.set_busy(False)
+
+    def set_busy(self, busy: bool, text: str = "") -> None:
+        self.busy.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if text or not busy:
+            self.job_label.setText(text)
+
+    def set_job_text(self, text: str) -> None:
+        self.job_label.setText(text)
+
+    def set_model(self, info: dict | None, label: str = "") -> None:
+        if not info:
+            self.model_label.setText("model: none")
+            self.device_label.setText("device: \u2014")
+            return
+        self.model_label.setText(f"model: {label or info.get('model', '?')}")
+        self.device_label.setText(f"device: {info.get('device', '?')} \u00b7 {info.get('dtype', '?')}")
+
+    def set_cursor(self, text: str) -> None:
+        self.cursor_label.setText(text)

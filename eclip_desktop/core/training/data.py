@@ -1,0 +1,124 @@
+"""Training data: Shapes World scenes (generated once per seed, cached on disk) or an image-caption
+folder/manifest for fine-tuning. Both yield uint8 images at one size plus caption strings."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from eclip_desktop.core.errors import DatasetError, ImageLoadError
+from eclip_desktop.core.imageio import load_image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+@dataclass
+class CaptionData:
+    images: np.ndarray  # (N, S, S, 3) uint8
+    captions: list[str]
+    skipped: list[tuple[str, str]]  # (path, reason) of unusable items
+    source: str
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("ECLIP_DESKTOP_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "eclip-desktop")
+    return Path(base)
+
+
+def shapes_training_data(seed: int, count: int, size: int, progress=None) -> CaptionData:
+    """`count` scenes of Shapes World for `seed`; cached as .npz since all poolings share them."""
+    from eclip_desktop.core.shapes import generate_scene
+    path = cache_dir() / "shapes" / f"train-s{seed}-n{count}-{size}px-v1.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return CaptionData(z["images"], [str(c) for c in z["captions"]], [], f"shapes:{count}:{seed}")
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is regenerated
+    images = np.empty((count, size, size, 3), np.uint8)
+    captions = []
+    for i in range(count):
+        scene = generate_scene(seed, i, size=size)
+        images[i] = scene.image
+        captions.append(scene.caption)
+        if progress and (i + 1) % 1000 == 0:
+            progress(i + 1, count)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, images=images, captions=np.array(captions))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # no cache is slower, not wrong
+    return CaptionData(images, captions, [], f"shapes:{count}:{seed}")
+
+
+def _read_manifest(path: Path) -> list[tuple[Path, str]]:
+    rows: list[tuple[Path, str]] = []
+    base = path.parent
+    try:
+        if path.suffix.lower() == ".jsonl":
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                    rows.append((base / rec["image"], str(rec["caption"])))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise DatasetError(f"{path}:{n}: expected a JSON object with 'image' and 'caption' ({exc})")
+        else:
+            with path.open(newline="", encoding="utf-8") as f:
+                reader = csv.DictReader(f)
+                if not reader.fieldnames or not {"image", "caption"} <= set(reader.fieldnames):
+                    raise DatasetError(f"{path}: the CSV needs 'image' and 'caption' columns")
+                for rec in reader:
+                    rows.append((base / rec["image"], rec["caption"] or ""))
+    except OSError as exc:
+        raise DatasetError(f"cannot read manifest {path}: {exc.strerror}") from exc
+    return rows
+
+
+def _read_folder(folder: Path) -> list[tuple[Path, str]]:
+    rows = []
+    for img in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        txt = img.with_suffix(".txt")
+        rows.append((img, txt.read_text(encoding="utf-8").strip() if txt.is_file() else ""))
+    return rows
+
+
+def caption_folder_data(source: str, size: int) -> CaptionData:
+    """Image + same-name .txt pairs in a folder, or a CSV/JSONL manifest (image, caption columns).
+    Corrupt images and empty captions are skipped and counted, never fatal."""
+    path = Path(source)
+    if not path.exists():
+        raise DatasetError(f"training data {source} does not exist")
+    if path.is_dir():
+        manifest = next((path / n for n in ("manifest.jsonl", "manifest.csv") if (path / n).is_file()), None)
+        rows = _read_manifest(manifest) if manifest else _read_folder(path)
+    else:
+        rows = _read_manifest(path)
+    if not rows:
+        raise DatasetError(f"{source} holds no images (expected image files with same-name .txt captions, "
+                           "or a manifest.jsonl / .csv with image and caption)")
+    images, captions, skipped = [], [], []
+    for img_path, caption in rows:
+        if not caption.strip():
+            skipped.append((str(img_path), "no caption (.txt missing or empty)"))
+            continue
+        try:
+            rgb = load_image(img_path).rgb
+        except ImageLoadError as exc:
+            skipped.append((str(img_path), str(exc)))
+            continue
+        images.append(np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BICUBIC)))
+        captions.append(caption.strip())
+    if not images:
+        raise DatasetError(f"none of the {len(rows)} items in {source} is usable "
+                           f"(first problem: {skipped[0][0]}: {skipped[0][1]})")
+    return CaptionData(np.stack(images), captions, skipped, str(source))

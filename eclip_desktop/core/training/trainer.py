@@ -1,0 +1,277 @@
+"""`eclip-desktop train`: a small CLIP from scratch on Shapes World, or a pretrained CLIP fine-tuned on
+an image-caption folder, with any pooling of the image embedding.
+
+Multi-GPU runs go through `torchrun`; gradients are averaged across ranks by an all-reduce after
+each backward (the same arithmetic as DistributedDataParallel, without wrapping the model, since
+the pooled embedding is computed outside the model's own forward).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import open_clip
+import torch
+import torch.distributed as dist
+from safetensors.torch import save_file
+
+from eclip_desktop import __version__
+from eclip_desktop.core.atomic import atomic_write_json, ensure_writable_dir
+from eclip_desktop.core.device import resolve_device
+from eclip_desktop.core.errors import CancelledError, EclipError
+from eclip_desktop.core.models import ModelSpec, load_model, register_project_configs, visual_kind
+from eclip_desktop.core.poolings import pooling_names
+from eclip_desktop.core.training.data import caption_folder_data, shapes_training_data
+from eclip_desktop.core.training.objective import contrastive_loss, pooled_for_training
+
+_MEAN = (0.48145466, 0.4578275, 0.40821073)
+_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class TrainingError(EclipError):
+    """Training cannot start or resume (bad data, mismatched checkpoint)."""
+
+
+@dataclass
+class TrainConfig:
+    pooling: str = "masked_max"
+    architecture: str = "eclip-tiny-vit"
+    pretrained: str | None = None  # set: fine-tune these weights (text tower frozen)
+    data: str = "shapes"  # 'shapes' or a caption folder / manifest
+    scenes: int = 20000
+    steps: int = 1500
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup: int = 100
+    tau: str = "mean"
+    topk: float = 0.25
+    seed: int = 0
+    data_seed: int = 0
+    unlock_blocks: int = 1
+    device: str = "auto"
+    amp: bool = True
+    out: str = "runs"
+    name: str | None = None
+    checkpoint_every: int = 250
+    resume: bool = False
+    eval_scenes: int = 200
+    extra: dict = field(default_factory=dict)
+
+    def run_name(self) -> str:
+        return self.name or self.pooling
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def _build(cfg: TrainConfig, device: torch.device):
+    """(model, guide visual or None, kind, trainable parameters)."""
+    register_project_configs()
+    torch.manual_seed(cfg.seed)  # identical initial weights on every rank
+    if cfg.pretrained:
+        handle = load_model(ModelSpec(cfg.architecture, cfg.pretrained, str(device), "fp32"))
+        model = handle.model
+        kind = handle.kind
+        model.requires_grad_(False)
+        visual = model.visual
+        if kind == "vit":
+            blocks = list(visual.transformer.resblocks)[-max(1, cfg.unlock_blocks):]
+            train_parts = [*blocks, visual.ln_post]
+            extra = [visual.proj] if visual.proj is not None else []
+        else:
+            train_parts, extra = [visual.attnpool], []
+            if cfg.unlock_blocks > 1:
+                train_parts.append(visual.layer4)
+        for part in train_parts:
+            part.requires_grad_(True)
+        for p in extra:
+            p.requires_grad_(True)
+        guide = copy.deepcopy(visual).eval().requires_grad_(False) if cfg.pooling == "masked_max" else None
+    else:
+        try:
+            model = open_clip.create_model(cfg.architecture, pretrained=None)
+        except RuntimeError as exc:
+            raise TrainingError(f"unknown architecture '{cfg.architecture}': {exc}") from exc
+        kind = visual_kind(model.visual)
+        guide = None
+    model = model.to(device).train()
+    if cfg.pretrained:
+        model.eval()  # batch-norm statistics of a pretrained ResNet stay as they are
+    params = [p for p in model.parameters() if p.requires_grad]
+    return model, guide, kind, params
+
+
+def _optimizer(model, params, cfg: TrainConfig):
+    trainable = {id(p) for p in params}
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if id(p) not in trainable:
+            continue
+        (no_decay if p.ndim < 2 or "embedding" in name or "logit_scale" in name else decay).append(p)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
+
+
+def _lr_at(step: int, cfg: TrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _pixels(batch: np.ndarray, device) -> torch.Tensor:
+    x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float() / 255.0
+    mean = torch.tensor(_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(_STD, device=device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def _checkpoint_path(cfg: TrainConfig) -> Path:
+    return Path(cfg.out) / f"{cfg.run_name()}.ckpt.pt"
+
+
+def _save_checkpoint(path: Path, model, opt, step: int, cfg: TrainConfig, elapsed: float) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                "architecture": cfg.architecture, "pooling": cfg.pooling, "config": asdict(cfg),
+                "elapsed": elapsed}, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, model, opt, cfg: TrainConfig) -> tuple[int, float]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise TrainingError(f"cannot read checkpoint {path}: {exc}") from exc
+    if state.get("architecture") != cfg.architecture:
+        raise TrainingError(f"checkpoint {path} is for architecture {state.get('architecture')}, not "
+                            f"{cfg.architecture}; resume with the same --model or start a new --out")
+    if state.get("pooling") != cfg.pooling:
+        raise TrainingError(f"checkpoint {path} was trained with pooling {state.get('pooling')}, not {cfg.pooling}")
+    try:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise TrainingError(f"checkpoint {path} does not fit this model: {str(exc).splitlines()[0]}") from exc
+    return int(state["step"]), float(state.get("elapsed", 0.0))
+
+
+def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
+          cancelled: Callable[[], bool] | None = None) -> dict:
+    """Runs training; returns the model card (also written next to the weights by rank 0)."""
+    if cfg.pooling not in pooling_names():
+        raise TrainingError(f"unknown pooling '{cfg.pooling}': choose one of {', '.join(pooling_names())}")
+    if cfg.steps < 1 or cfg.batch_size < 2:
+        raise TrainingError("need at least 1 step and a batch of at least 2 (contrastive loss)")
+    rank, world = _distributed()
+    device = resolve_device(cfg.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    out = ensure_writable_dir(cfg.out) if rank == 0 else Path(cfg.out)
+    model, guide, kind, params = _build(cfg, device)
+    size = int(model.visual.image_size if isinstance(model.visual.image_size, int) else model.visual.image_size[0])
+    t_data = time.perf_counter()
+    if cfg.data == "shapes":
+        data = shapes_training_data(cfg.data_seed, cfg.scenes, size)
+    else:
+        data = caption_folder_data(cfg.data, size)
+    data_s = time.perf_counter() - t_data
+    tokenizer = open_clip.get_tokenizer(cfg.architecture)
+    tokens = tokenizer(data.captions)
+    caption_ids = torch.tensor(np.unique(np.array(data.captions), return_inverse=True)[1])
+    opt = _optimizer(model, params, cfg)
+    ckpt = _checkpoint_path(cfg)
+    start, elapsed_before = 0, 0.0
+    if cfg.resume and ckpt.is_file():
+        start, elapsed_before = _load_checkpoint(ckpt, model, opt, cfg)
+    text_frozen = bool(cfg.pretrained)
+    amp = cfg.amp and device.type == "cuda"
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + 7919 * start)
+    n = len(data.captions)
+    history, ema_loss, ema_acc = [], None, None
+    t0 = time.perf_counter()
+    step = start
+    for step in range(start, cfg.steps):
+        if cancelled and cancelled():
+            if rank == 0:
+                _save_checkpoint(ckpt, model, opt, step, cfg, elapsed_before + time.perf_counter() - t0)
+            raise CancelledError(f"training cancelled at step {step}; resume with --resume")
+        for g in opt.param_groups:
+            g["lr"] = _lr_at(step, cfg)
+        idx = torch.randint(0, n, (min(cfg.batch_size, n),), generator=gen)
+        pixels = _pixels(data.images[idx.numpy()], device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            img = pooled_for_training(model.visual, kind, pixels, cfg.pooling, cfg.tau, cfg.topk, guide)
+            with torch.set_grad_enabled(not text_frozen):
+                txt = model.encode_text(tokens[idx].to(device))
+        loss, acc = contrastive_loss(img, txt, model.logit_scale, caption_ids[idx].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if world > 1:
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                dist.all_reduce(p.grad)
+                p.grad /= world
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        lv, av = float(loss.detach()), float(acc)
+        ema_loss = lv if ema_loss is None else 0.95 * ema_loss + 0.05 * lv
+        ema_acc = av if ema_acc is None else 0.95 * ema_acc + 0.05 * av
+        if step == start or (step + 1) % 25 == 0 or step + 1 == cfg.steps:
+            spent = time.perf_counter() - t0
+            info = {"step": step + 1, "steps": cfg.steps, "loss": ema_loss, "acc": ema_acc,
+                    "lr": _lr_at(step, cfg), "s_per_step": spent / (step + 1 - start), "rank": rank}
+            history.append({k: info[k] for k in ("step", "loss", "acc")})
+            if progress and rank == 0:
+                progress(info)
+        if rank == 0 and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+            _save_checkpoint(ckpt, model, opt, step + 1, cfg, elapsed_before + time.perf_counter() - t0)
+    wall = elapsed_before + time.perf_counter() - t0
+    card = {
+        "format": "eclip-desktop-model-card", "version": 1, "name": cfg.run_name(),
+        "architecture": cfg.architecture, "pooling": cfg.pooling, "tau": cfg.tau,
+        "init": cfg.pretrained or "scratch", "config": asdict(cfg),
+        "model_config": open_clip.get_model_config(cfg.architecture),
+        "data": {"source": data.source, "items": n, "skipped": len(data.skipped), "seed": cfg.data_seed,
+                 "prepare_seconds": data_s},
+        "steps": cfg.steps, "world_size": world, "device": str(device),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "torch": torch.__version__,
+        "wall_seconds": wall, "final_loss": ema_loss, "final_batch_acc": ema_acc, "history": history,
+        "eclip_desktop": __version__, "weights": f"{cfg.run_name()}.safetensors",
+    }
+    if rank == 0:
+        state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
+        tmp = out / f".{cfg.run_name()}.safetensors.tmp"
+        save_file(state, str(tmp), metadata={"architecture": cfg.architecture, "pooling": cfg.pooling})
+        os.replace(tmp, out / f"{cfg.run_name()}.safetensors")
+        atomic_write_json(out / f"{cfg.run_name()}.json", card)
+        if ckpt.is_file():
+            ckpt.unlink()
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return card
+
+
+def update_card(path: Path, **fields) -> dict:
+    card = json.loads(Path(path).read_text())
+    card.update(fields)
+    atomic_write_json(path, card)
+    return card
