@@ -24,8 +24,10 @@ def _read_labels(path: str) -> list[str]:
     return labels
 
 
-def _add_model_args(p: argparse.ArgumentParser, default_model: str = "ViT-B-16") -> None:
-    p.add_argument("--model", default=default_model, help="open_clip architecture (see `models`)")
+def _add_model_args(p: argparse.ArgumentParser, default_model: str | None = None) -> None:
+    p.add_argument("--model", default=default_model,
+                   help="eclip-shapes (the embedded family, the default when installed) or an open_clip "
+                        "architecture (see `models`)")
     p.add_argument("--pretrained", default=None,
                    help="weights: an open_clip tag (e.g. openai), a checkpoint file "
                         "(.safetensors/.bin/.pt), or 'random' for untrained weights")
@@ -39,9 +41,12 @@ def _spec(args):
 
 
 def cmd_explain(args) -> int:
-    from eclip_desktop.core.engine import Engine
+    from dataclasses import replace
+
     from eclip_desktop.core.errors import TextError
-    from eclip_desktop.core.explain import ExplainRequest, run_explain
+    from eclip_desktop.core.explain import ExplainRequest, check_targets, run_explain
+    from eclip_desktop.core.family import engines_for
+    from eclip_desktop.core.poolings import expand_poolings
     from eclip_desktop.core.imageio import load_image
     from eclip_desktop.core.atomic import ensure_writable_dir
 
@@ -60,19 +65,50 @@ def cmd_explain(args) -> int:
     ensure_writable_dir(args.out)
     for p in args.images:
         load_image(p)
-    engine = Engine.load(_spec(args))
+    poolings = expand_poolings(args.pooling)
+    engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype)
     req = ExplainRequest(images=args.images, texts=texts, out_dir=args.out, method=args.method,
-                         poolings=args.pooling, ensemble=args.ensemble, input_size=args.input_size,
+                         poolings=poolings, ensemble=args.ensemble, input_size=args.input_size,
                          tau=args.tau, cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite,
                          method_options=options)
+    check_targets(req)  # all poolings, before the first write
     many = len(args.images) > 1
 
     def progress(i, n, msg):
         if many or args.verbose:
             print(f"[{i}/{n}] {msg}", file=sys.stderr, flush=True)
 
-    records = run_explain(engine, req, progress=progress)
+    records = []
+    groups: dict[int, list[str]] = {}
+    for p, engine in engines.items():
+        groups.setdefault(id(engine), []).append(p)
+    for group in groups.values():
+        records += run_explain(engines[group[0]], replace(req, poolings=group), progress=progress)
     print(f"wrote {len(records)} maps (png + npy + json each) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from eclip_desktop.core.atomic import atomic_write_json, ensure_writable_dir
+    from eclip_desktop.core.evaluate import run_eval
+    from eclip_desktop.core.family import engines_for
+    from eclip_desktop.core.metrics import format_table
+    from eclip_desktop.core.poolings import expand_poolings
+
+    if args.json:
+        ensure_writable_dir(Path(args.json).resolve().parent)
+    engines = engines_for(args.model, args.pretrained, expand_poolings(args.pooling), args.device, args.dtype)
+
+    def progress(n):
+        if args.verbose:
+            print(f"  {n} images", file=sys.stderr, flush=True)
+
+    result = run_eval(args.dataset, args.method, engines, limit=args.limit, progress=progress)
+    print(f"{result['dataset']} - {result['method']} - {result['protocol']}")
+    print(format_table(result["rows"], ["pooling", "model", "miou_fg", "theta_fg", "miou_mean", "msc",
+                                        "pointing", "bg_preferred", "zero_shot", "n"]))
+    if args.json:
+        atomic_write_json(args.json, result, overwrite=True)
     return 0
 
 
@@ -108,16 +144,18 @@ def cmd_train(args) -> int:
                       scenes=args.scenes, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                       tau=args.tau, seed=args.seed, data_seed=args.data_seed, unlock_blocks=args.unlock_blocks,
                       device=args.device, amp=not args.no_amp, out=args.out, name=args.name,
-                      checkpoint_every=args.checkpoint_every, resume=args.resume)
+                      checkpoint_every=args.checkpoint_every, resume=args.resume,
+                      eval_every=args.eval_every, captions=args.captions)
     tty = sys.stderr.isatty()
 
     def progress(info):
         eta = info["s_per_step"] * (info["steps"] - info["step"])
         line = (f"step {info['step']}/{info['steps']}  loss {info['loss']:.3f}  batch acc {info['acc']:.2f}  "
-                f"lr {info['lr']:.1e}  {info['s_per_step']:.2f} s/step  eta {eta / 60:.1f} min")
+                f"lr {info['lr']:.1e}  {info['s_per_step']:.2f} s/step  eta {eta / 60:.1f} min"
+                + (f"  zero-shot {info['zero_shot']:.2f}" if "zero_shot" in info else ""))
         if tty:
             print("\r" + line, end="", file=sys.stderr, flush=True)
-        elif info["step"] % 100 == 0 or info["step"] in (1, info["steps"]):
+        elif info["step"] % 100 == 0 or info["step"] in (1, info["steps"]) or "zero_shot" in info:
             print(line, file=sys.stderr, flush=True)
 
     card = train(cfg, progress=progress)
@@ -165,13 +203,25 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.set_defaults(func=cmd_explain)
 
+    p = sub.add_parser("eval", help="explainability metrics (mIoU, mSC, pointing) and zero-shot accuracy")
+    p.add_argument("--dataset", required=True, help="shapes[:N[:SEED]] (held-out seed 1000 by default), "
+                                                    "voc:DIR, coco:DIR")
+    p.add_argument("--method", default="itsm", choices=method_names())
+    p.add_argument("--pooling", action="append", choices=pooling_names() + ["all"],
+                   help="repeatable; with the embedded family each pooling is its own trained model")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many images")
+    p.add_argument("--json", help="write the result table as JSON here")
+    p.add_argument("-v", "--verbose", action="store_true")
+    _add_model_args(p, default_model=None)
+    p.set_defaults(func=cmd_eval)
+
     p = sub.add_parser("models", help="list open_clip architectures and pretrained tags (cached or not)")
     p.add_argument("--filter", default="")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
 
     p = sub.add_parser("bench", help="speed of the encoder, the first map and a switch of text")
-    _add_model_args(p)
+    _add_model_args(p, default_model="ViT-B-16")
     p.set_defaults(pretrained="random")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--input-size", type=int, default=None)
@@ -185,6 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrained", default=None, help="fine-tune these weights (tag or file); default: from scratch")
     p.add_argument("--data", default="shapes", help="'shapes' or an image+caption folder / CSV / JSONL manifest")
     p.add_argument("--scenes", type=int, default=20000, help="Shapes World training scenes")
+    p.add_argument("--captions", default="all", help="Shapes World caption kinds (comma list of template, "
+                                                     "short, gloss, hypernym_gloss) or all")
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -197,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="directory for <name>.safetensors and <name>.json")
     p.add_argument("--name", default=None, help="file name stem (default: the pooling)")
     p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument("--eval-every", type=int, default=0, help="zero-shot probe on held-out scenes every N steps")
     p.add_argument("--resume", action="store_true", help="continue from <out>/<name>.ckpt.pt")
     p.set_defaults(func=cmd_train)
 

@@ -343,7 +343,9 @@ def test_copy_figure_and_export(qtbot, make_window, tmp_path):
     assert img.width() > 256 and img.height() > 256  # the map plus title and colorbar
     out = tmp_path / "export"
     w.export_map(str(out))
-    qtbot.waitUntil(lambda: len(list(out.glob("*"))) == 3, timeout=WAIT_MS)
+    # Wait for the three final names, not temporary files of the atomic writes.
+    qtbot.waitUntil(lambda: sorted(p.suffix for p in out.glob("[!.]*")) == [".json", ".npy", ".png"],
+                    timeout=WAIT_MS)
     npy = next(out.glob("*.npy"))
     assert npy.name == "shapes_scene__itsm__native__a-photo-of-a-purple-ellipse.npy"
     assert np.load(npy).shape == (256, 256)

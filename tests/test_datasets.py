@@ -453,8 +453,8 @@ def test_imagefolder_errors(tmp_path):
 
 
 def test_parse_dataset_arg_forms():
-    assert parse_dataset_arg("shapes") == ("shapes", {"count": 100, "seed": 0})
-    assert parse_dataset_arg("shapes:20") == ("shapes", {"count": 20, "seed": 0})
+    assert parse_dataset_arg("shapes") == ("shapes", {"count": 100, "seed": 1000})
+    assert parse_dataset_arg("shapes:20") == ("shapes", {"count": 20, "seed": 1000})
     assert parse_dataset_arg("shapes:20:7") == ("shapes", {"count": 20, "seed": 7})
     assert parse_dataset_arg("voc:/data/VOC2012") == ("voc", "/data/VOC2012")
     assert parse_dataset_arg("COCO:/data/coco") == ("coco", "/data/coco")

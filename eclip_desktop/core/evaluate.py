@@ -125,3 +125,43 @@ def evaluate_shapes(engine: Engine, method: str, pooling: str, count: int, seed:
     row["zero_shot"] = zero_shot_accuracy(engine, shapes_items(count, seed + 1, size, n_objects=1), classes, pooling)
     row["seconds"] = time.perf_counter() - t0
     return row
+
+
+def run_eval(dataset: str, method: str, engines: dict[str, Engine], limit: int | None = None,
+             progress=None) -> dict:
+    """Rows per pooling for one dataset and method. `engines` maps pooling -> Engine; poolings that
+    share an engine (one pretrained model) share its maps and differ only in zero-shot."""
+    from eclip_desktop.core.datasets import LOADERS, parse_dataset_arg
+    kind, arg = parse_dataset_arg(dataset)
+    rows, maps_by_engine = [], {}
+    meta = {"dataset": dataset, "method": method}
+    for pooling, engine in engines.items():
+        t0 = time.perf_counter()
+        if kind == "shapes":
+            count = min(arg["count"], limit) if limit else arg["count"]
+            meta.update(protocol="Shapes World held-out scenes (1-3 objects); zero-shot on single-object "
+                                 f"scenes of seed {arg['seed'] + 1}", scenes=count, seed=arg["seed"])
+            from eclip_desktop.core.shapes import class_names
+            classes = class_names()
+            size = engine.handle.image_size
+            if id(engine) not in maps_by_engine:
+                maps_by_engine[id(engine)] = evaluate_maps(engine, shapes_items(count, arg["seed"], size),
+                                                           classes, method, progress=progress)
+            zs = zero_shot_accuracy(engine, shapes_items(count, arg["seed"] + 1, size, n_objects=1),
+                                    classes, pooling)
+        elif kind in LOADERS:
+            data = LOADERS[kind](arg, limit=limit)
+            classes = list(data.class_names)
+            meta.update(protocol=f"{kind} per (image, present class), prompt 'a photo of a {{class}}.'",
+                        images=len(data), skipped=len(data.skipped))
+            if id(engine) not in maps_by_engine:
+                maps_by_engine[id(engine)] = evaluate_maps(engine, dataset_items(data), classes, method,
+                                                           progress=progress)
+            zs = zero_shot_accuracy(engine, dataset_items(data), classes, pooling)
+        else:
+            from eclip_desktop.core.errors import DatasetError
+            raise DatasetError(f"eval does not handle {kind} datasets with --method {method}")
+        row = {"pooling": pooling, "model": engine.handle.spec.architecture, "weights": engine.handle.weights,
+               **maps_by_engine[id(engine)], "zero_shot": zs, "seconds": time.perf_counter() - t0}
+        rows.append(row)
+    return {**meta, "rows": rows}

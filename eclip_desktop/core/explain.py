@@ -100,6 +100,26 @@ def _write_triple(stem: str, out: Path, rgb: np.ndarray, values: np.ndarray, lin
     return sidecar
 
 
+def _refuse_existing(req: ExplainRequest, stems, slugs, poolings, out: Path) -> None:
+    if req.overwrite:
+        return
+    for stem in stems:
+        planned = [map_stem(stem, req.method, p, slugs[t]) for p in poolings for t in req.texts]
+        planned += [contribution_stem(stem, p) for p in poolings]
+        for s in planned:
+            for target in _targets(s, out):
+                if target.exists():
+                    raise OutputError(f"{target} exists; pass --overwrite to replace it")
+
+
+def check_targets(req: ExplainRequest) -> None:
+    """Refuses before any work if an output of the whole request exists (without overwrite)."""
+    from eclip_desktop.core.imageio import image_sha256
+    hashes = [image_sha256(p) for p in req.images]
+    _refuse_existing(req, image_stems(req.images, hashes), text_slugs(req.texts),
+                     expand_poolings(req.poolings), Path(req.out_dir))
+
+
 def run_explain(engine, req: ExplainRequest, progress: Callable[[int, int, str], None] | None = None,
                 cancelled: Callable[[], bool] | None = None) -> list[dict]:
     """Runs the job; returns the sidecars written. Raises EclipError subclasses on bad input."""
@@ -111,14 +131,7 @@ def run_explain(engine, req: ExplainRequest, progress: Callable[[int, int, str],
     images = [load_image(p) for p in req.images]  # every image must decode before anything is written
     stems = image_stems(req.images, [im.sha256 for im in images])
     slugs = text_slugs(req.texts)
-    if not req.overwrite:
-        for stem in stems:
-            planned = [map_stem(stem, req.method, p, slugs[t]) for p in poolings for t in req.texts]
-            planned += [contribution_stem(stem, p) for p in poolings]
-            for s in planned:
-                for target in _targets(s, out):
-                    if target.exists():
-                        raise OutputError(f"{target} exists; pass --overwrite to replace it")
+    _refuse_existing(req, stems, slugs, poolings, out)
     records = []
     model_info = engine.handle.describe()
     for i, (path, image, stem) in enumerate(zip(req.images, images, stems)):

@@ -58,3 +58,16 @@ def default_spec(device: str = "auto") -> ModelSpec:
         raise ModelError(f"the embedded models are missing from {FAMILY_DIR}; reinstall, or choose a model "
                          "with --model/--pretrained")
     return family_spec("masked_max" if "masked_max" in poolings else poolings[0], device)
+
+
+def engines_for(model: str | None, pretrained: str | None, poolings: list[str], device: str = "auto",
+                dtype: str = "auto") -> dict:
+    """pooling -> Engine. The family gives each pooling its own sibling model; any other model is
+    loaded once and shared, since for it pooling is only a readout."""
+    from eclip_desktop.core.engine import Engine
+    if model is None:
+        model = FAMILY if family_available() else "ViT-B-16"
+    if is_family(model):
+        return {p: Engine.load(family_spec(p, device, dtype)) for p in poolings}
+    engine = Engine.load(ModelSpec(model, pretrained, device, dtype))
+    return {p: engine for p in poolings}

@@ -31,10 +31,12 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def shapes_training_data(seed: int, count: int, size: int, progress=None) -> CaptionData:
+def shapes_training_data(seed: int, count: int, size: int, caption_kinds: tuple[str, ...] | None = None,
+                         progress=None) -> CaptionData:
     """`count` scenes of Shapes World for `seed`; cached as .npz since all poolings share them."""
     from eclip_desktop.core.shapes import generate_scene
-    path = cache_dir() / "shapes" / f"train-s{seed}-n{count}-{size}px-v1.npz"
+    kinds = "-".join(caption_kinds) if caption_kinds else "all"
+    path = cache_dir() / "shapes" / f"train-s{seed}-n{count}-{size}px-{kinds}-v1.npz"
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -44,14 +46,14 @@ def shapes_training_data(seed: int, count: int, size: int, progress=None) -> Cap
     images = np.empty((count, size, size, 3), np.uint8)
     captions = []
     for i in range(count):
-        scene = generate_scene(seed, i, size=size)
+        scene = generate_scene(seed, i, size=size, caption_kinds=list(caption_kinds) if caption_kinds else None)
         images[i] = scene.image
         captions.append(scene.caption)
         if progress and (i + 1) % 1000 == 0:
             progress(i + 1, count)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")  # concurrent runs share the cache
         np.savez(tmp, images=images, captions=np.array(captions))
         os.replace(tmp, path)
     except OSError:

@@ -63,7 +63,8 @@ class TrainConfig:
     name: str | None = None
     checkpoint_every: int = 250
     resume: bool = False
-    eval_scenes: int = 200
+    captions: str = "all"  # Shapes World caption kinds, comma-separated, or 'all'
+    eval_every: int = 0  # steps between zero-shot probes on held-out scenes (Shapes World only)
     extra: dict = field(default_factory=dict)
 
     def run_name(self) -> str:
@@ -169,6 +170,31 @@ def _load_checkpoint(path: Path, model, opt, cfg: TrainConfig) -> tuple[int, flo
     return int(state["step"]), float(state.get("elapsed", 0.0))
 
 
+class ZeroShotProbe:
+    """Top-1 shape accuracy on held-out single-object scenes, with the pooling being trained."""
+
+    def __init__(self, tokenizer, size: int, device, count: int = 256):
+        from eclip_desktop.core.evaluate import HELD_OUT_SEED
+        from eclip_desktop.core.shapes import class_names, generate_scene, prompt_for
+        scenes = [generate_scene(HELD_OUT_SEED + 1, i, size=size, n_objects=1) for i in range(count)]
+        self.classes = class_names()
+        self.images = np.stack([s.image for s in scenes])
+        self.labels = torch.tensor([self.classes.index(s.objects[0].shape) for s in scenes])
+        self.prompts = tokenizer([prompt_for(c) for c in self.classes]).to(device)
+        self.device = device
+
+    @torch.no_grad()
+    def __call__(self, model, kind: str, cfg: TrainConfig, guide=None) -> float:
+        was_training = model.training
+        model.eval()
+        txt = torch.nn.functional.normalize(model.encode_text(self.prompts).float(), dim=-1)
+        img = pooled_for_training(model.visual, kind, _pixels(self.images, self.device), cfg.pooling,
+                                  cfg.tau, cfg.topk, guide)
+        pred = (torch.nn.functional.normalize(img.float(), dim=-1) @ txt.T).argmax(1).cpu()
+        model.train(was_training)
+        return float((pred == self.labels).float().mean())
+
+
 def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
           cancelled: Callable[[], bool] | None = None) -> dict:
     """Runs training; returns the model card (also written next to the weights by rank 0)."""
@@ -186,7 +212,8 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
     size = int(model.visual.image_size if isinstance(model.visual.image_size, int) else model.visual.image_size[0])
     t_data = time.perf_counter()
     if cfg.data == "shapes":
-        data = shapes_training_data(cfg.data_seed, cfg.scenes, size)
+        kinds = None if cfg.captions == "all" else tuple(k.strip() for k in cfg.captions.split(","))
+        data = shapes_training_data(cfg.data_seed, cfg.scenes, size, kinds)
     else:
         data = caption_folder_data(cfg.data, size)
     data_s = time.perf_counter() - t_data
@@ -202,6 +229,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
     amp = cfg.amp and device.type == "cuda"
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + 7919 * start)
     n = len(data.captions)
+    probe = ZeroShotProbe(tokenizer, size, device) if cfg.eval_every and cfg.data == "shapes" and rank == 0 else None
     history, ema_loss, ema_acc = [], None, None
     t0 = time.perf_counter()
     step = start
@@ -238,7 +266,9 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
             spent = time.perf_counter() - t0
             info = {"step": step + 1, "steps": cfg.steps, "loss": ema_loss, "acc": ema_acc,
                     "lr": _lr_at(step, cfg), "s_per_step": spent / (step + 1 - start), "rank": rank}
-            history.append({k: info[k] for k in ("step", "loss", "acc")})
+            if probe is not None and ((step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps):
+                info["zero_shot"] = probe(model, kind, cfg, guide)
+            history.append({k: info[k] for k in ("step", "loss", "acc", "zero_shot") if k in info})
             if progress and rank == 0:
                 progress(info)
         if rank == 0 and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:

@@ -1,0 +1,36 @@
+"""Concept sets by the names the CLI and the app offer: default, all, shapes, or a file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from eclip_desktop.core.errors import ConceptError
+
+NAMED_SETS = ("default", "all", "shapes")
+
+
+def shapes_concept_set(hierarchy):
+    """The Shapes World classes' synsets and their hypernym closure."""
+    from eclip_desktop.core.shapes.world import class_names, synset_for
+    return hierarchy.concept_set_from_synsets("shapes", [synset_for(c) for c in class_names()])
+
+
+def concept_set_by_name(hierarchy, spec: str):
+    """``default``, ``all``, ``shapes`` or the path of a concept file."""
+    if spec == "default":
+        return hierarchy.default_concept_set()
+    if spec in ("all", "all-nouns"):
+        return hierarchy.all_nouns_concept_set()
+    if spec == "shapes":
+        return shapes_concept_set(hierarchy)
+    path = Path(spec)
+    if not path.is_file():
+        raise ConceptError(f"--concept-set {spec}: not one of {', '.join(NAMED_SETS)} and not a file.")
+    return hierarchy.concept_set_from_file(path)
+
+
+def set_that_has(hierarchy, synset: str, current: str) -> str:
+    """The smallest named set other than ``current`` that contains ``synset`` (``all`` has every noun)."""
+    for name in ("shapes", "default"):
+        if name != current and synset in concept_set_by_name(hierarchy, name):
+            return name
+    return "all"
