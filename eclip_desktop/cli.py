@@ -166,6 +166,99 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _convis_spec(args):
+    """The model `concepts` runs: as `explain` picks it (the embedded family's default sibling if installed)."""
+    from eclip_desktop.core import family
+    from eclip_desktop.core.models import ModelSpec
+    model = args.model
+    if model is None:
+        if family.family_available():
+            return family.default_spec(args.device)
+        model = "ViT-B-16"
+    if family.is_family(model):
+        return family.default_spec(args.device)
+    return ModelSpec(model, args.pretrained, args.device, args.dtype)
+
+
+def _concept_set(hierarchy, spec: str):
+    from eclip_desktop.core.convis.sets import concept_set_by_name
+    cs = concept_set_by_name(hierarchy, spec)
+    for number, text, reason in cs.rejected:
+        print(f"{PROG}: warning: {spec} line {number}: skipped '{text}': {reason}", file=sys.stderr)
+    return cs
+
+
+def cmd_concepts(args) -> int:
+    import time
+
+    from eclip_desktop.core.atomic import ensure_writable_dir
+    from eclip_desktop.core.convis.report import ConceptsRequest, plan_concepts, run_concepts
+    from eclip_desktop.core.convis.sets import set_that_has
+    from eclip_desktop.core.errors import ConceptError
+    from eclip_desktop.core.imageio import load_image
+    from eclip_desktop.core.models import load_model
+    from eclip_desktop.core.wordnet.hierarchy import Hierarchy
+
+    if args.top < 0:
+        raise ConceptError("--top must be 0 or more")
+    # Every check that needs no model comes first, and all of them before the first file.
+    out = ensure_writable_dir(args.out)
+    images = [load_image(p) for p in args.images]
+    t0 = time.perf_counter()
+    hierarchy = Hierarchy()
+    concept_set = _concept_set(hierarchy, args.concept_set)
+    synsets = []
+    for s in args.synset:
+        name = hierarchy.resolve(s)
+        if name not in concept_set:
+            other = set_that_has(hierarchy, name, args.concept_set)
+            raise ConceptError(f"{name} is not in the concept set '{concept_set.name}' ({len(concept_set)} "
+                               f"synsets); use --concept-set {other}, which has it.")
+        synsets.append(name)
+    req = ConceptsRequest(images=args.images, synsets=list(dict.fromkeys(synsets)), out_dir=str(out),
+                          concept_set_spec=args.concept_set, top_k=args.top, seed=args.seed, mode=args.mode,
+                          cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite)
+    plan_concepts(req, images)  # refuses existing outputs before the model loads
+    setup = time.perf_counter() - t0
+    handle = load_model(_convis_spec(args))
+
+    def progress(done, total, what):
+        if args.verbose:
+            print(f"  {what}: {done}/{total}", file=sys.stderr, flush=True)
+
+    records = run_concepts(handle, hierarchy, concept_set, req, images, progress=progress,
+                           extra_timings={"wordnet_and_set": setup})
+    print(f"wrote {len(records)} concept maps (png + npy + json each) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_wordnet(args) -> int:
+    from eclip_desktop.core.wordnet.hierarchy import Hierarchy
+    hierarchy = Hierarchy()
+    cs = _concept_set(hierarchy, args.concept_set) if args.concept_set else None
+    rows = []
+    for name in hierarchy.search(args.query, limit=args.limit, concept_set=cs):
+        info = hierarchy.details(name, cs)
+        rows.append({"synset": name, "gloss": info.gloss, "lemmas": info.lemmas, "lexname": info.lexname,
+                     "hypernym_paths": info.hypernym_paths, "hyponyms": info.n_hyponyms,
+                     "subtree_size": info.subtree_size})
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if not rows:
+        where = f" in the concept set '{cs.name}'" if cs else ""
+        print(f"no noun synset matches '{args.query}'{where}", file=sys.stderr)
+        return 1
+    for r in rows:
+        print(f"{r['synset']}  [{', '.join(r['lemmas'])}]  ({r['lexname']})")
+        print(f"    {r['gloss']}")
+        for path in r["hypernym_paths"]:
+            print(f"    < {' > '.join(path)}")
+        scope = f" in {cs.name}" if cs else ""
+        print(f"    {r['hyponyms']} direct hyponyms, subtree of {r['subtree_size']}{scope}")
+    return 0
+
+
 def cmd_gui(args) -> int:
     from eclip_desktop.app import run
     return run(images=getattr(args, "images", None) or [], model=getattr(args, "model", None),
@@ -252,6 +345,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=0, help="zero-shot probe on held-out scenes every N steps")
     p.add_argument("--resume", action="store_true", help="continue from <out>/<name>.ckpt.pt")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("concepts", help="ConVis: where an image shows a WordNet concept (maps per synset)")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--synset", action="append", required=True,
+                   help="a noun synset (dog.n.01) or a word (its first sense); repeatable")
+    p.add_argument("--concept-set", default="default",
+                   help="default (derived everyday nouns), all (every noun), shapes, or a file of words/synsets")
+    p.add_argument("--top", type=int, default=10, help="concepts listed in each sidecar")
+    p.add_argument("--seed", type=int, default=0, help="the noise border's seed")
+    p.add_argument("--mode", default="grid", choices=["grid", "stochastic"])
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--colormap", default="jet", choices=colormap_names())
+    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity 0..1")
+    p.add_argument("-v", "--verbose", action="store_true")
+    _add_model_args(p)
+    p.set_defaults(func=cmd_concepts)
+
+    p = sub.add_parser("wordnet", help="look up WordNet noun synsets: gloss, lemmas, hypernym paths")
+    p.add_argument("query", help="a word, part of a word, or a synset name")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--concept-set", default=None, help="search only inside default, all, shapes or a FILE")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_wordnet)
 
     p = sub.add_parser("gui", help="start the desktop application (the default without a subcommand)")
     p.add_argument("images", nargs="*", metavar="IMAGE", help="images (or folders) to open")

@@ -59,59 +59,51 @@ def class_prompt(name: str) -> str:
         return f"a photo of a {name.replace('_', ' ')}."
 
 
-def evaluate_maps(engine: Engine, items: Iterator[Item], classes: list[str], method: str,
-                  batch: int = 64, progress: Callable[[int], None] | None = None) -> dict:
-    prompts = [class_prompt(c) for c in classes]
-    texts = engine.texts.encode(prompts)
-    info = get_method(method)
-    meter = ExplainabilityMeter()
+def _analysed(engine: Engine, items: Iterator[Item], batch: int, progress=None):
+    """(item, analysis) pairs, encoded in batches; evaluation images are seen once, so the
+    engine's cache is emptied after each batch to keep memory flat."""
     pending: list[Item] = []
     seen = 0
 
     def flush():
         nonlocal seen
-        analyses = engine.analyse([it.image for it in pending], batch_size=batch)
-        for it, a in zip(pending, analyses):
-            raw = info.scores(a, texts, engine.texts)
-            for name, mask in it.masks.items():
-                grid = minmax(a.grid_map(raw[classes.index(name)]))
-                meter.add(upsample(grid, it.image.width, it.image.height), mask, it.ignore)
+        yield from zip(pending, engine.analyse([it.image for it in pending], batch_size=batch))
         seen += len(pending)
         pending.clear()
-        engine.clear()  # evaluation images are seen once; keep memory flat
+        engine.clear()
         if progress:
             progress(seen)
 
     for it in items:
         pending.append(it)
         if len(pending) == batch:
-            flush()
+            yield from flush()
     if pending:
-        flush()
+        yield from flush()
+
+
+def evaluate_maps(engine: Engine, items: Iterator[Item], classes: list[str], method: str,
+                  batch: int = 64, progress: Callable[[int], None] | None = None) -> dict:
+    texts = engine.texts.encode([class_prompt(c) for c in classes])
+    info = get_method(method)
+    meter = ExplainabilityMeter()
+    for it, a in _analysed(engine, items, batch, progress):
+        raw = info.scores(a, texts, engine.texts)
+        for name, mask in it.masks.items():
+            grid = minmax(a.grid_map(raw[classes.index(name)]))
+            meter.add(upsample(grid, it.image.width, it.image.height), mask, it.ignore)
     return meter.summary()
 
 
 def zero_shot_accuracy(engine: Engine, items: Iterator[Item], classes: list[str], pooling: str,
                        batch: int = 64) -> float:
+    """Top-1 over the class prompts; a hit when the predicted class is present in the image."""
     texts = engine.texts.encode([class_prompt(c) for c in classes])
     hits = total = 0
-    pending: list[Item] = []
-
-    def flush():
-        nonlocal hits, total
-        for it, a in zip(pending, engine.analyse([p.image for p in pending], batch_size=batch)):
-            emb = torch.nn.functional.normalize(a.readout(pooling).embedding, dim=-1)
-            hits += int(classes[int((emb @ texts.T).argmax())] in it.masks)
-            total += 1
-        pending.clear()
-        engine.clear()
-
-    for it in items:
-        pending.append(it)
-        if len(pending) == batch:
-            flush()
-    if pending:
-        flush()
+    for it, a in _analysed(engine, items, batch):
+        emb = torch.nn.functional.normalize(a.readout(pooling).embedding, dim=-1)
+        hits += int(classes[int((emb @ texts.T).argmax())] in it.masks)
+        total += 1
     return hits / max(1, total)
 
 

@@ -54,10 +54,6 @@ class RankMatrix:
             self._coverage = Coverage(self.boxes, self.params)
         return self._coverage
 
-    def subset(self, rows: np.ndarray) -> "RankMatrix":
-        return RankMatrix(self.ranks[rows], self.boxes[rows], self.params, self.crop_box, self.image_shape,
-                          self.sha256, dict(self.timings))
-
 
 @dataclass(eq=False)
 class ConceptMap:
@@ -136,6 +132,7 @@ class ConVis:
         self._gloss_t: torch.Tensor | None = None
         self._cache: OrderedDict[tuple, RankMatrix] = OrderedDict()
         self._image_emb: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._columns: dict[str, np.ndarray] = {}
         self._lock = threading.RLock()
         self.window_encode_calls = 0
         self.windows_encoded = 0
@@ -160,8 +157,15 @@ class ConVis:
         """Indices of the synset's subtree (itself and its hyponyms in the set)."""
         if synset not in self.concept_set:
             raise ConceptError(f"{synset} is not in the concept set '{self.concept_set.name}'.")
-        idx = self.concept_set.index
-        return np.fromiter((idx[s] for s in self.concept_set.subtree(synset)), np.int64)
+        with self._lock:
+            cols = self._columns.get(synset)
+        if cols is None:
+            idx = self.concept_set.index
+            # Sorted indices read the column-major matrix front to back.
+            cols = np.sort(np.fromiter((idx[s] for s in self.concept_set.subtree(synset)), np.int64))
+            with self._lock:
+                self._columns[synset] = cols
+        return cols
 
     # -- windows
 
@@ -240,14 +244,16 @@ class ConVis:
         canvas = make_canvas(rgb, params)
         boxes = window_boxes(params)
         n_concepts = len(self.concept_set)
-        ranks = np.zeros((len(boxes), n_concepts), rank_dtype(n_concepts))
+        # Column-major: a concept's map gathers whole columns (its subtree), which are then contiguous;
+        # for entity.n.01 over the default set that is 5 ms instead of 25.
+        ranks = np.zeros((len(boxes), n_concepts), rank_dtype(n_concepts), order="F")
         base = dict(params=params, crop_box=centre_crop_box(*rgb.shape[:2]), image_shape=rgb.shape[:2],
                     sha256=sha)
         coarse = coarse_rows(boxes, params) if coarse_first else np.ones(len(boxes), bool)
         first, rest = np.flatnonzero(coarse), np.flatnonzero(~coarse)
         done = self._encode_rows(canvas, boxes, ranks, first, 0, len(boxes), progress, cancelled)
         if len(rest):
-            yield RankMatrix(ranks[first], boxes[first], timings={"windows": time.perf_counter() - t0}, **base)
+            yield RankMatrix(np.asfortranarray(ranks[first]), boxes[first], timings={"windows": time.perf_counter() - t0}, **base)
             self._encode_rows(canvas, boxes, ranks, rest, done, len(boxes), progress, cancelled)
         rm = RankMatrix(ranks, boxes, timings={"windows": time.perf_counter() - t0}, **base)
         self._remember(key, rm)

@@ -13,6 +13,7 @@ from PIL import Image
 
 from eclip_desktop.core.errors import DatasetError, ImageLoadError
 from eclip_desktop.core.imageio import load_image
+from eclip_desktop.core.paths import user_cache_dir
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -25,18 +26,12 @@ class CaptionData:
     source: str
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("ECLIP_DESKTOP_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "eclip-desktop")
-    return Path(base)
-
-
 def shapes_training_data(seed: int, count: int, size: int, caption_kinds: tuple[str, ...] | None = None,
                          progress=None) -> CaptionData:
     """`count` scenes of Shapes World for `seed`; cached as .npz since all poolings share them."""
     from eclip_desktop.core.shapes import generate_scene
     kinds = "-".join(caption_kinds) if caption_kinds else "all"
-    path = cache_dir() / "shapes" / f"train-s{seed}-n{count}-{size}px-{kinds}-v1.npz"
+    path = user_cache_dir() / "shapes" / f"train-s{seed}-n{count}-{size}px-{kinds}-v1.npz"
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as z:

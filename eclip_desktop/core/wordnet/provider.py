@@ -29,6 +29,8 @@ pays for importing it.
 """
 from __future__ import annotations
 
+from eclip_desktop.core.paths import user_cache_dir, user_data_dir  # noqa: F401  (re-exported)
+
 import os
 import re
 import shutil
@@ -88,27 +90,6 @@ def lexnames_text() -> str:
         f"{i:02d}\t{name}\t{_SYNTACTIC_CATEGORY[name.split('.')[0]]}\n"
         for i, name in enumerate(LEXNAMES)
     )
-
-
-def _xdg_dir(env_override: str, xdg_var: str, fallback: str) -> Path:
-    override = os.environ.get(env_override)
-    if override:
-        return Path(override).expanduser()
-    base = os.environ.get(xdg_var, "")
-    # The XDG spec says relative values are invalid and must be ignored.
-    if not base or not os.path.isabs(base):
-        base = os.path.join(os.path.expanduser("~"), fallback)
-    return Path(base) / "eclip-desktop"
-
-
-def user_data_dir() -> Path:
-    """``$ECLIP_DESKTOP_DATA`` or ``$XDG_DATA_HOME/eclip-desktop``."""
-    return _xdg_dir("ECLIP_DESKTOP_DATA", "XDG_DATA_HOME", os.path.join(".local", "share"))
-
-
-def user_cache_dir() -> Path:
-    """``$ECLIP_DESKTOP_CACHE`` or ``$XDG_CACHE_HOME/eclip-desktop``."""
-    return _xdg_dir("ECLIP_DESKTOP_CACHE", "XDG_CACHE_HOME", ".cache")
 
 
 def default_nltk_data_dir() -> Path:

@@ -1,0 +1,107 @@
+"""The `concepts` job: images x synsets -> annotated PNG, .npy map and JSON sidecar, as `explain` writes.
+
+File names: ``<stem>__convis__<synset>.{png,npy,json}``; ``<stem>`` as in
+``explain`` (disambiguated by hash when two inputs share one).
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from eclip_desktop import __version__
+from eclip_desktop.core.convis.engine import ConVis
+from eclip_desktop.core.convis.windows import WindowParams
+from eclip_desktop.core.errors import CancelledError, OutputError
+from eclip_desktop.core.explain import _targets, _write_triple, image_stems
+
+METHOD = "convis"
+
+
+@dataclass
+class ConceptsRequest:
+    images: list[str]
+    synsets: list[str]
+    out_dir: str
+    concept_set_spec: str = "default"
+    top_k: int = 10
+    seed: int = 0
+    mode: str = "grid"
+    cmap: str = "jet"
+    alpha: float = 0.5
+    overwrite: bool = False
+
+
+def synset_slug(name: str) -> str:
+    # Synset names are mostly file-safe already (dog.n.01); a few hold quotes or slashes.
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+
+
+def map_stem(image_stem: str, synset: str) -> str:
+    return f"{image_stem}__{METHOD}__{synset_slug(synset)}"
+
+
+def plan_concepts(req: ConceptsRequest, images) -> list[str]:
+    """The stems to write, refusing up front if any target exists (without overwrite)."""
+    stems = image_stems(req.images, [im.sha256 for im in images])
+    out = Path(req.out_dir)
+    if not req.overwrite:
+        for stem in stems:
+            for s in req.synsets:
+                for target in _targets(map_stem(stem, s), out):
+                    if target.exists():
+                        raise OutputError(f"{target} exists; pass --overwrite to replace it")
+    return stems
+
+
+def run_concepts(handle, hierarchy, concept_set, req: ConceptsRequest, images,
+                 progress: Callable[[int, int, str], None] | None = None,
+                 cancelled: Callable[[], bool] | None = None, extra_timings: dict | None = None) -> list[dict]:
+    stems = plan_concepts(req, images)
+    out = Path(req.out_dir)
+    params = WindowParams(seed=req.seed, mode=req.mode)
+    convis = ConVis(handle, hierarchy, concept_set)
+    t0 = time.perf_counter()
+    bank = convis.gloss_bank(progress=(lambda d, n: progress(d, n, "glosses")) if progress else None,
+                             cancelled=cancelled)
+    bank_s = time.perf_counter() - t0
+    model_info = handle.describe()
+    set_info = {"name": concept_set.name, "spec": req.concept_set_spec, "size": len(concept_set),
+                "hash": concept_set.content_hash}
+    records = []
+    for path, image, stem in zip(req.images, images, stems):
+        if cancelled and cancelled():
+            raise CancelledError(f"cancelled after {len(records)} maps")
+        t1 = time.perf_counter()
+        rm = convis.rank_matrix(image, params, progress, cancelled)
+        ranks_s = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        present = convis.concepts_in_image(image, req.top_k, params)
+        embedding = convis.explain_embedding(image, req.top_k)
+        listing_s = time.perf_counter() - t2
+        for synset in req.synsets:
+            cmap = convis.map_from_ranks(rm, synset)
+            gloss = hierarchy.gloss(synset)
+            sidecar = {
+                "image": path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
+                **model_info, "method": METHOD, "synset": synset, "gloss": gloss,
+                "concept_set": set_info,
+                "top_concepts": {"rule": present["rule"], "by_mass": present["by_mass"],
+                                 "by_rank": present["by_rank"], "by_image_embedding": embedding},
+                "algorithm": {**params.as_dict(), "windows_encoded": int(len(rm.boxes)),
+                              "crop_box": list(cmap.crop_box), "outside_crop": 0.0,
+                              "subtree_size": int(len(convis.columns(synset)))},
+                "gloss_bank": {"from_cache": bank.from_cache, "file": str(bank.path) if bank.path else None},
+                "timings": {**(extra_timings or {}), "gloss_bank": bank_s, "windows": ranks_s,
+                            "concept_map": cmap.seconds, "concept_listing": listing_s},
+                "version": __version__, "colormap": req.cmap,
+            }
+            lines = [f"{synset}: {gloss}" if len(gloss) < 90 else f"{synset}: {gloss[:87]}...",
+                     f"{model_info['model']} ({model_info['pretrained']}) \u00b7 ConVis \u00b7 concept set "
+                     f"'{concept_set.name}' ({len(concept_set)} synsets)"]
+            records.append(_write_triple(map_stem(stem, synset), out, image.rgb, cmap.values, lines, sidecar,
+                                         req.cmap, req.alpha, "concept rank (min\u2013max, inverted)",
+                                         req.overwrite))
+    return records
