@@ -56,3 +56,14 @@ def test_text_bank_validation_and_cache(tiny_engine):
     assert torch.allclose(ens.norm(dim=-1), torch.ones(1), atol=1e-5)
     assert not torch.allclose(ens[0], a[0])
     assert bank.empty_embedding().shape == a[0].shape
+
+
+@pytest.mark.parametrize("arch", ["eclip-tiny-vit", pytest.param("ViT-B-16", marks=pytest.mark.slow)])
+def test_trimmed_text_encoding_equals_full_context(arch, tiny_handles):
+    from eclip_desktop.core.models import ModelSpec, load_model
+    from eclip_desktop.core.text import encode_text_trimmed
+    h = tiny_handles[arch] if arch in tiny_handles else load_model(ModelSpec(arch, "random", "cpu"))
+    tokens = h.tokenizer(["a cat", "a photo of a very small red bird on a branch", ""])
+    full = h.model.encode_text(tokens)
+    trimmed = encode_text_trimmed(h.model, tokens)
+    assert torch.allclose(full, trimmed, atol=1e-4, rtol=1e-4)

@@ -13,6 +13,7 @@ import os
 import socket
 import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -95,6 +96,21 @@ class ModelHandle:
         return {"model": self.spec.architecture, "pretrained": self.weights,
                 "device": str(self.device), "dtype": dtype_name(self.dtype),
                 "model_input_size": self.image_size, "kind": self.kind}
+
+
+@contextmanager
+def quiet_open_clip():
+    """open_clip logs and warns on the root logger (e.g. 'No pretrained weights loaded' for a model we
+    build untrained on purpose); our own errors say what matters."""
+    root = logging.getLogger()
+    was = root.disabled
+    root.disabled = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.disabled = was
 
 
 def visual_kind(visual: torch.nn.Module) -> str:
@@ -208,14 +224,9 @@ def load_model(spec: ModelSpec) -> ModelHandle:
     checkpoint, cfg, weights, identity = _resolve_weights(spec)
     source = checkpoint if checkpoint is not None else (weights if cfg else None)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            logging.getLogger().disabled, was = True, logging.getLogger().disabled
-            try:
-                model, _, _ = open_clip.create_model_and_transforms(
-                    spec.architecture, pretrained=source, force_quick_gelu=bool(cfg.get("quick_gelu", False)))
-            finally:
-                logging.getLogger().disabled = was
+        with quiet_open_clip():
+            model, _, _ = open_clip.create_model_and_transforms(
+                spec.architecture, pretrained=source, force_quick_gelu=bool(cfg.get("quick_gelu", False)))
     except Exception as exc:  # torch, safetensors and pickle each raise their own types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if checkpoint is not None and not cfg:

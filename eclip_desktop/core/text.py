@@ -51,6 +51,29 @@ def validate_text(tokenizer, text: str, allow_empty: bool = False) -> str:
     return text
 
 
+def encode_text_trimmed(model, tokens: torch.Tensor) -> torch.Tensor:
+    """`model.encode_text` computed only up to the longest prompt instead of the full context.
+
+    With a causal mask no token attends to the padding after it, and the embedding is read at the
+    end-of-text token, so the result is the same while a short prompt costs a fraction of the
+    77-token forward. Falls back to `encode_text` where that reasoning does not hold."""
+    from open_clip.transformer import text_global_pool
+    pool = getattr(model, "text_pool_type", None)
+    mask = getattr(model, "attn_mask", None)
+    if pool not in ("argmax", "eos") or mask is None or not hasattr(model, "token_embedding"):
+        return model.encode_text(tokens)
+    length = int((tokens != 0).sum(1).max())
+    tokens = tokens[:, :length]
+    cast = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast) + model.positional_embedding[:length].to(cast)
+    x = model.ln_final(model.transformer(x, attn_mask=mask[:length, :length]))
+    x = text_global_pool(x, tokens, pool, eos_token_id=getattr(model, "text_eos_id", None))
+    proj = model.text_projection
+    if proj is None:
+        return x
+    return proj(x) if isinstance(proj, torch.nn.Linear) else x @ proj
+
+
 class TextBank:
     """Encodes texts with one model and keeps every embedding it has made (L2-normalised, CPU)."""
 
@@ -68,7 +91,7 @@ class TextBank:
             for i in range(0, len(prompts), batch):
                 tokens = h.tokenizer(prompts[i:i + batch]).to(h.device)
                 self.encoder_calls += 1
-                out.append(h.model.encode_text(tokens).float().cpu())
+                out.append(encode_text_trimmed(h.model, tokens).float().cpu())
         return torch.nn.functional.normalize(torch.cat(out), dim=-1)
 
     def encode(self, texts: list[str], ensemble: bool = False, allow_empty: bool = False) -> torch.Tensor:

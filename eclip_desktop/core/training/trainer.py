@@ -27,7 +27,8 @@ from eclip_desktop import __version__
 from eclip_desktop.core.atomic import atomic_write_json, ensure_writable_dir
 from eclip_desktop.core.device import resolve_device
 from eclip_desktop.core.errors import CancelledError, EclipError
-from eclip_desktop.core.models import ModelSpec, load_model, register_project_configs, visual_kind
+from eclip_desktop.core.models import (ModelSpec, load_model, quiet_open_clip, register_project_configs,
+                                      visual_kind)
 from eclip_desktop.core.poolings import pooling_names
 from eclip_desktop.core.training.data import caption_folder_data, shapes_training_data
 from eclip_desktop.core.training.objective import contrastive_loss, pooled_for_training
@@ -103,7 +104,8 @@ def _build(cfg: TrainConfig, device: torch.device):
         guide = copy.deepcopy(visual).eval().requires_grad_(False) if cfg.pooling == "masked_max" else None
     else:
         try:
-            model = open_clip.create_model(cfg.architecture, pretrained=None)
+            with quiet_open_clip():
+                model = open_clip.create_model(cfg.architecture, pretrained=None)
         except RuntimeError as exc:
             raise TrainingError(f"unknown architecture '{cfg.architecture}': {exc}") from exc
         kind = visual_kind(model.visual)
