@@ -90,6 +90,8 @@ def cmd_explain(args) -> int:
 
 def cmd_eval(args) -> int:
     from eclip_desktop.core.atomic import atomic_write_json, ensure_writable_dir
+    from eclip_desktop.core.datasets import parse_dataset_arg
+    from eclip_desktop.core.errors import DatasetError
     from eclip_desktop.core.evaluate import run_eval
     from eclip_desktop.core.family import engines_for
     from eclip_desktop.core.metrics import format_table
@@ -97,6 +99,9 @@ def cmd_eval(args) -> int:
 
     if args.json:
         ensure_writable_dir(Path(args.json).resolve().parent)
+    kind, where = parse_dataset_arg(args.dataset)  # a bad dataset fails before a model loads
+    if kind != "shapes" and not Path(where).exists():
+        raise DatasetError(f"dataset {where} does not exist")
     engines = engines_for(args.model, args.pretrained, expand_poolings(args.pooling), args.device, args.dtype)
 
     def progress(n):
@@ -159,6 +164,8 @@ def cmd_train(args) -> int:
             print(line, file=sys.stderr, flush=True)
 
     card = train(cfg, progress=progress)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun only rank 0 writes the weights (and reports progress)
     if tty:
         print(file=sys.stderr)
     print(f"wrote {Path(args.out) / card['weights']} and its model card "

@@ -24,6 +24,7 @@ from eclip_desktop.app.state import LAYOUTS, AnalysisState, DisplayState, ModelC
 from eclip_desktop.app.status import StatusBar
 from eclip_desktop.app.views import POOLING_SHORT, SINGLE_MODEL_NOTE, MapViews, Scene, needed_pairs
 from eclip_desktop.app.window_files import FilesMixin
+from eclip_desktop.app.wordnet_dock import WordNetDock
 from eclip_desktop.core.family import FAMILY, available_poolings, family_available
 from eclip_desktop.core.methods import method_names
 from eclip_desktop.core.models import ModelSpec
@@ -158,7 +159,13 @@ class MainWindow(FilesMixin, QMainWindow):
         self.controls_dock.setObjectName("controlsDock")
         self.controls_dock.setWidget(scroll)
         self.addDockWidget(Qt.RightDockWidgetArea, self.controls_dock)
-        # The WordNet browser (a later issue) docks on the right under Controls via add_side_dock().
+        self.wordnet_dock = WordNetDock(self)
+        self.add_side_dock(self.wordnet_dock)
+        # Controls stay in front: WordNet loads only once its tab is opened.
+        self.controls_dock.raise_()
+        self.selected_synset = ""
+        self.wordnet_dock.synset_selected.connect(lambda name: setattr(self, "selected_synset", name))
+        self.wordnet_dock.prompt_requested.connect(self.add_prompt)
         self.controls.changed.connect(self._control_changed)
         self.controls.picker.load_requested.connect(
             lambda c: self.request_model(c.on_device(self.controls.device_name())))
@@ -167,6 +174,8 @@ class MainWindow(FilesMixin, QMainWindow):
         self.status.cancel_requested.connect(self.cancel_jobs)
         self.setStatusBar(self.status)
         self.views.cursor_text.connect(self.status.set_cursor)
+        self.wordnet_dock.job_text.connect(self.status.set_job_text)
+        self.wordnet_dock.busy_changed.connect(self._busy_changed)
 
         bar = QToolBar("Layouts")
         bar.setObjectName("layoutToolbar")
@@ -214,6 +223,7 @@ class MainWindow(FilesMixin, QMainWindow):
         v.addSeparator()
         v.addAction(self.images_dock.toggleViewAction())
         v.addAction(self.controls_dock.toggleViewAction())
+        v.addAction(self.wordnet_dock.toggleViewAction())
 
     def _connect_jobs(self) -> None:
         for runner in (self.compute, self.io):
@@ -338,6 +348,15 @@ class MainWindow(FilesMixin, QMainWindow):
             self.refresh()
             self.request_maps(0)
 
+    def add_prompt(self, text: str) -> None:
+        """Append a prompt line (from the WordNet dock) unless it is there, and map it."""
+        texts = self.controls.texts()
+        if text not in texts:
+            self.controls.prompts.appendPlainText(text)
+            texts = self.controls.texts()
+        self.controls.shown.setCurrentIndex(texts.index(text))
+        self.status.set_job_text(f"prompt: {text}")
+
     def _shown_clicked(self, index: int) -> None:
         self.controls.shown.setCurrentIndex(index)
 
@@ -426,7 +445,7 @@ class MainWindow(FilesMixin, QMainWindow):
     # --- jobs -------------------------------------------------------------------------------------
 
     def _busy_changed(self, _busy: bool) -> None:
-        busy = self.compute.is_busy() or self.io.is_busy()
+        busy = self.compute.is_busy() or self.io.is_busy() or self.wordnet_dock.is_busy()
         self.status.set_busy(busy)
 
     def cancel_jobs(self) -> None:
@@ -486,4 +505,5 @@ class MainWindow(FilesMixin, QMainWindow):
         self.status.set_job_text("stopping \u2026")
         self.compute.shutdown()
         self.io.shutdown()
+        self.wordnet_dock.shutdown()
         super().closeEvent(event)

@@ -88,8 +88,30 @@ def main(argv=None) -> int:
             w.close()
             return 1
         print(f"wrote {target}")
+    if not wordnet_shot(app, w, out / "wordnet.png", settled):
+        print("no WordNet screenshot: " + (w.wordnet_dock.broken or "the dock did not settle"), file=sys.stderr)
     w.close()
     return 0
+
+
+def wordnet_shot(app, w, target: Path, settled) -> bool:
+    """The WordNet dock in front, browsing dog.n.01 (two hypernym paths) with a search listed."""
+    w.set_layout("side")
+    w.display_bar.threshold.setCurrentIndex(w.display_bar.threshold.findData("none"))
+    dock = w.wordnet_dock
+    dock.raise_()
+    if not wait(app, lambda: dock.info is not None or bool(dock.broken)) or dock.broken:
+        return False
+    dock.search.setText("dog")
+    dock.search_now()
+    dock.navigate("dog.n.01")
+    if not wait(app, lambda: not dock.is_busy() and dock.info.name == "dog.n.01" and settled()):
+        return False
+    wait(app, lambda: not dock.is_busy())
+    ok = w.grab().save(str(target))
+    if ok:
+        print(f"wrote {target}")
+    return ok
 
 
 if __name__ == "__main__":

@@ -56,8 +56,8 @@ def shapes_training_data(seed: int, count: int, size: int, caption_kinds: tuple[
     return CaptionData(images, captions, [], f"shapes:{count}:{seed}")
 
 
-def _read_manifest(path: Path) -> list[tuple[Path, str]]:
-    rows: list[tuple[Path, str]] = []
+def _read_manifest(path: Path) -> list[tuple[Path, str, str | None]]:
+    rows: list[tuple[Path, str, str | None]] = []
     base = path.parent
     try:
         if path.suffix.lower() == ".jsonl":
@@ -66,26 +66,42 @@ def _read_manifest(path: Path) -> list[tuple[Path, str]]:
                     continue
                 try:
                     rec = json.loads(line)
-                    rows.append((base / rec["image"], str(rec["caption"])))
+                    rows.append((base / rec["image"], str(rec["caption"]), None))
                 except (ValueError, KeyError, TypeError) as exc:
                     raise DatasetError(f"{path}:{n}: expected a JSON object with 'image' and 'caption' ({exc})")
         else:
             with path.open(newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)
-                if not reader.fieldnames or not {"image", "caption"} <= set(reader.fieldnames):
-                    raise DatasetError(f"{path}: the CSV needs 'image' and 'caption' columns")
-                for rec in reader:
-                    rows.append((base / rec["image"], rec["caption"] or ""))
+                try:
+                    if not reader.fieldnames or not {"image", "caption"} <= set(reader.fieldnames):
+                        raise DatasetError(f"{path}: the CSV needs 'image' and 'caption' columns")
+                    for rec in reader:  # a short row has None for its missing cells
+                        rows.append((base / (rec["image"] or ""), rec["caption"] or "", None))
+                except csv.Error as exc:
+                    raise DatasetError(f"{path}:{reader.line_num}: not a readable CSV row ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"manifest {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise DatasetError(f"cannot read manifest {path}: {exc.strerror}") from exc
     return rows
 
 
-def _read_folder(folder: Path) -> list[tuple[Path, str]]:
+def _read_caption(txt: Path) -> tuple[str, str | None]:
+    """(caption, problem): an unreadable caption file makes its image a skipped item, not a failed run."""
+    if not txt.is_file():
+        return "", None
+    try:
+        return txt.read_text(encoding="utf-8").strip(), None
+    except UnicodeDecodeError as exc:
+        return "", f"caption {txt.name} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    except OSError as exc:
+        return "", f"cannot read caption {txt.name}: {exc.strerror or exc}"
+
+
+def _read_folder(folder: Path) -> list[tuple[Path, str, str | None]]:
     rows = []
     for img in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
-        txt = img.with_suffix(".txt")
-        rows.append((img, txt.read_text(encoding="utf-8").strip() if txt.is_file() else ""))
+        rows.append((img, *_read_caption(img.with_suffix(".txt"))))
     return rows
 
 
@@ -104,9 +120,9 @@ def caption_folder_data(source: str, size: int) -> CaptionData:
         raise DatasetError(f"{source} holds no images (expected image files with same-name .txt captions, "
                            "or a manifest.jsonl / .csv with image and caption)")
     images, captions, skipped = [], [], []
-    for img_path, caption in rows:
-        if not caption.strip():
-            skipped.append((str(img_path), "no caption (.txt missing or empty)"))
+    for img_path, caption, problem in rows:
+        if problem or not caption.strip():
+            skipped.append((str(img_path), problem or "no caption (.txt missing or empty)"))
             continue
         try:
             rgb = load_image(img_path).rgb
