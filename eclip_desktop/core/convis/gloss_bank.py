@@ -19,7 +19,8 @@ import torch
 
 from eclip_desktop.core.atomic import atomic_write_bytes
 from eclip_desktop.core.errors import CancelledError
-from eclip_desktop.core.wordnet import provider
+from eclip_desktop.core.paths import user_cache_dir
+from eclip_desktop.core.text import encode_text_trimmed
 
 #: Bump when what a bank file holds or means changes; older files are then ignored.
 BANK_FORMAT = 1
@@ -30,7 +31,7 @@ Cancelled = Callable[[], bool]
 
 def convis_cache_dir() -> Path:
     """``$ECLIP_DESKTOP_CACHE/convis`` or ``$XDG_CACHE_HOME/eclip-desktop/convis``."""
-    return provider.user_cache_dir() / "convis"
+    return user_cache_dir() / "convis"
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -90,22 +91,26 @@ def encode_glosses(handle, glosses: list[str], batch_size: int | None = None,
     token), and the model sees their first 75 tokens, which carry the genus.
     """
     batch = batch_size or default_batch_size(handle.device)
+    total = len(glosses)
+    if total == 0:
+        return np.zeros((0, 0), np.float32), 0
+    # Batches of similar length: the trimmed encoder runs only up to each batch's longest gloss.
+    order = sorted(range(total), key=lambda i: len(glosses[i]))
     out: list[torch.Tensor] = []
     calls = 0
-    total = len(glosses)
     for start in range(0, total, batch):
         if cancelled is not None and cancelled():
             raise CancelledError(f"cancelled after encoding {start} of {total} glosses")
-        tokens = handle.tokenizer(glosses[start:start + batch]).to(handle.device)
+        tokens = handle.tokenizer([glosses[i] for i in order[start:start + batch]]).to(handle.device)
         with handle.lock:
-            emb = handle.model.encode_text(tokens)
+            emb = encode_text_trimmed(handle.model, tokens)
         calls += 1
         out.append(torch.nn.functional.normalize(emb.float(), dim=-1).cpu())
         if progress is not None:
             progress(min(start + batch, total), total)
-    if not out:
-        return np.zeros((0, 0), np.float32), 0
-    return torch.cat(out).numpy().astype(np.float32, copy=False), calls
+    result = np.empty((total, out[0].shape[1]), np.float32)
+    result[order] = torch.cat(out).numpy()
+    return result, calls
 
 
 def _read(path: Path, key: str, synsets: tuple[str, ...]) -> np.ndarray | None:
