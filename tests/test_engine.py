@@ -67,3 +67,13 @@ def test_trimmed_text_encoding_equals_full_context(arch, tiny_handles):
     full = h.model.encode_text(tokens)
     trimmed = encode_text_trimmed(h.model, tokens)
     assert torch.allclose(full, trimmed, atol=1e-4, rtol=1e-4)
+
+
+def test_bench_runs_and_reports_paired_ratios():
+    from eclip_desktop.core.bench import run_bench
+    from eclip_desktop.core.models import ModelSpec
+    result = run_bench(ModelSpec("eclip-tiny-vit", "random", "cpu"), repeats=2)
+    assert len(result["rows"]) == 6
+    for row in result["rows"].values():
+        assert row["seconds"] > 0 and row["x_bare"] == pytest.approx(row["seconds"] / row["paired_bare_seconds"])
+    assert "first map of a new image" in result["table"]

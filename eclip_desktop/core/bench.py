@@ -21,15 +21,22 @@ def _synthetic_image(seed: int, w: int = 640, h: int = 480) -> LoadedImage:
     return LoadedImage(path=f"bench-{seed}", rgb=rgb, sha256=f"bench-{seed}", source_mode="RGB")
 
 
-def _median_time(fn, repeats: int) -> float:
-    times = []
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def _paired_medians(bare, fn, repeats: int) -> tuple[float, float]:
+    """Medians of the bare forward and of `fn`, measured alternately: this machine's speed drifts by
+    ~10 % over a minute, and a ratio of two runs taken minutes apart would measure the drift."""
+    a, b = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        a.append(_timed(bare))
+        b.append(_timed(fn))
+    return statistics.median(a), statistics.median(b)
 
 
 def run_bench(spec: ModelSpec, repeats: int = 5, input_size: int | None = None) -> dict:
@@ -38,9 +45,12 @@ def run_bench(spec: ModelSpec, repeats: int = 5, input_size: int | None = None) 
     size = int(input_size or handle.image_size)
     images = [_synthetic_image(i) for i in range(repeats + 1)]
     pixels = preprocess(images[0].rgb, size, handle.mean, handle.std)[None].to(handle.device, handle.dtype)
-    with torch.no_grad():
-        handle.model.encode_image(pixels)  # warm-up
-        bare = _median_time(lambda: handle.model.encode_image(pixels), repeats)
+
+    @torch.no_grad()
+    def bare_forward():
+        handle.model.encode_image(pixels)
+
+    bare_forward()  # warm-up
     engine.texts.encode(TEXTS)
     engine.explain(images[-1], TEXTS[:1], input_size=size)  # warm-up of the whole path
 
@@ -58,23 +68,30 @@ def run_bench(spec: ModelSpec, repeats: int = 5, input_size: int | None = None) 
             engine.explain(images[0], [text], method=method, input_size=size)
         return run
 
-    rows = {}
+    rows, bares = {}, []
     for method in ("itsm", "surgery"):
         engine.texts.empty_embedding()
-        rows[f"{method}: first map of a new image"] = _median_time(first(method), repeats)
-        calls = engine.image_encoder_calls
-        rows[f"{method}: switch text (embedding cached)"] = _median_time(switch(method, False), repeats)
-        rows[f"{method}: switch text (new text encoded)"] = _median_time(switch(method, True), repeats)
-        assert engine.image_encoder_calls == calls, "a text switch re-ran the image encoder"
+        cases = [("first map of a new image", first(method)),
+                 ("switch text (embedding cached)", switch(method, False)),
+                 ("switch text (new text encoded)", switch(method, True))]
+        for label, fn in cases:
+            calls = engine.image_encoder_calls
+            b, t = _paired_medians(bare_forward, fn, repeats)
+            if "switch" in label:
+                assert engine.image_encoder_calls == calls, "a text switch re-ran the image encoder"
+            bares.append(b)
+            rows[f"{method}: {label}"] = (t, b)
+    bare = statistics.median(bares)
     result = {
         "model": spec.architecture, "pretrained": handle.weights, "device": str(handle.device),
         "input_size": size, "repeats": repeats, "torch_threads": torch.get_num_threads(),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "bare_encode_image_s": bare,
-        "rows": {k: {"seconds": v, "x_bare": v / bare} for k, v in rows.items()},
+        "rows": {k: {"seconds": t, "paired_bare_seconds": b, "x_bare": t / b} for k, (t, b) in rows.items()},
     }
-    lines = [f"{spec.architecture} ({handle.weights}) at {size} on {handle.device}, median of {repeats}",
+    lines = [f"{spec.architecture} ({handle.weights}) at {size} on {handle.device}, median of {repeats}, "
+             "each row timed alternately with the bare forward",
              f"{'bare encode_image forward':45s} {bare * 1000:9.1f} ms   1.00x"]
-    lines += [f"{k:45s} {v * 1000:9.1f} ms  {v / bare:5.2f}x" for k, v in rows.items()]
+    lines += [f"{k:45s} {t * 1000:9.1f} ms  {t / b:5.2f}x" for k, (t, b) in rows.items()]
     result["table"] = "\n".join(lines)
     return result

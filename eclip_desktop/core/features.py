@@ -65,6 +65,12 @@ def _self_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: in
     return _merge_heads(weights @ v), weights
 
 
+def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+    """Multi-head attention output only, through the fused kernel (no weights are needed)."""
+    q, k, v = (_split_heads(t, heads) for t in (q, k, v))
+    return _merge_heads(F.scaled_dot_product_attention(q, k, v))
+
+
 def _project(visual: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return x @ visual.proj if getattr(visual, "proj", None) is not None else x
 
@@ -144,7 +150,7 @@ def _vit_surgery_tokens(visual: nn.Module, states: list[torch.Tensor]) -> torch.
         w_v = attn.in_proj_weight[2 * width:]
         b_v = attn.in_proj_bias[2 * width:] if attn.in_proj_bias is not None else None
         v = F.linear(y, w_v, b_v)
-        out, _ = _self_attention(v, v, v, attn.num_heads)
+        out = _attend(v, v, v, attn.num_heads)
         x_new = x_new + blk.ls_1(attn.out_proj(out))
     return _project(visual, visual.ln_post(x_new)[:, 1:])
 
@@ -170,7 +176,7 @@ def _resnet_dense(visual: nn.Module, pixels: torch.Tensor) -> DenseFeatures:
 def _resnet_surgery_tokens(visual: nn.Module, states: list[torch.Tensor]) -> torch.Tensor:
     pool = visual.attnpool
     v = pool.v_proj(states[0])
-    out, _ = _self_attention(v, v, v, pool.num_heads)
+    out = _attend(v, v, v, pool.num_heads)
     return pool.c_proj(out)[:, 1:]
 
 
