@@ -102,12 +102,43 @@ def cmd_eval(args) -> int:
     kind, where = parse_dataset_arg(args.dataset)  # a bad dataset fails before a model loads
     if kind != "shapes" and not Path(where).exists():
         raise DatasetError(f"dataset {where} does not exist")
+    plan = None
+    if args.method in ("convis", "ood"):
+        # ConVis rows map WordNet concepts, not prompts: the concept set, the synset and the dataset's
+        # files are all checked here, before a model loads.
+        from eclip_desktop.core import evaluate_convis, family
+        from eclip_desktop.core.errors import ConceptError
+        from eclip_desktop.core.wordnet.hierarchy import Hierarchy
+        wrong = ("--in-synset", args.in_synset) if args.method == "convis" else ("--synset", args.synset)
+        if wrong[1]:
+            raise ConceptError(f"{wrong[0]} does not apply to --method {args.method}; use "
+                               f"{'--synset' if args.method == 'convis' else '--in-synset'}")
+        hierarchy = Hierarchy()
+        set_name = args.concept_set or evaluate_convis.default_concept_set_name(args.dataset)
+        concept_set = _concept_set(hierarchy, set_name)
+        plan = evaluate_convis.plan_convis_eval(args.dataset, args.method, hierarchy, concept_set,
+                                                args.synset if args.method == "convis" else args.in_synset,
+                                                args.in_class, args.limit)
     engines = engines_for(args.model, args.pretrained, expand_poolings(args.pooling), args.device, args.dtype)
 
     def progress(n):
         if args.verbose:
             print(f"  {n} images", file=sys.stderr, flush=True)
 
+    if plan is not None:
+        # ConVis encodes with the model's own pooling: one row per distinct model, labelled by pooling
+        # only for the embedded family (one trained model per pooling), '-' otherwise.
+        per_pooling = family.is_family(args.model) if args.model else family.family_available()
+        handles = {}
+        for pooling, engine in engines.items():
+            if all(h is not engine.handle for h in handles.values()):
+                handles[pooling if per_pooling else "-"] = engine.handle
+        result = evaluate_convis.run_convis_eval(plan, handles, hierarchy, progress=progress)
+        print(f"{result['dataset']} - {result['method']} - {result['protocol']}")
+        print(format_table(result["rows"], result["columns"]))
+        if args.json:
+            atomic_write_json(args.json, result, overwrite=True)
+        return 0
     result = run_eval(args.dataset, args.method, engines, limit=args.limit, progress=progress)
     print(f"{result['dataset']} - {result['method']} - {result['protocol']}")
     print(format_table(result["rows"], ["pooling", "model", "miou_fg", "theta_fg", "miou_mean", "msc",
@@ -239,6 +270,98 @@ def cmd_concepts(args) -> int:
     return 0
 
 
+def _export_synsets(args):
+    """Resolves --synset up front (before any model loads); returns (hierarchy, concept set, names)."""
+    if not args.synset:
+        return None, None, []
+    from eclip_desktop.core.convis.sets import set_that_has
+    from eclip_desktop.core.errors import ConceptError
+    from eclip_desktop.core.wordnet.hierarchy import Hierarchy
+    hierarchy = Hierarchy()
+    concept_set = _concept_set(hierarchy, args.concept_set)
+    names = []
+    for s in args.synset:
+        name = hierarchy.resolve(s)
+        if name not in concept_set:
+            raise ConceptError(f"{name} is not in the concept set '{concept_set.name}'; use --concept-set "
+                               f"{set_that_has(hierarchy, name, args.concept_set)}, which has it.")
+        names.append(name)
+    return hierarchy, concept_set, list(dict.fromkeys(names))
+
+
+def cmd_export(args) -> int:
+    import signal
+    import threading
+
+    from eclip_desktop.core.atomic import ensure_writable_dir
+    from eclip_desktop.core.batch_export import ExportRequest, run_export
+    from eclip_desktop.core.errors import TextError
+    from eclip_desktop.core.export_inputs import collect_images
+    from eclip_desktop.core.family import engines_for, is_family
+    from eclip_desktop.core.poolings import expand_poolings
+
+    images = collect_images(args.images)
+    texts = list(args.text or []) + (_read_labels(args.labels_file) if args.labels_file else [])
+    if any(not t.strip() for t in texts):
+        raise TextError("empty prompt: type what to look for, e.g. --text 'a photo of a cat'")
+    hierarchy, concept_set, synsets = _export_synsets(args)
+    if not texts and not synsets:
+        raise TextError("nothing to export: pass --text/--labels-file for CLIP maps and/or --synset for ConVis")
+    ensure_writable_dir(args.out)  # a read-only target fails before a model loads
+    poolings = expand_poolings(args.pooling)
+    methods = list(dict.fromkeys(args.method or ["itsm"]))
+    surgery = {"vv": not args.no_vv, "feature": not args.no_feature_surgery}
+    req = ExportRequest(images=images, out_dir=args.out, texts=texts, synsets=synsets, methods=methods,
+                        poolings=poolings, figure_format=args.format, raw=list(dict.fromkeys(args.raw or ["npy"])),
+                        overwrite=args.overwrite, ensemble=args.ensemble, input_size=args.input_size,
+                        tau=args.tau, cmap=args.colormap, alpha=args.alpha, method_options={"surgery": surgery})
+    engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype)
+
+    def concepts():
+        from eclip_desktop.core.convis.report import ConceptsRequest, prepare_concepts
+        from eclip_desktop.core.models import load_model
+        handle = (load_model(_convis_spec(args)) if args.model is None or is_family(args.model)
+                  else engines[poolings[0]].handle)  # a single model is shared with the CLIP maps
+        creq = ConceptsRequest(images=images, synsets=synsets, out_dir=args.out, concept_set_spec=args.concept_set,
+                               cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite)
+        return prepare_concepts(handle, hierarchy, concept_set, creq)
+
+    def progress(info):
+        left = info["eta_s"]
+        eta = ("" if left is None else f", about {left:.0f} s left" if left < 90 else
+               f", about {left / 60:.1f} min left")
+        print(f"[{info['done']}/{info['total']}] {info['image']}: {info['written']} written, {info['skipped']} "
+              f"skipped, {info['failed']} failed ({info['seconds']:.1f} s{eta})", file=sys.stderr, flush=True)
+
+    # First Ctrl+C: finish the current image, write the index, stop; a second one stops at once.
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print(f"{PROG}: stopping after this image (Ctrl+C again to stop now)", file=sys.stderr, flush=True)
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
+    try:
+        result = run_export(engines, req, concepts=concepts if synsets else None, progress=progress,
+                            cancelled=stop.is_set)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+    ok, skipped, failed = result.count("ok"), result.count("skipped"), result.count("failed")
+    print(f"{ok} maps written, {skipped} skipped (already complete), {failed} failed; index: "
+          f"{Path(args.out) / 'index.csv'} ({result.seconds:.1f} s)", file=sys.stderr)
+    if result.cancelled:
+        print(f"{PROG}: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    if failed:
+        print(f"{PROG}: error: {failed} map(s) failed; see the error column of the index", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_wordnet(args) -> int:
     from eclip_desktop.core.wordnet.hierarchy import Hierarchy
     hierarchy = Hierarchy()
@@ -305,8 +428,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="explainability metrics (mIoU, mSC, pointing) and zero-shot accuracy")
     p.add_argument("--dataset", required=True, help="shapes[:N[:SEED]] (held-out seed 1000 by default), "
-                                                    "voc:DIR, coco:DIR")
-    p.add_argument("--method", default="itsm", choices=method_names())
+                                                    "voc:DIR, coco:DIR; cub:DIR (convis), imagefolder:DIR (ood)")
+    p.add_argument("--method", default="itsm", choices=method_names() + ["convis", "ood"],
+                   help="convis: ConVis maps (shapes, cub); ood: OOD AUROC on an image folder (docs/CONVIS.md)")
+    p.add_argument("--concept-set", default=None,
+                   help="convis/ood: default, all, shapes or a vocabulary file (default: shapes for Shapes "
+                        "World, default otherwise)")
+    p.add_argument("--synset", default=None, help="convis on cub: the concept to map (default bird.n.01)")
+    p.add_argument("--in-synset", default=None, help="ood: the concept of the in-distribution class")
+    p.add_argument("--in-class", action="append", default=None,
+                   help="ood: an in-distribution class folder name (repeatable; default: the folder named "
+                        "like --in-synset or its first lemma)")
     p.add_argument("--pooling", action="append", choices=pooling_names() + ["all"],
                    help="repeatable; with the embedded family each pooling is its own trained model")
     p.add_argument("--limit", type=int, default=None, help="use at most this many images")
@@ -369,6 +501,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     _add_model_args(p)
     p.set_defaults(func=cmd_concepts)
+
+    p = sub.add_parser("export", help="batch export: images x texts x poolings x methods (and synsets), "
+                                      "resumable, with an index")
+    p.add_argument("--images", action="append", required=True,
+                   help="a folder, a glob (quote it), an image, or a text file of image paths; repeatable")
+    p.add_argument("--text", action="append", help="a prompt; repeat for a label set")
+    p.add_argument("--labels-file", help="a file of prompts, one per line")
+    p.add_argument("--synset", action="append", help="ConVis concept maps for this synset or word; repeatable")
+    p.add_argument("--concept-set", default="default", help="default, all, shapes, or a file of words/synsets")
+    p.add_argument("--method", action="append", choices=method_names(), help="repeatable; default itsm")
+    p.add_argument("--pooling", action="append", choices=pooling_names() + ["all"],
+                   help="repeatable; default native")
+    p.add_argument("--out", required=True, help="output directory (index.csv and index.json go here too)")
+    p.add_argument("--overwrite", action="store_true", help="recompute and replace existing outputs")
+    p.add_argument("--format", default="png", choices=["png", "jpeg", "tiff"], help="annotated figure format")
+    p.add_argument("--raw", action="append", choices=["npy", "png16", "tiff16"],
+                   help="raw map files besides the float32 .npy (always written): 16-bit PNG/TIFF; repeatable")
+    p.add_argument("--ensemble", action="store_true", help="encode each text with the prompt ensemble")
+    p.add_argument("--input-size", type=int, default=None, help="square encoder input size")
+    p.add_argument("--tau", default="mean", choices=TAU_CHOICES, help="free-attention mask threshold")
+    p.add_argument("--colormap", default="jet", choices=colormap_names())
+    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity 0..1")
+    p.add_argument("--no-vv", action="store_true", help="surgery: skip the v-v attention path")
+    p.add_argument("--no-feature-surgery", action="store_true", help="surgery: skip feature surgery")
+    _add_model_args(p)
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("wordnet", help="look up WordNet noun synsets: gloss, lemmas, hypernym paths")
     p.add_argument("query", help="a word, part of a word, or a synset name")

@@ -56,52 +56,84 @@ def plan_concepts(req: ConceptsRequest, images) -> list[str]:
     return stems
 
 
+COLORBAR = "concept rank (min\u2013max, inverted)"
+
+
+@dataclass
+class ConceptsContext:
+    """What every image of a run shares: the ConVis engine, its gloss bank and the set's identity."""
+    convis: ConVis
+    hierarchy: object
+    req: ConceptsRequest
+    params: WindowParams
+    model_info: dict
+    set_info: dict
+    bank_info: dict
+    bank_s: float
+
+
+def prepare_concepts(handle, hierarchy, concept_set, req: ConceptsRequest,
+                     progress: Callable[[int, int, str], None] | None = None,
+                     cancelled: Callable[[], bool] | None = None) -> ConceptsContext:
+    convis = ConVis(handle, hierarchy, concept_set)
+    t0 = time.perf_counter()
+    bank = convis.gloss_bank(progress=(lambda d, n: progress(d, n, "glosses")) if progress else None,
+                             cancelled=cancelled)
+    set_info = {"name": concept_set.name, "spec": req.concept_set_spec, "size": len(concept_set),
+                "hash": concept_set.content_hash}
+    return ConceptsContext(convis, hierarchy, req, WindowParams(seed=req.seed, mode=req.mode), handle.describe(),
+                           set_info, {"from_cache": bank.from_cache, "file": str(bank.path) if bank.path else None},
+                           time.perf_counter() - t0)
+
+
+def image_concept_maps(ctx: ConceptsContext, path: str, image, synsets: list[str],
+                       progress=None, cancelled=None, extra_timings: dict | None = None):
+    """Yields (synset, map values, title lines, sidecar) for one image; shared by `concepts` and `export`
+    so that both write the same maps and sidecars."""
+    convis, req, params, model_info = ctx.convis, ctx.req, ctx.params, ctx.model_info
+    t1 = time.perf_counter()
+    rm = convis.rank_matrix(image, params, progress, cancelled)
+    ranks_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    present = convis.concepts_in_image(image, req.top_k, params)
+    embedding = convis.explain_embedding(image, req.top_k)
+    listing_s = time.perf_counter() - t2
+    concept_set = convis.concept_set
+    for synset in synsets:
+        cmap = convis.map_from_ranks(rm, synset)
+        gloss = ctx.hierarchy.gloss(synset)
+        sidecar = {
+            "image": path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
+            **model_info, "method": METHOD, "synset": synset, "gloss": gloss,
+            "concept_set": ctx.set_info,
+            "top_concepts": {"rule": present["rule"], "by_mass": present["by_mass"],
+                             "by_rank": present["by_rank"], "by_image_embedding": embedding},
+            "algorithm": {**params.as_dict(), "windows_encoded": int(len(rm.boxes)),
+                          "crop_box": list(cmap.crop_box), "outside_crop": 0.0,
+                          "subtree_size": int(len(convis.columns(synset)))},
+            "gloss_bank": ctx.bank_info,
+            "timings": {**(extra_timings or {}), "gloss_bank": ctx.bank_s, "windows": ranks_s,
+                        "concept_map": cmap.seconds, "concept_listing": listing_s},
+            "version": __version__, "colormap": req.cmap,
+        }
+        lines = [f"{synset}: {gloss}" if len(gloss) < 90 else f"{synset}: {gloss[:87]}...",
+                 f"{model_info['model']} ({model_info['pretrained']}) \u00b7 ConVis \u00b7 concept set "
+                 f"'{concept_set.name}' ({len(concept_set)} synsets)"]
+        yield synset, cmap.values, lines, sidecar
+
+
 def run_concepts(handle, hierarchy, concept_set, req: ConceptsRequest, images,
                  progress: Callable[[int, int, str], None] | None = None,
                  cancelled: Callable[[], bool] | None = None, extra_timings: dict | None = None) -> list[dict]:
     stems = plan_concepts(req, images)
     out = Path(req.out_dir)
-    params = WindowParams(seed=req.seed, mode=req.mode)
-    convis = ConVis(handle, hierarchy, concept_set)
-    t0 = time.perf_counter()
-    bank = convis.gloss_bank(progress=(lambda d, n: progress(d, n, "glosses")) if progress else None,
-                             cancelled=cancelled)
-    bank_s = time.perf_counter() - t0
-    model_info = handle.describe()
-    set_info = {"name": concept_set.name, "spec": req.concept_set_spec, "size": len(concept_set),
-                "hash": concept_set.content_hash}
+    ctx = prepare_concepts(handle, hierarchy, concept_set, req, progress, cancelled)
     records = []
     for path, image, stem in zip(req.images, images, stems):
         if cancelled and cancelled():
             raise CancelledError(f"cancelled after {len(records)} maps")
-        t1 = time.perf_counter()
-        rm = convis.rank_matrix(image, params, progress, cancelled)
-        ranks_s = time.perf_counter() - t1
-        t2 = time.perf_counter()
-        present = convis.concepts_in_image(image, req.top_k, params)
-        embedding = convis.explain_embedding(image, req.top_k)
-        listing_s = time.perf_counter() - t2
-        for synset in req.synsets:
-            cmap = convis.map_from_ranks(rm, synset)
-            gloss = hierarchy.gloss(synset)
-            sidecar = {
-                "image": path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
-                **model_info, "method": METHOD, "synset": synset, "gloss": gloss,
-                "concept_set": set_info,
-                "top_concepts": {"rule": present["rule"], "by_mass": present["by_mass"],
-                                 "by_rank": present["by_rank"], "by_image_embedding": embedding},
-                "algorithm": {**params.as_dict(), "windows_encoded": int(len(rm.boxes)),
-                              "crop_box": list(cmap.crop_box), "outside_crop": 0.0,
-                              "subtree_size": int(len(convis.columns(synset)))},
-                "gloss_bank": {"from_cache": bank.from_cache, "file": str(bank.path) if bank.path else None},
-                "timings": {**(extra_timings or {}), "gloss_bank": bank_s, "windows": ranks_s,
-                            "concept_map": cmap.seconds, "concept_listing": listing_s},
-                "version": __version__, "colormap": req.cmap,
-            }
-            lines = [f"{synset}: {gloss}" if len(gloss) < 90 else f"{synset}: {gloss[:87]}...",
-                     f"{model_info['model']} ({model_info['pretrained']}) \u00b7 ConVis \u00b7 concept set "
-                     f"'{concept_set.name}' ({len(concept_set)} synsets)"]
-            records.append(_write_triple(map_stem(stem, synset), out, image.rgb, cmap.values, lines, sidecar,
-                                         req.cmap, req.alpha, "concept rank (min\u2013max, inverted)",
-                                         req.overwrite))
+        for synset, values, lines, sidecar in image_concept_maps(ctx, path, image, req.synsets, progress,
+                                                                 cancelled, extra_timings):
+            records.append(_write_triple(map_stem(stem, synset), out, image.rgb, values, lines, sidecar,
+                                         req.cmap, req.alpha, COLORBAR, req.overwrite))
     return records
