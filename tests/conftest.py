@@ -12,6 +12,34 @@ from eclip_desktop.core.engine import Engine
 from eclip_desktop.core.models import ModelSpec, load_model
 
 TINY = ("eclip-tiny-vit", "eclip-tiny-rn")
+SYSTEM_WORDNET = "/usr/share/wordnet"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Tests run tiny models on a small shared CPU: one intra-op thread is several times faster
+    than two that wait for each other's time slices."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def wn_env(tmp_path_factory):
+    """(base dir, Hierarchy) built once per session from Debian's WordNet, in private data and
+    cache dirs; tests that use it set ECLIP_DESKTOP_DATA/CACHE to base/data and base/cache."""
+    from eclip_desktop.core.wordnet import provider
+    from eclip_desktop.core.wordnet.hierarchy import Hierarchy
+    base = tmp_path_factory.mktemp("wordnet-session")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ECLIP_DESKTOP_DATA", str(base / "data"))
+    mp.setenv("ECLIP_DESKTOP_CACHE", str(base / "cache"))
+    for var in ("ECLIP_DESKTOP_WORDNET", "WNHOME", "WNSEARCHDIR"):
+        mp.delenv(var, raising=False)
+    location = provider.find_wordnet(system_dirs=[SYSTEM_WORDNET], allow_download=False)
+    yield base, Hierarchy(wordnet_root=location.root)
+    mp.undo()
 
 
 @pytest.fixture(scope="session")

@@ -32,27 +32,6 @@ SMALL = WindowParams(size=64, pad=32, windows=(32, 16), stride=8, coarse_stride=
 TINY = ["--model", "eclip-tiny-vit", "--pretrained", "random", "--device", "cpu"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The machine's two cores are shared; two torch threads fighting other jobs run ~4x slower.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def wn_env(tmp_path_factory):
-    base = tmp_path_factory.mktemp("convis-wn")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ECLIP_DESKTOP_DATA", str(base / "data"))
-    mp.setenv("ECLIP_DESKTOP_CACHE", str(base / "cache"))
-    for var in ("ECLIP_DESKTOP_WORDNET", "WNHOME", "WNSEARCHDIR"):
-        mp.delenv(var, raising=False)
-    location = provider.find_wordnet(system_dirs=[SYSTEM], allow_download=False)
-    h = Hierarchy(wordnet_root=location.root)
-    yield base, h
-    mp.undo()
 
 
 @pytest.fixture

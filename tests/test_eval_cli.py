@@ -20,15 +20,6 @@ MAP_KEYS = ("n", "miou_fg", "theta_fg", "miou_mean", "theta_mean", "msc", "point
 ROW_KEYS = {"pooling", "model", "weights", "zero_shot", "seconds", *MAP_KEYS}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny models on a shared CPU: one intra-op thread is many times faster than several that wait
-    for each other's time slices."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def run_eval_cli(capsys, tmp_path, *args):
     out = tmp_path / "eval.json"

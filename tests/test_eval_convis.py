@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from eclip_desktop.cli import main
 from eclip_desktop.core import evaluate_convis as ec
@@ -27,27 +26,6 @@ TINY = ["--model", "eclip-tiny-vit", "--pretrained", "random", "--device", "cpu"
 VOCAB = "bird\nrobin\ncar\ncircle\n"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The machine's cores are shared; extra torch threads only fight the other jobs.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def wn_env(tmp_path_factory):
-    base = tmp_path_factory.mktemp("eval-convis-wn")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ECLIP_DESKTOP_DATA", str(base / "data"))
-    mp.setenv("ECLIP_DESKTOP_CACHE", str(base / "cache"))
-    for var in ("ECLIP_DESKTOP_WORDNET", "WNHOME", "WNSEARCHDIR"):
-        mp.delenv(var, raising=False)
-    location = provider.find_wordnet(system_dirs=[SYSTEM], allow_download=False)
-    h = Hierarchy(wordnet_root=location.root)
-    yield base, h
-    mp.undo()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from eclip_desktop.cli import main
@@ -17,14 +16,6 @@ TINY = ["--model", "eclip-tiny-vit", "--pretrained", "random", "--device", "cpu"
 GRID = ["--text", "a cat", "--text", "a red car", "--pooling", "native", "--pooling", "max",
         "--method", "itsm", "--method", "surgery"]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # The machine's cores are shared; one torch thread keeps these runs short and steady.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run(argv, capsys):

@@ -46,15 +46,6 @@ def _cache_env(monkeypatch, shapes_cache):
     monkeypatch.setenv("ECLIP_DESKTOP_CACHE", str(shapes_cache))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny models on a shared CPU: one intra-op thread is many times faster than several that wait
-    for each other's time slices."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def tiny(out, **kw) -> TrainConfig:
     """A run that costs a few seconds: batch 8, 64 scenes, 2 steps, no periodic checkpoints."""

@@ -1,0 +1,116 @@
+"""ConVis in the window (offscreen): a WordNet synset's concept map in the map pane, the dock's
+"concepts in this image" list, errors, cancel. Tiny random model and the small Shapes set."""
+import time
+
+import numpy as np
+import pytest
+
+from eclip_desktop.core.convis.engine import ConVis
+
+# The leak check (autouse), the window factory and the session WordNet cache are shared.
+from conftest import write_image
+from test_app import TINY, make_window, no_dangling_threads_or_timers, settings, wait_for_map  # noqa: F401
+from test_app_wordnet import wordnet_dirs, wordnet_env  # noqa: F401
+
+WAIT_MS = 60_000
+
+
+def idle(qtbot, w):
+    qtbot.waitUntil(lambda: not w.compute.is_busy() and not w.wordnet_dock.is_busy()
+                    and not w._debounce.isActive(), timeout=WAIT_MS)
+
+
+def window_with_shapes(qtbot, make_window, tmp_path, w_px=96, h_px=72):
+    photo = write_image(tmp_path / "photo.png", w_px, h_px)
+    w = make_window(images=[photo])
+    wait_for_map(qtbot, w)
+    dock = w.wordnet_dock
+    dock.raise_()
+    qtbot.waitUntil(lambda: dock.info is not None and dock.info.name == "entity.n.01", timeout=WAIT_MS)
+    dock.use_concept_set("shapes")
+    qtbot.waitUntil(lambda: dock.key == "shapes" and not dock.is_busy(), timeout=WAIT_MS)
+    return w, dock
+
+
+def select(qtbot, w, name):
+    w.wordnet_dock.navigate(name)
+    qtbot.waitUntil(lambda: w.convis_result is not None and w.convis_result.synset == name
+                    and not w.compute.is_busy(), timeout=WAIT_MS)
+
+
+def the_convis(w) -> ConVis:
+    (cv,) = w.compute.state.convis.values()
+    return cv
+
+
+def test_synset_map_second_synset_concepts_and_back_to_itsm(qtbot, make_window, tmp_path, wordnet_env):
+    w, dock = window_with_shapes(qtbot, make_window, tmp_path)
+    select(qtbot, w, "polygon.n.01")
+    side = w.views.side
+    values = side.map.values
+    assert values is not None and values.shape == (72, 96)
+    assert float(np.ptp(values)) > 0.1, "the ConVis map is constant"
+    assert side.right_title.text().startswith("ConVis \u00b7 polygon.n.01: ")
+    assert "polygon.n.01" in dock.convis_note.text()
+
+    # The concepts of this image: filled once, at most 15, each naming a synset of the set.
+    assert 0 < dock.image_concepts.count() <= 15
+    names = [dock.image_concepts.item(i).data(256) for i in range(dock.image_concepts.count())]
+    cv = the_convis(w)
+    assert all(n in cv.concept_set for n in names)
+
+    # A second synset on the same image reuses the rank matrix: no window is encoded again.
+    calls = cv.window_encode_calls
+    other = next(n for n in names if n != "polygon.n.01")
+    dock.image_concepts.itemClicked.emit(dock.image_concepts.item(names.index(other)))
+    qtbot.waitUntil(lambda: w.convis_result.synset == other and not w.compute.is_busy(), timeout=WAIT_MS)
+    assert cv.window_encode_calls == calls
+    assert side.right_title.text().startswith(f"ConVis \u00b7 {other}: ")
+    assert dock.image_concepts.count() == len(names)
+
+    # Picking the method (even the one already selected) brings the prompt map back.
+    itsm = w.maps[(w.analysis.method, w.analysis.pooling)].heatmaps[0]
+    w.controls.method.activated.emit(w.controls.method.currentIndex())
+    assert not w.convis_on
+    assert not side.right_title.text().startswith("ConVis")
+    assert side.map.values is itsm.values
+    idle(qtbot, w)
+
+
+def test_synset_outside_the_set_gives_a_message(qtbot, make_window, tmp_path, wordnet_env):
+    w, dock = window_with_shapes(qtbot, make_window, tmp_path)
+    # Through the dock: it refuses the synset itself, so no ConVis job is sent.
+    dock.navigate("dog.n.01")
+    qtbot.waitUntil(lambda: dock.message.isVisible(), timeout=WAIT_MS)
+    assert "not in the concept set" in dock.message.text()
+    assert not w.convis_on
+    # Asked directly (as a stale selection would be): a one-line message, and the window lives on.
+    w.show_convis("dog.n.01")
+    qtbot.waitUntil(lambda: "not in the concept set" in w.banner.text(), timeout=WAIT_MS)
+    assert "\n" not in w.wordnet_dock.convis_note.text()
+    idle(qtbot, w)
+    select(qtbot, w, "polygon.n.01")
+    assert w.views.side.map.values.shape == (72, 96)
+
+
+def test_cancel_during_the_rank_matrix(qtbot, make_window, tmp_path, wordnet_env, monkeypatch):
+    slow = ConVis._encode_crops
+
+    def encode(self, crops):  # slow enough to press Cancel between two batches
+        time.sleep(0.15)
+        return slow(self, crops)
+
+    monkeypatch.setattr(ConVis, "_encode_crops", encode)
+    w, dock = window_with_shapes(qtbot, make_window, tmp_path)
+    texts = []
+    w.compute.progressed.connect(lambda kind, text: texts.append(text))
+    dock.navigate("polygon.n.01")
+    qtbot.waitUntil(lambda: any("windows" in t for t in texts), timeout=WAIT_MS)
+    w.cancel_jobs()
+    qtbot.waitUntil(lambda: not w.compute.is_busy(), timeout=5_000)
+    cv = the_convis(w)
+    assert w.convis_result is None
+    assert "cancelled" in w._convis_note and "cancelled" in dock.convis_note.text()
+    assert cv.cached_ranks(w.compute.state.image(w.image_list.current_path())[0]) is None
+    assert w.views.side.map.values is None  # the pane says so instead of showing a map
+    idle(qtbot, w)
