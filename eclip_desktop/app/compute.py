@@ -98,8 +98,11 @@ class ModelLoaded:
 class WorkerState:
     """Lives on the worker thread; the UI thread never calls into it while a job runs."""
 
-    def __init__(self, max_engines: int = 6, max_images: int = 8):
+    def __init__(self, max_engines: int = 6, max_images: int = 8, max_convis: int = 2):
         self.engines: OrderedDict[ModelSpec, Engine] = OrderedDict()
+        # ConVis per (spec, concept set key, set hash): gloss bank and rank matrices (convis_job.py).
+        self.convis: OrderedDict[tuple, object] = OrderedDict()
+        self.max_convis = max_convis
         self.images: OrderedDict[tuple, tuple[LoadedImage, ImageView]] = OrderedDict()
         self.max_engines = max_engines
         self.max_images = max_images
@@ -119,6 +122,15 @@ class WorkerState:
     def drop_engines(self, keep=lambda spec: False) -> None:
         for spec in [s for s in self.engines if not keep(s)]:
             del self.engines[spec]
+        # A ConVis holds its model's handle: dropping only the engine would keep the weights alive.
+        for key in [k for k in self.convis if not keep(k[0])]:
+            del self.convis[key]
+
+    def remember_convis(self, key: tuple, convis) -> None:
+        self.convis[key] = convis
+        self.convis.move_to_end(key)
+        while len(self.convis) > self.max_convis:  # rank matrices are large (up to 768 MB each)
+            self.convis.popitem(last=False)
 
     def image(self, path: str) -> tuple[LoadedImage, ImageView]:
         try:

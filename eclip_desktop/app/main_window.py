@@ -3,6 +3,10 @@
 Flow: a control changes a plain state -> display changes redraw at once on this thread; changes
 that need the model go through one debounce timer to a single "maps" job on the worker, whose
 result is merged into `self.maps` if it still belongs to what is on screen (`_context`).
+
+ConVis: a synset selected in the WordNet dock turns the side-by-side map pane into that synset's
+concept map of the current image ("convis" jobs on the same worker, which owns the model); picking
+a Method or a prompt under Controls returns the pane to the prompt maps.
 """
 from __future__ import annotations
 
@@ -16,13 +20,14 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QToolBar, Q
 from eclip_desktop.app.banner import MessageBanner
 from eclip_desktop.app.compute import MapRequest, MapResult, ModelLoaded, WorkerState, load_model_job, map_job
 from eclip_desktop.app.controls import ControlsPanel
+from eclip_desktop.app.convis_job import ConVisRequest, ConVisResult, convis_job
 from eclip_desktop.app.display_bar import DisplayBar
 from eclip_desktop.app.image_list import ImageList
 from eclip_desktop.app.jobs import Job, JobRunner
 from eclip_desktop.app.settings import AppSettings
 from eclip_desktop.app.state import LAYOUTS, AnalysisState, DisplayState, ModelChoice
 from eclip_desktop.app.status import StatusBar
-from eclip_desktop.app.views import POOLING_SHORT, SINGLE_MODEL_NOTE, MapViews, Scene, needed_pairs
+from eclip_desktop.app.views import POOLING_SHORT, SINGLE_MODEL_NOTE, ConVisPane, MapViews, Scene, needed_pairs
 from eclip_desktop.app.window_files import FilesMixin
 from eclip_desktop.app.wordnet_dock import WordNetDock
 from eclip_desktop.core.family import FAMILY, available_poolings, family_available
@@ -63,6 +68,12 @@ class MainWindow(FilesMixin, QMainWindow):
         self._map_note = ""
         self._thumbs: set[str] = set()
         self._failed_path = None  # the image whose last map job failed before it could be shown
+        self.selected_synset = ""
+        self.convis_on = False  # the side-by-side map pane shows selected_synset's ConVis map
+        self.convis_result: ConVisResult | None = None
+        self._convis_note = ""
+        self._convis_asked = None  # (context, synset) of the ConVis job in flight
+        self._concepts_context = None  # what the dock's "concepts in this image" list belongs to
 
         self.compute = JobRunner("compute", WorkerState(), self)
         self.io = JobRunner("io", None, self)
@@ -163,10 +174,12 @@ class MainWindow(FilesMixin, QMainWindow):
         self.add_side_dock(self.wordnet_dock)
         # Controls stay in front: WordNet loads only once its tab is opened.
         self.controls_dock.raise_()
-        self.selected_synset = ""
-        self.wordnet_dock.synset_selected.connect(lambda name: setattr(self, "selected_synset", name))
+        self.wordnet_dock.synset_selected.connect(self.show_convis)
         self.wordnet_dock.prompt_requested.connect(self.add_prompt)
         self.controls.changed.connect(self._control_changed)
+        # activated, not currentIndexChanged: re-picking the method already selected must also
+        # bring the prompt maps back from a ConVis map.
+        self.controls.method.activated.connect(lambda *_: self.leave_convis())
         self.controls.picker.load_requested.connect(
             lambda c: self.request_model(c.on_device(self.controls.device_name())))
 
@@ -343,6 +356,7 @@ class MainWindow(FilesMixin, QMainWindow):
             self.analysis.shown = max(self.controls.shown.currentIndex(), 0)
             self.request_maps(TEXT_DEBOUNCE_MS)
         elif what == "shown":
+            self.leave_convis()
             self.refresh()
         else:
             self.refresh()
@@ -387,13 +401,19 @@ class MainWindow(FilesMixin, QMainWindow):
         need = [p for p in needed_pairs(self.layout_name, a, self.model) if p not in self.maps] \
             if self.model is not None and a.texts else []
         have_image = self.image_view is not None and self.image_view.path == path
+        if self._concepts_context is not None and self._concepts_context[0] != path:
+            self.wordnet_dock.show_image_concepts(None)  # another image's listing would mislead
+            self._concepts_context = None
         if not need and have_image:
             self.refresh()
+            self._request_convis()
             return
         self._map_note = "computing \u2026"
         self.compute.submit(Job("maps", map_job(replace(req, pairs=tuple(need))),
                                 label=f"{os.path.basename(path)}: maps \u2026"))
         self.refresh()
+        # After the maps job, so the picture appears before the (slower) ConVis windows run.
+        self._request_convis()
 
     def _maps_ready(self, result: MapResult) -> None:
         if result.request.context() != self._context:
@@ -418,6 +438,84 @@ class MainWindow(FilesMixin, QMainWindow):
                                                                                      self.model)):
             self.request_maps(0)
 
+    # --- ConVis -------------------------------------------------------------------------------------
+
+    def show_convis(self, synset: str) -> None:
+        """Show a synset's ConVis map of the current image (the WordNet dock's selection)."""
+        self.selected_synset = synset
+        self.convis_on = True
+        self._request_convis()
+
+    def leave_convis(self) -> None:
+        """Back to the prompt maps (ITSM / Surgery) in the map pane."""
+        if not self.convis_on:
+            return
+        self.convis_on = False
+        self._convis_asked = None
+        self.compute.cancel("convis")
+        self.wordnet_dock.set_convis_status("")
+        self.refresh()
+
+    def _convis_request(self) -> ConVisRequest | None:
+        path = self.image_list.current_path()
+        if path is None or self.model is None or not self.selected_synset or self.image_list.broken_message(path):
+            return None
+        req = ConVisRequest(path, self.model, self.analysis.pooling, self.selected_synset, self.wordnet_dock.key)
+        return replace(req, with_concepts=req.context() != self._concepts_context)
+
+    def _convis_current(self, req: ConVisRequest | None) -> bool:
+        r = self.convis_result
+        return (req is not None and r is not None and r.synset == req.synset
+                and r.request.context() == req.context())
+
+    def _request_convis(self) -> None:
+        if not self.convis_on:
+            return
+        req = self._convis_request()
+        if req is None:
+            self._convis_note = "ConVis needs an image and a model"
+            self.wordnet_dock.set_convis_status(f"ConVis map of {self.selected_synset}: open an image and "
+                                                "load a model first.")
+        elif self._convis_current(req):
+            self.wordnet_dock.set_convis_status(f"ConVis map of {req.synset} shown.")
+        elif self._convis_asked != (req.context(), req.synset):
+            # A newer synset supersedes the older job (same kind); the rank matrix the older one
+            # finished stays cached in the core, so nothing done is lost.
+            self._convis_asked = (req.context(), req.synset)
+            self._convis_note = f"ConVis: computing {req.synset} \u2026"
+            self.compute.submit(Job("convis", convis_job(req, self.wordnet_dock.service),
+                                    label=f"ConVis: {req.synset} \u2026"))
+            self.wordnet_dock.set_convis_status(f"ConVis map of {req.synset}: computing \u2026 "
+                                                "(progress in the status bar; Esc cancels)")
+        self.refresh()
+
+    def _convis_ready(self, r: ConVisResult) -> None:
+        self._convis_asked = None
+        req = self._convis_request()
+        if not self.convis_on or req is None or r.request.context() != req.context():
+            return
+        if r.concepts is not None:
+            self.wordnet_dock.show_image_concepts(r.concepts, os.path.basename(r.request.path))
+            self._concepts_context = r.request.context()
+        self.convis_result = r
+        if self.image_view is None or self.image_view.path != r.image.path:
+            self.image_view = r.image
+        self.banner.clear_source("convis")
+        self.wordnet_dock.set_convis_status(f"ConVis map of {r.synset} shown ({r.windows} windows, "
+                                            f"concept set \u2018{r.set_name}\u2019).")
+        self.refresh()
+
+    def _convis_pane(self, path: str) -> ConVisPane | None:
+        if not self.convis_on or self.layout_name != "side":
+            return None
+        req = self._convis_request()
+        r = self.convis_result
+        if self._convis_current(req) and r.request.path == path:
+            caption = (f"rank map over {r.windows} windows \u00b7 concept set \u2018{r.set_name}\u2019 \u00b7 "
+                       "bright = the concept ranks high; 0 outside the centre square")
+            return ConVisPane(f"ConVis \u00b7 {r.synset}: {r.gloss}", r.preview, r.values, caption)
+        return ConVisPane(f"ConVis \u00b7 {self.selected_synset}", note=self._convis_note or "computing \u2026")
+
     def _note(self) -> str:
         if self.model is None:
             return "no model loaded \u2014 choose one under Controls \u25b8 Model"
@@ -437,8 +535,9 @@ class MainWindow(FilesMixin, QMainWindow):
         else:
             image_note = "reading …"
         note = self._note() if path else ""
+        convis = self._convis_pane(path) if image is not None else None
         self.views.render(self.layout_name, Scene(image, maps, self.analysis, self.display, self.model,
-                                                  note, image_note))
+                                                  note, image_note, convis))
         name = os.path.basename(path) if path else ""
         self.setWindowTitle(f"{name} \u2014 eclip-desktop" if name else "eclip-desktop")
 
@@ -467,6 +566,9 @@ class MainWindow(FilesMixin, QMainWindow):
         elif kind == "maps":
             self._maps_ready(result)
             self.status.set_job_text("maps ready" if result.maps else "")
+        elif kind == "convis":
+            self._convis_ready(result)
+            self.status.set_job_text(f"ConVis map of {result.synset} ready")
         else:
             self._file_job_done(kind, result)
 
@@ -480,6 +582,12 @@ class MainWindow(FilesMixin, QMainWindow):
                 self._failed_path = self.image_list.current_path()
             self._map_note = "no map \u2014 see the message above"
             self.refresh()
+        elif kind == "convis":
+            self._convis_asked = None
+            self.banner.show_message(message, "error", "convis")
+            self.wordnet_dock.set_convis_status(message)
+            self._convis_note = "no ConVis map \u2014 see the message above"
+            self.refresh()
         else:
             self.banner.show_message(message, "error", kind)
         self.status.set_job_text("")
@@ -487,6 +595,12 @@ class MainWindow(FilesMixin, QMainWindow):
     def _job_cancelled(self, kind: str) -> None:
         if kind == "maps":
             self._map_note = "cancelled \u2014 press F5 to compute again"
+            self.refresh()
+        elif kind == "convis":
+            self._convis_asked = None
+            self._convis_note = "ConVis cancelled \u2014 press F5 or select a synset to compute it"
+            if self.convis_on:
+                self.wordnet_dock.set_convis_status(self._convis_note)
             self.refresh()
         self.status.set_job_text(f"{kind} cancelled")
 

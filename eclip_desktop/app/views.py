@@ -9,6 +9,7 @@ import html
 import os
 from dataclasses import dataclass
 
+import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QStackedWidget
 
@@ -60,6 +61,17 @@ def _bars(ms: MapSet, shown: int, title: str) -> dict:
 
 
 @dataclass
+class ConVisPane:
+    """A WordNet synset's ConVis map for the side-by-side map pane (instead of the prompt's map)."""
+
+    title: str
+    preview: np.ndarray | None = None  # None: not computed yet, `note` says why
+    values: np.ndarray | None = None
+    caption: str = ""
+    note: str = ""
+
+
+@dataclass
 class Scene:
     """Everything one render needs."""
 
@@ -70,6 +82,7 @@ class Scene:
     model: ModelChoice | None
     note: str  # what a pane without a map says
     image_note: str = ""  # what the image pane says while there is no picture
+    convis: ConVisPane | None = None  # set while the side-by-side view shows a ConVis map
 
 
 class MapViews(QStackedWidget):
@@ -122,7 +135,13 @@ class MapViews(QStackedWidget):
         side.image.set_map(None, None, d, note="" if s.image else s.image_note)
         ms = s.maps.get((a.method, a.pooling))
         pooling = POOLING_SHORT.get(a.pooling, a.pooling)
-        if ms is None:
+        if s.convis is not None:
+            cv = s.convis
+            side.map.set_map(cv.preview, cv.values, d, note="" if cv.preview is not None else cv.note)
+            side.set_titles(left, cv.title, cv.caption)
+            # The prompt scores belong to the ITSM; under a concept map they would read as its scores.
+            side.scores.clear("ConVis \u00b7 pick a Method under Controls to return to the prompts")
+        elif ms is None:
             side.map.set_map(None, None, d, note=s.note)
             side.set_titles(left, f"{METHODS[a.method].label} \u00b7 pooling: {pooling}")
             side.scores.clear()

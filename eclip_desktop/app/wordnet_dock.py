@@ -5,6 +5,10 @@ All WordNet work runs on the dock's own worker thread (wordnet_service.py), crea
 dock is first needed, so a window whose dock stays closed never loads WordNet. Each kind of request
 supersedes the older one of its kind; tree expansions get a kind per node so that opening two
 nodes quickly loads both.
+
+Selecting a synset also asks the window for its ConVis map of the current image (synset_selected);
+the window computes it on the model's worker and hands back a status line and the image's
+"concepts in this image" listing, which this dock only displays (clicking one selects it).
 """
 from __future__ import annotations
 
@@ -19,13 +23,13 @@ from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QHBoxLayout,
 
 from eclip_desktop.app.jobs import Job, JobRunner
 from eclip_desktop.app.wordnet_details import SynsetDetails
-from eclip_desktop.app.wordnet_service import (ALL_NOUNS, DEFAULT_SET, ROOT, SetLoaded, Unknown,
-                                               WordNetService, vocabulary_key)
+from eclip_desktop.app.wordnet_service import (ALL_NOUNS, DEFAULT_SET, ROOT, SHAPES, SetLoaded, Unknown,
+                                               WordNetService, short, vocabulary_key)
 from eclip_desktop.core.wordnet.hierarchy import SynsetInfo
 
 SEARCH_DEBOUNCE_MS = 200
 PROMPT_TEMPLATE = "a photo of a {lemma}."
-CONVIS_NOTE = "ConVis maps arrive with the ConVis engine."
+CONVIS_NOTE = "Selecting a synset shows its ConVis map of the current image in the map pane."
 OPEN_FILE = "__open__"
 NAME_ROLE = Qt.UserRole
 LOADED_ROLE = Qt.UserRole + 1
@@ -49,7 +53,8 @@ class WordNetDock(QDockWidget):
         self.broken = ""  # the WordNetError message once WordNet proved missing
         self._started = False
         self._tree_key = DEFAULT_SET  # the concept set the tree was built from
-        self._pending = (True, True)  # (record in history, re-root the tree) for the newest request
+        # (record in history, re-root the tree, emit synset_selected) for the newest request
+        self._pending = (True, True, True)
         self._node_seq = itertools.count()
         self._nodes: dict[str, QTreeWidgetItem] = {}
         self._search_timer = QTimer(self)
@@ -84,6 +89,7 @@ class WordNetDock(QDockWidget):
         self.concepts.setToolTip("Which synsets the search, the tree and the subtree sizes cover")
         self.concepts.addItem("Default concepts", DEFAULT_SET)
         self.concepts.addItem("All nouns", ALL_NOUNS)
+        self.concepts.addItem("Shapes World classes", SHAPES)
         self.concepts.addItem("Open vocabulary file\u2026", OPEN_FILE)
         self.concepts.activated.connect(self._concepts_activated)
         nav.addWidget(self.concepts, 1)
@@ -133,8 +139,21 @@ class WordNetDock(QDockWidget):
         row.addWidget(self.use_prompt)
         dv.addLayout(row)
         self.convis_note = QLabel(CONVIS_NOTE)
+        self.convis_note.setWordWrap(True)
         self.convis_note.setStyleSheet("color: gray;")
         dv.addWidget(self.convis_note)
+        self.image_concepts_title = QLabel("<b>Concepts in this image</b>")
+        self.image_concepts_title.setToolTip("Top concepts of the set by ConVis map mass (the mean over the "
+                                             "image of how well the concept ranks); a click selects it")
+        dv.addWidget(self.image_concepts_title)
+        self.image_concepts = QListWidget()
+        self.image_concepts.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.image_concepts.setMinimumHeight(120)
+        self.image_concepts.itemClicked.connect(self._result_chosen)
+        self.image_concepts.itemActivated.connect(self._result_chosen)
+        dv.addWidget(self.image_concepts)
+        self.image_concepts_title.hide()
+        self.image_concepts.hide()
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(detail_box)
@@ -171,7 +190,9 @@ class WordNetDock(QDockWidget):
         self.runner.succeeded.connect(self._succeeded)
         self.runner.failed.connect(self._failed)
         self._submit("wn-load", lambda ctx: self.service.load(ctx, self.key), "WordNet: loading \u2026")
-        self.navigate(ROOT)
+        # Opening the tab shows entity.n.01 without selecting it: a selection starts a ConVis job,
+        # which on first use encodes every gloss of the set (minutes for big models).
+        self.navigate(ROOT, select=False)
 
     def _submit(self, kind: str, run, label: str = "") -> None:
         if self.broken:
@@ -251,10 +272,10 @@ class WordNetDock(QDockWidget):
 
     # --- navigation and history ------------------------------------------------------------------
 
-    def navigate(self, text: str, record: bool = True, reroot: bool = True) -> None:
+    def navigate(self, text: str, record: bool = True, reroot: bool = True, select: bool = True) -> None:
         """Show a synset (a name, or a word's first sense) in the details, and usually in the tree."""
         key = self.key
-        self._pending = (record, reroot)
+        self._pending = (record, reroot, select)
         self._submit("wn-details", lambda ctx: self.service.details(ctx, text, key))
 
     def _show_details(self, result) -> None:
@@ -264,7 +285,7 @@ class WordNetDock(QDockWidget):
             text = escape(result.message.split(" Did you mean:")[0])
             self.show_message(text + (f"<br>Did you mean: {links}?" if links else ""))
             return
-        record, reroot = self._pending
+        record, reroot, select = self._pending
         self.show_message("")
         self.info = result
         self.details.show_info(result)
@@ -276,7 +297,8 @@ class WordNetDock(QDockWidget):
         self._sync_history()
         if reroot:
             self.set_tree_root(result.name, result.subtree_size)
-        self.synset_selected.emit(result.name)
+        if select:
+            self.synset_selected.emit(result.name)
 
     def back(self) -> None:
         if self.history_pos > 0:
@@ -385,6 +407,26 @@ class WordNetDock(QDockWidget):
             self.set_tree_root(ROOT)
             if self.search.text().strip():
                 self.search_now()
+
+    # --- ConVis (computed by the window; shown here) ----------------------------------------------
+
+    def set_convis_status(self, text: str) -> None:
+        self.convis_note.setText(text or CONVIS_NOTE)
+
+    def show_image_concepts(self, rows: list[dict] | None, image_name: str = "") -> None:
+        """rows: the core's concepts_in_image "by_mass" entries; None empties the list."""
+        self.image_concepts.clear()
+        shown = rows is not None
+        self.image_concepts_title.setVisible(shown)
+        self.image_concepts.setVisible(shown)
+        if not shown:
+            return
+        self.image_concepts_title.setText(f"<b>Concepts in this image</b> {escape(image_name)}")
+        for row in rows:
+            item = QListWidgetItem(f"{row['synset']}  \u00b7  {row['mass']:.3f} \u2014 {short(row['gloss'], 50)}")
+            item.setData(NAME_ROLE, row["synset"])
+            item.setToolTip(f"{row['gloss']}\nmap mass {row['mass']:.4f}, best rank {row['best_rank']}")
+            self.image_concepts.addItem(item)
 
     # --- prompts --------------------------------------------------------------------------------
 

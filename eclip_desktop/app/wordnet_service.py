@@ -3,9 +3,13 @@
 The Hierarchy and its concept sets live here, touched only by the dock's worker thread; the UI
 gets plain tuples and SynsetInfo back. Loading reads the on-disk cache (or builds it from WordNet
 the first time, a few seconds), which is why it must never run on the UI thread.
+
+The ConVis job on the compute worker asks for the same Hierarchy and sets (convis_inputs); a lock
+makes their lazy construction safe from both threads, and once built they are only read.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from eclip_desktop.core.wordnet.hierarchy import ConceptSet, Hierarchy, SynsetIn
 ROOT = "entity.n.01"
 DEFAULT_SET = "default"
 ALL_NOUNS = "all"
+SHAPES = "shapes"  # the Shapes World classes and their hypernyms: small, for the embedded family
 GLOSS_CHARS = 70
 
 
@@ -51,30 +56,41 @@ class WordNetService:
         self._hierarchy: Hierarchy | None = None
         self._sets: dict[str, ConceptSet] = {}
         self._sizes: dict[tuple[str, str], int] = {}
+        self._lock = threading.RLock()
 
     @property
     def loaded(self) -> bool:
         return self._hierarchy is not None
 
     def hierarchy(self, ctx=None) -> Hierarchy:
-        if self._hierarchy is None:
-            if ctx is not None:
-                ctx.progress("WordNet: loading the noun hierarchy \u2026")
-            self._hierarchy = Hierarchy()
-        return self._hierarchy
+        with self._lock:
+            if self._hierarchy is None:
+                if ctx is not None:
+                    ctx.progress("WordNet: loading the noun hierarchy \u2026")
+                self._hierarchy = Hierarchy()
+            return self._hierarchy
 
     def concept_set(self, key: str, ctx=None) -> ConceptSet:
-        if key not in self._sets:
-            h = self.hierarchy(ctx)
-            if ctx is not None:
-                ctx.progress("WordNet: preparing the concept set \u2026")
-            if key == DEFAULT_SET:
-                self._sets[key] = h.default_concept_set()
-            elif key == ALL_NOUNS:
-                self._sets[key] = h.all_nouns_concept_set()
-            else:
-                self._sets[key] = h.concept_set_from_file(key)
-        return self._sets[key]
+        with self._lock:
+            if key not in self._sets:
+                h = self.hierarchy(ctx)
+                if ctx is not None:
+                    ctx.progress("WordNet: preparing the concept set \u2026")
+                if key == DEFAULT_SET:
+                    self._sets[key] = h.default_concept_set()
+                elif key == ALL_NOUNS:
+                    self._sets[key] = h.all_nouns_concept_set()
+                elif key == SHAPES:
+                    from eclip_desktop.core.convis.sets import shapes_concept_set
+                    self._sets[key] = shapes_concept_set(h)
+                else:
+                    self._sets[key] = h.concept_set_from_file(key)
+            return self._sets[key]
+
+    def convis_inputs(self, key: str, ctx=None) -> tuple[Hierarchy, ConceptSet]:
+        """For the ConVis job on the compute worker (any thread): the hierarchy and one set."""
+        with self._lock:
+            return self.hierarchy(ctx), self.concept_set(key, ctx)
 
     # --- jobs: each takes a JobContext-like ctx (check/progress) -----------------------------------
 
