@@ -231,7 +231,7 @@ def cmd_concepts(args) -> int:
 
     from eclip_desktop.core.atomic import ensure_writable_dir
     from eclip_desktop.core.convis.report import ConceptsRequest, plan_concepts, run_concepts
-    from eclip_desktop.core.convis.sets import set_that_has
+    from eclip_desktop.core.convis.sets import resolve_in_set
     from eclip_desktop.core.errors import ConceptError
     from eclip_desktop.core.imageio import load_image
     from eclip_desktop.core.models import load_model
@@ -245,15 +245,8 @@ def cmd_concepts(args) -> int:
     t0 = time.perf_counter()
     hierarchy = Hierarchy()
     concept_set = _concept_set(hierarchy, args.concept_set)
-    synsets = []
-    for s in args.synset:
-        name = hierarchy.resolve(s)
-        if name not in concept_set:
-            other = set_that_has(hierarchy, name, args.concept_set)
-            raise ConceptError(f"{name} is not in the concept set '{concept_set.name}' ({len(concept_set)} "
-                               f"synsets); use --concept-set {other}, which has it.")
-        synsets.append(name)
-    req = ConceptsRequest(images=args.images, synsets=list(dict.fromkeys(synsets)), out_dir=str(out),
+    synsets = resolve_in_set(hierarchy, args.synset, concept_set, args.concept_set)
+    req = ConceptsRequest(images=args.images, synsets=synsets, out_dir=str(out),
                           concept_set_spec=args.concept_set, top_k=args.top, seed=args.seed, mode=args.mode,
                           cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite)
     plan_concepts(req, images)  # refuses existing outputs before the model loads
@@ -274,19 +267,11 @@ def _export_synsets(args):
     """Resolves --synset up front (before any model loads); returns (hierarchy, concept set, names)."""
     if not args.synset:
         return None, None, []
-    from eclip_desktop.core.convis.sets import set_that_has
-    from eclip_desktop.core.errors import ConceptError
+    from eclip_desktop.core.convis.sets import resolve_in_set
     from eclip_desktop.core.wordnet.hierarchy import Hierarchy
     hierarchy = Hierarchy()
     concept_set = _concept_set(hierarchy, args.concept_set)
-    names = []
-    for s in args.synset:
-        name = hierarchy.resolve(s)
-        if name not in concept_set:
-            raise ConceptError(f"{name} is not in the concept set '{concept_set.name}'; use --concept-set "
-                               f"{set_that_has(hierarchy, name, args.concept_set)}, which has it.")
-        names.append(name)
-    return hierarchy, concept_set, list(dict.fromkeys(names))
+    return hierarchy, concept_set, resolve_in_set(hierarchy, args.synset, concept_set, args.concept_set)
 
 
 def cmd_export(args) -> int:

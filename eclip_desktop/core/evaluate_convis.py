@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from eclip_desktop.core.convis.sets import resolve_in_set
 from eclip_desktop.core.convis.windows import WindowParams
 from eclip_desktop.core.errors import ConceptError, DatasetError
 from eclip_desktop.core.metrics import ExplainabilityMeter, MaxBoxAccMeter, auroc
@@ -153,10 +154,6 @@ def default_concept_set_name(dataset: str) -> str:
     return "shapes" if dataset.strip().lower().startswith("shapes") else "default"
 
 
-def _in_set(concept_set, synset: str, what: str) -> None:
-    if synset not in concept_set:
-        raise ConceptError(f"{what} {synset} is not in the concept set '{concept_set.name}' "
-                           f"({len(concept_set)} synsets); choose another with --concept-set.")
 
 
 def plan_convis_eval(dataset: str, method: str, hierarchy, concept_set, synset: str | None = None,
@@ -171,7 +168,7 @@ def plan_convis_eval(dataset: str, method: str, hierarchy, concept_set, synset: 
         if resolved:
             raise ConceptError("--synset does not apply to Shapes World: each shape is mapped with its own synset")
         for name in class_names():
-            _in_set(concept_set, synset_for(name), f"the {name} synset")
+            resolve_in_set(hierarchy, [synset_for(name)], concept_set, concept_set.name, f"the {name} synset")
         count = min(arg["count"], limit) if limit else arg["count"]
         return ConvisPlan(kind, method, dataset, concept_set, count=count, seed=arg["seed"], meta={
             "protocol": "Shapes World held-out scenes (1-3 objects), ConVis map of each present shape's synset; "
@@ -179,7 +176,7 @@ def plan_convis_eval(dataset: str, method: str, hierarchy, concept_set, synset: 
                         f"{arg['seed'] + HIERARCHY_SEED_OFFSET}", "scenes": count, "seed": arg["seed"]})
     if method == "convis" and kind == "cub":
         resolved = resolved or DEFAULT_CUB_SYNSET
-        _in_set(concept_set, resolved, "--synset")
+        resolve_in_set(hierarchy, [resolved], concept_set, concept_set.name, "--synset")
         data = load_cub(arg, limit=limit)
         return ConvisPlan(kind, method, dataset, concept_set, synset=resolved, data=data, meta={
             "protocol": f"CUB-200-2011 ({data.meta.get('split')}), MaxBoxAcc of the {resolved} map "
@@ -188,7 +185,7 @@ def plan_convis_eval(dataset: str, method: str, hierarchy, concept_set, synset: 
     if method == "ood" and kind == "imagefolder":
         if not resolved:
             raise ConceptError("--method ood needs --in-synset, the concept of the in-distribution class")
-        _in_set(concept_set, resolved, "--in-synset")
+        resolve_in_set(hierarchy, [resolved], concept_set, concept_set.name, "--in-synset")
         items = load_imagefolder(arg)
         folders = sorted({c for _, c in items})
         wanted = list(in_classes or []) or [c for c in folders if c in (resolved, resolved.split(".")[0])]

@@ -34,3 +34,19 @@ def set_that_has(hierarchy, synset: str, current: str) -> str:
         if name != current and synset in concept_set_by_name(hierarchy, name):
             return name
     return "all"
+
+
+def resolve_in_set(hierarchy, names, concept_set, set_spec: str, what: str = "") -> list[str]:
+    """Synset names for words or synset names, each required to be in ``concept_set``; the error
+    names a set that has it. Order kept, duplicates dropped."""
+    from eclip_desktop.core.errors import ConceptError
+    out = []
+    for raw in names:
+        name = hierarchy.resolve(raw)
+        if name not in concept_set:
+            label = f"{what} {name}".strip()
+            raise ConceptError(f"{label} is not in the concept set '{concept_set.name}' ({len(concept_set)} "
+                               f"synsets); use --concept-set {set_that_has(hierarchy, name, set_spec)}, "
+                               "which has it.")
+        out.append(name)
+    return list(dict.fromkeys(out))
