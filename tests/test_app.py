@@ -410,3 +410,15 @@ def test_cli_starts_the_gui(monkeypatch):
     assert calls[0]["images"] == [] and calls[0]["model"] is None
     assert calls[1]["images"] == ["a.png", "b.png"]
     assert (calls[1]["model"], calls[1]["pretrained"], calls[1]["device"]) == ("RN50", "random", "cpu")
+
+
+def test_picker_starts_on_a_real_model_not_a_tiny_config(monkeypatch):
+    from eclip_desktop.app import model_picker
+    monkeypatch.setattr(model_picker, "family_available", lambda: False)
+    monkeypatch.setattr(model_picker, "is_tag_cached", lambda arch, tag: arch == "RN50")
+    names = ["eclip-tiny-rn", "RN50", "ViT-B-16"]
+    assert model_picker.initial_architecture(names) == "RN50"
+    monkeypatch.setattr(model_picker, "is_tag_cached", lambda arch, tag: False)
+    assert model_picker.initial_architecture(names) == "ViT-B-16"
+    monkeypatch.setattr(model_picker, "family_available", lambda: True)
+    assert model_picker.initial_architecture(names) == model_picker.FAMILY

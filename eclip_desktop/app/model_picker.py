@@ -35,6 +35,20 @@ def supported_architectures() -> list[str]:
     return out
 
 
+COMMON = ("ViT-B-16", "ViT-B-32", "RN50", "ViT-L-14")
+
+
+def initial_architecture(names: list[str]) -> str:
+    """What the picker shows first: the embedded family, else a common model whose weights are
+    already downloaded, else ViT-B-16 — never a tiny untrained config."""
+    if family_available():
+        return FAMILY
+    for arch in COMMON:
+        if arch in names and any(is_tag_cached(arch, t) for t in list_pretrained_tags(arch)):
+            return arch
+    return "ViT-B-16" if "ViT-B-16" in names else (names[0] if names else "")
+
+
 class ModelPicker(QWidget):
     load_requested = Signal(object)  # ModelChoice without a device (the window adds it)
 
@@ -79,6 +93,7 @@ class ModelPicker(QWidget):
             self.arch.addItem(FAMILY)
             self.arch.setItemData(0, "embedded family: small CLIPs trained here, one per pooling", Qt.ToolTipRole)
         self.arch.addItems(names)
+        self.arch.setCurrentIndex(max(0, self.arch.findText(initial_architecture(names))))
         completer = QCompleter(self.arch.model(), self.arch)
         completer.setFilterMode(Qt.MatchContains)
         completer.setCaseSensitivity(Qt.CaseInsensitive)
