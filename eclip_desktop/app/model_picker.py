@@ -59,6 +59,10 @@ class ModelPicker(QWidget):
         self.arch.setInsertPolicy(QComboBox.NoInsert)
         self.arch.setToolTip("Model architecture; type to search")
         self.weights = QComboBox()
+        # Tag names such as laion2b_s34b_b88k would otherwise widen the whole Controls dock.
+        for combo in (self.arch, self.weights):
+            combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(14)
         self.weights.setToolTip("Weights: a pretrained tag (cached ones load offline), a checkpoint file, "
                                 "or random (untrained) for a dry run")
         self.about = QLabel()
