@@ -292,6 +292,8 @@ def cmd_export(args) -> int:
     hierarchy, concept_set, synsets = _export_synsets(args)
     if not texts and not synsets:
         raise TextError("nothing to export: pass --text/--labels-file for CLIP maps and/or --synset for ConVis")
+    if args.grid and not texts:
+        raise TextError("--grid compares CLIP maps: pass --text or --labels-file too")
     ensure_writable_dir(args.out)  # a read-only target fails before a model loads
     poolings = expand_poolings(args.pooling)
     methods = list(dict.fromkeys(args.method or ["itsm"]))
@@ -299,7 +301,8 @@ def cmd_export(args) -> int:
     req = ExportRequest(images=images, out_dir=args.out, texts=texts, synsets=synsets, methods=methods,
                         poolings=poolings, figure_format=args.format, raw=list(dict.fromkeys(args.raw or ["npy"])),
                         overwrite=args.overwrite, ensemble=args.ensemble, input_size=args.input_size,
-                        tau=args.tau, cmap=args.colormap, alpha=args.alpha, method_options={"surgery": surgery})
+                        tau=args.tau, cmap=args.colormap, alpha=args.alpha, method_options={"surgery": surgery},
+                        grids=list(dict.fromkeys(args.grid or [])))
     engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype)
 
     def concepts():
@@ -343,6 +346,16 @@ def cmd_export(args) -> int:
         return 130
     if failed:
         print(f"{PROG}: error: {failed} map(s) failed; see the error column of the index", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from eclip_desktop.core.reproduce import TOLERANCE, reproduce_check
+    values, diff, npy = reproduce_check(args.sidecar, device=args.device)
+    print(f"recomputed {values.shape[1]}x{values.shape[0]} map; max |difference| to {npy}: {diff:.3g}")
+    if args.check and not diff <= TOLERANCE:  # 'not <=' so a NaN difference fails too
+        print(f"{PROG}: error: the map differs from {npy} by {diff:.3g} (more than {TOLERANCE:g})", file=sys.stderr)
         return 1
     return 0
 
@@ -500,7 +513,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="repeatable; default native")
     p.add_argument("--out", required=True, help="output directory (index.csv and index.json go here too)")
     p.add_argument("--overwrite", action="store_true", help="recompute and replace existing outputs")
-    p.add_argument("--format", default="png", choices=["png", "jpeg", "tiff"], help="annotated figure format")
+    p.add_argument("--format", default="png", choices=["png", "jpeg", "tiff", "svg"],
+                   help="annotated figure format (svg: vector title and colorbar, the overlay embedded as PNG)")
+    p.add_argument("--grid", action="append", choices=["pooling", "method", "prompt"],
+                   help="also write <stem>__grid-KIND.png per image: one tile per pooling / method / prompt "
+                        "(first text, method and pooling held fixed); repeatable")
     p.add_argument("--raw", action="append", choices=["npy", "png16", "tiff16"],
                    help="raw map files besides the float32 .npy (always written): 16-bit PNG/TIFF; repeatable")
     p.add_argument("--ensemble", action="store_true", help="encode each text with the prompt ensemble")
@@ -512,6 +529,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-feature-surgery", action="store_true", help="surgery: skip feature surgery")
     _add_model_args(p)
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("reproduce", help="recompute a map from its JSON sidecar and compare it with the saved .npy")
+    p.add_argument("sidecar", metavar="SIDECAR.json")
+    p.add_argument("--check", action="store_true", help="exit 1 if the maps differ by more than 1e-4")
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"],
+                   help="default: the sidecar's device when available here, else auto")
+    p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("wordnet", help="look up WordNet noun synsets: gloss, lemmas, hypernym paths")
     p.add_argument("query", help="a word, part of a word, or a synset name")

@@ -17,7 +17,8 @@ from typing import Callable
 import numpy as np
 
 from eclip_desktop import __version__
-from eclip_desktop.core.atomic import atomic_save_image, atomic_save_npy, atomic_write_json, ensure_writable_dir
+from eclip_desktop.core.atomic import (atomic_save_image, atomic_save_npy, atomic_write_bytes, atomic_write_json,
+                                      ensure_writable_dir)
 from eclip_desktop.core.errors import EclipError, OutputError
 from eclip_desktop.core.explain import (POOLING_NOTE, contribution_stem, image_stems, map_stem, text_slugs,
                                         title_lines)
@@ -27,8 +28,9 @@ from eclip_desktop.core.imageio import image_sha256, load_image
 from eclip_desktop.core.methods import get_method
 from eclip_desktop.core.poolings import POOLING_LABELS
 from eclip_desktop.core.render import annotate, overlay
+from eclip_desktop.core.svg_figure import figure_svg
 
-FIGURE_SUFFIX = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif"}
+FIGURE_SUFFIX = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "svg": ".svg"}
 RAW_SUFFIX = {"png16": "__map16.png", "tiff16": "__map16.tif"}  # npy is always written: it is the reference
 
 
@@ -50,6 +52,7 @@ class ExportRequest:
     cmap: str = "jet"
     alpha: float = 0.5
     method_options: dict = field(default_factory=dict)  # method -> options
+    grids: list[str] = field(default_factory=list)  # grids.GRID_KINDS: one extra figure per image each
 
 
 @dataclass
@@ -97,10 +100,13 @@ def plan_rows(req: ExportRequest) -> list[Row]:
             if req.contributions:
                 for p in req.poolings:
                     rows.append(Row(path, stem, "contribution", p, None, None, contribution_stem(stem, p)))
+            for kind in req.grids:  # after the maps it is built from
+                rows.append(Row(path, stem, f"grid-{kind}", None, None, None, grid_stem(stem, kind)))
         for s in req.synsets:
             rows.append(Row(path, stem, "convis", None, None, s, convis_stem(stem, s)))
     for r in rows:
-        r.files = row_files(r.name, req)
+        # A grid is a single PNG whatever --format says: it is a comparison view, not a map.
+        r.files = [r.name + ".png"] if r.method.startswith("grid-") else row_files(r.name, req)
     return rows
 
 
@@ -120,19 +126,64 @@ def _triage(row: Row, out: Path, overwrite: bool) -> bool:
 
 def _write_row(row: Row, out: Path, req: ExportRequest, rgb, values, lines, sidecar, colorbar: str) -> None:
     t0 = time.perf_counter()
-    figure = annotate(overlay(rgb, values, cmap=req.cmap, alpha=req.alpha), lines, cmap=req.cmap,
-                      colorbar_label=colorbar)
+    panel = overlay(rgb, values, cmap=req.cmap, alpha=req.alpha)
+    if req.figure_format == "svg":
+        figure = figure_svg(panel, lines, cmap=req.cmap, colorbar_label=colorbar).encode("utf-8")
+    else:
+        figure = annotate(panel, lines, cmap=req.cmap, colorbar_label=colorbar)
     sidecar.setdefault("timings", {})["render"] = time.perf_counter() - t0
     fig, npy, js = row.files[:3]
     atomic_save_npy(out / npy, values.astype(np.float32), overwrite=req.overwrite)
     for f in row.files[3:]:
         atomic_save_image(out / f, to_uint16(values), overwrite=req.overwrite)
-    atomic_save_image(out / fig, figure[..., :3] if req.figure_format == "jpeg" else figure,
-                      overwrite=req.overwrite)
+    if req.figure_format == "svg":
+        atomic_write_bytes(out / fig, figure, overwrite=req.overwrite)
+    else:
+        atomic_save_image(out / fig, figure[..., :3] if req.figure_format == "jpeg" else figure,
+                          overwrite=req.overwrite)
     sidecar["files"] = {"figure": fig, "npy": npy, **{k: row.name + s for k, s in RAW_SUFFIX.items()
                                                       if k in req.raw}}
     sidecar["raw16_scale"] = 65535
     atomic_write_json(out / js, sidecar, overwrite=req.overwrite)  # last: the sidecar says the row is done
+
+
+def grid_stem(image_stem: str, kind: str) -> str:
+    return f"{image_stem}__grid-{kind}"
+
+
+def _grid_tiles(row: Row, req: ExportRequest) -> list[tuple[str, str, str, str]]:
+    """(map name, caption, pooling, text) per tile; the names are rows of this image."""
+    slugs = text_slugs(req.texts)
+    kind, m, p, t = row.method[len("grid-"):], req.methods[0], req.poolings[0], req.texts[0]
+    if kind == "pooling":
+        return [(map_stem(row.stem, m, q, slugs[t]), POOLING_LABELS.get(q, q), q, t) for q in req.poolings]
+    if kind == "method":
+        return [(map_stem(row.stem, k, p, slugs[t]), get_method(k).label, p, t) for k in req.methods]
+    return [(map_stem(row.stem, m, p, slugs[x]), f"\u201c{x}\u201d", p, x) for x in req.texts]
+
+
+def _write_grid(row: Row, out: Path, req: ExportRequest, rgb) -> None:
+    """Built from the maps' own .npy and sidecars on disk, so a resumed run (whose maps were skipped,
+    not recomputed) makes the same grid as a fresh one."""
+    import json
+    from eclip_desktop.core.grids import grid_figure, score_caption
+    tiles = []
+    for name, caption, p, _ in _grid_tiles(row, req):
+        try:
+            values = np.load(out / f"{name}.npy", allow_pickle=False)
+            scores = json.loads((out / f"{name}.json").read_text(encoding="utf-8")).get("scores", {}).get(p)
+        except (OSError, ValueError) as exc:
+            raise EclipError(f"grid: the map {name} is missing or unreadable ({exc})") from exc
+        tiles.append((values, [caption, score_caption(scores)]))
+    kind = row.method[len("grid-"):]
+    fixed = {"pooling": f"{get_method(req.methods[0]).label} \u00b7 \u201c{req.texts[0]}\u201d",
+             "method": f"pooling: {POOLING_LABELS.get(req.poolings[0], req.poolings[0])} \u00b7 "
+                       f"\u201c{req.texts[0]}\u201d",
+             "prompt": f"{get_method(req.methods[0]).label} \u00b7 pooling: "
+                       f"{POOLING_LABELS.get(req.poolings[0], req.poolings[0])}"}[kind]
+    figure = grid_figure(rgb, tiles, cmap=req.cmap, alpha=req.alpha,
+                         title_lines=[f"{row.stem}: one tile per {kind}", fixed])
+    atomic_save_image(out / row.files[0], figure, overwrite=req.overwrite)
 
 
 def _clip_rows(engine_groups, req, todo, path, image, out, model_infos):
@@ -213,7 +264,7 @@ def run_export(engines: dict, req: ExportRequest, concepts: Callable[[], object]
             if todo:
                 try:
                     image = load_image(path)
-                    clip_todo = [r for r in todo if r.method != "convis"]
+                    clip_todo = [r for r in todo if r.method != "convis" and not r.method.startswith("grid-")]
                     if clip_todo:
                         for row, values, lines, sidecar, bar in _clip_rows(engine_groups, req, clip_todo, path,
                                                                          image, out, model_infos):
@@ -226,6 +277,9 @@ def run_export(engines: dict, req: ExportRequest, concepts: Callable[[], object]
                                                                                  list(convis_todo)):
                             _write_row(convis_todo[synset], out, req, image.rgb, values, lines, sidecar, COLORBAR)
                             convis_todo[synset].status = "ok"
+                    for row in (r for r in todo if r.method.startswith("grid-")):
+                        _write_grid(row, out, req, image.rgb)
+                        row.status = "ok"
                 except OutputError as exc:
                     for r in todo:
                         if r.status == "pending":
