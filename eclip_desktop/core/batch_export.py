@@ -153,10 +153,11 @@ def grid_stem(image_stem: str, kind: str) -> str:
 
 def _grid_tiles(row: Row, req: ExportRequest) -> list[tuple[str, str, str, str]]:
     """(map name, caption, pooling, text) per tile; the names are rows of this image."""
+    from eclip_desktop.core.grids import short_pooling
     slugs = text_slugs(req.texts)
     kind, m, p, t = row.method[len("grid-"):], req.methods[0], req.poolings[0], req.texts[0]
     if kind == "pooling":
-        return [(map_stem(row.stem, m, q, slugs[t]), POOLING_LABELS.get(q, q), q, t) for q in req.poolings]
+        return [(map_stem(row.stem, m, q, slugs[t]), short_pooling(q), q, t) for q in req.poolings]
     if kind == "method":
         return [(map_stem(row.stem, k, p, slugs[t]), get_method(k).label, p, t) for k in req.methods]
     return [(map_stem(row.stem, m, p, slugs[x]), f"\u201c{x}\u201d", p, x) for x in req.texts]
