@@ -181,7 +181,8 @@ def cmd_train(args) -> int:
                       tau=args.tau, seed=args.seed, data_seed=args.data_seed, unlock_blocks=args.unlock_blocks,
                       device=args.device, amp=not args.no_amp, out=args.out, name=args.name,
                       checkpoint_every=args.checkpoint_every, resume=args.resume,
-                      eval_every=args.eval_every, captions=args.captions)
+                      eval_every=args.eval_every, captions=args.captions, objects=args.objects,
+                      schedule=args.schedule, warmup=args.warmup)
     tty = sys.stderr.isatty()
 
     def progress(info):
@@ -465,8 +466,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretrained", default=None, help="fine-tune these weights (tag or file); default: from scratch")
     p.add_argument("--data", default="shapes", help="'shapes' or an image+caption folder / CSV / JSONL manifest")
     p.add_argument("--scenes", type=int, default=20000, help="Shapes World training scenes")
-    p.add_argument("--captions", default="all", help="Shapes World caption kinds (comma list of template, "
-                                                     "short, gloss, hypernym_gloss) or all")
+    p.add_argument("--captions", default="all", help="Shapes World caption kinds: all, a comma list of template, "
+                   "short, name, gloss, hypernym_gloss, or weighted as template:0.3,name:0.4")
+    p.add_argument("--objects", default="1-3", help="Shapes World objects per training scene: N or MIN-MAX")
+    p.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
+                   help="learning rate after warmup")
+    p.add_argument("--warmup", type=int, default=100, help="linear warmup steps")
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)

@@ -169,7 +169,7 @@ def test_every_class_and_colour_appears():
 
 def test_captions_describe_their_target():
     kinds = set()
-    for scene in iter_scenes(8, 0, 200, size=32, background="plain"):
+    for scene in iter_scenes(8, 0, 200, size=32, background="plain", caption_kinds=list(CAPTION_KINDS)):
         kinds.add(scene.caption_kind)
         target = scene.objects[scene.caption_target]
         assert scene.caption_target in scene.caption_objects
@@ -179,6 +179,9 @@ def test_captions_describe_their_target():
             assert target.shape in scene.caption and len(scene.caption.split()) <= 3
             for k in scene.caption_objects:
                 assert scene.objects[k].shape == target.shape
+        elif scene.caption_kind == "name":  # the shape alone: every object of that shape matches
+            assert target.shape in scene.caption and target.color not in scene.caption
+            assert scene.caption_objects == tuple(k for k, o in enumerate(scene.objects) if o.shape == target.shape)
         elif scene.caption_kind == "gloss":
             assert scene.caption_synset == target.synset
             assert scene.caption == caption_gloss(target.synset)

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import open_clip
 import pytest
 import torch
@@ -152,7 +153,45 @@ def test_bad_config_is_refused_before_work(tmp_path):
         train(tiny(tmp_path, pooling="avg", steps=0))
     with pytest.raises(TrainingError, match="batch of at least 2"):
         train(tiny(tmp_path, pooling="avg", batch_size=1))
+    with pytest.raises(TrainingError, match="unknown schedule 'linear'"):
+        train(tiny(tmp_path, schedule="linear"))
+    with pytest.raises(TrainingError, match="unknown caption kind 'poem'"):
+        train(tiny(tmp_path, captions="template,poem"))
+    with pytest.raises(TrainingError, match="'x' for 'name' is not a number"):
+        train(tiny(tmp_path, captions="name:x"))
+    with pytest.raises(TrainingError, match="no caption kind with a positive weight"):
+        train(tiny(tmp_path, captions="name:0"))
+    with pytest.raises(TrainingError, match="--objects must be N or MIN-MAX, got 'two'"):
+        train(tiny(tmp_path, objects="two"))
+    with pytest.raises(TrainingError, match="within 1..6 with MIN <= MAX, got '3-1'"):
+        train(tiny(tmp_path, objects="3-1"))
     assert not list(tmp_path.iterdir())
+
+
+def test_caption_kinds_objects_and_schedule_options():
+    from eclip_desktop.core.training.trainer import _lr_at, parse_caption_kinds, parse_objects
+    assert parse_caption_kinds("all") is None
+    assert parse_caption_kinds("name,template") == {"name": 1.0, "template": 1.0}
+    assert parse_caption_kinds("name:0.6, gloss:0.4") == {"name": 0.6, "gloss": 0.4}
+    assert parse_objects("1") == (1, 1) and parse_objects("1-3") == (1, 3)
+    constant = TrainConfig(lr=1e-3, warmup=10, steps=100, schedule="constant")
+    cosine = TrainConfig(lr=1e-3, warmup=10, steps=100, schedule="cosine")
+    assert _lr_at(4, constant) == _lr_at(4, cosine) == pytest.approx(5e-4)  # the same warmup
+    assert _lr_at(99, constant) == 1e-3 and _lr_at(99, cosine) < 1e-5
+
+
+def test_single_object_name_captions_data(tmp_path):
+    from eclip_desktop.core.shapes import class_names
+    from eclip_desktop.core.training.data import shapes_training_data
+    data = shapes_training_data(5, 40, 32, {"name": 1.0}, (1, 1))
+    assert data.images.shape == (40, 32, 32, 3)
+    names = class_names()
+    # colour-free captions of one shape each: every caption names exactly one shape and no colour
+    for c in data.captions:
+        assert sum(n in c.split() or f"{n}." in c.split() for n in names) == 1, c
+        assert not any(col in c for col in ("red", "green", "blue", "yellow", "orange", "purple"))
+    again = shapes_training_data(5, 40, 32, {"name": 1.0}, (1, 1))  # from the cache: the same scenes
+    assert np.array_equal(again.images, data.images) and again.captions == data.captions
 
 
 # ----------------------------------------------------------------------------- checkpoints and resume

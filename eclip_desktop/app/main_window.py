@@ -120,6 +120,8 @@ class MainWindow(FilesMixin, QMainWindow):
                           "Copy the current map as an annotated figure")
         self.act_export = A("&Export Map\u2026", self.export_dialog, "Ctrl+E",
                             "Write the figure (.png), the raw map (.npy) and a sidecar (.json)")
+        self.act_batch = A("&Batch Export\u2026", self.batch_export_dialog, "Ctrl+Shift+E",
+                           "Export maps of many images, prompts, synsets, poolings and methods")
         self.act_quit = A("&Quit", self.close, QKeySequence.Quit)
         self.act_next = A("Next Image", lambda: self.image_list.step(1), "PgDown")
         self.act_prev = A("Previous Image", lambda: self.image_list.step(-1), "PgUp")
@@ -220,7 +222,7 @@ class MainWindow(FilesMixin, QMainWindow):
         for a in (self.act_open_session, self.act_save_session):
             m.addAction(a)
         m.addSeparator()
-        for a in (self.act_copy, self.act_export):
+        for a in (self.act_copy, self.act_export, self.act_batch):
             m.addAction(a)
         m.addSeparator()
         m.addAction(self.act_quit)

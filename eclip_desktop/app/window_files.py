@@ -206,6 +206,13 @@ class FilesMixin:
         self.io.submit(Job("figure", figure_job(view.path, view.sha256, build, self.display),
                            label="rendering figure \u2026"))
 
+    def batch_export_dialog(self) -> None:
+        from eclip_desktop.app.batch_dialog import BatchExportDialog
+        if getattr(self, "batch_dialog", None) is None:
+            self.batch_dialog = BatchExportDialog(self)
+        self.batch_dialog.show()
+        self.batch_dialog.raise_()
+
     def export_dialog(self) -> None:
         parts = self._figure_parts()
         if parts is None:
@@ -244,3 +251,5 @@ class FilesMixin:
             self.status.set_job_text(f"figure copied to the clipboard ({w}\u00d7{h} px)")
         elif kind == "export":
             self.status.set_job_text(f"wrote {', '.join(p.name for p in result)}")
+        elif kind == "batch":
+            self.status.set_job_text(f"batch export: {result.summary()}")

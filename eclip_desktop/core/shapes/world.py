@@ -31,7 +31,8 @@ MAX_OBJECTS = 6
 MAX_SIZE = 4096
 
 BACKGROUNDS = ("plain", "textured", "cluttered", "mixed")
-CAPTION_KINDS = ("template", "short", "gloss", "hypernym_gloss")
+# "name": the shape alone ("a photo of a circle."), so colour cannot explain the caption.
+CAPTION_KINDS = ("template", "short", "name", "gloss", "hypernym_gloss")
 DEFAULT_CAPTION_WEIGHTS = {"template": 0.4, "short": 0.2, "gloss": 0.2, "hypernym_gloss": 0.2}
 
 # Saturated, well separated hues; backgrounds are kept muted so these stand out.
@@ -532,6 +533,10 @@ def _make_caption(rng: np.random.Generator, objects: list[ShapeObject], weights:
     with_color = True
     if kind == "template":
         caption = prompt_for(obj.shape, obj.color)
+    elif kind == "name":
+        with_color = False
+        form = int(rng.integers(3))
+        caption = (prompt_for(obj.shape), f"{_article(obj.shape)} {obj.shape}.", f"the {obj.shape}")[form]
     else:
         form = int(rng.integers(3))
         with_color = form != 0

@@ -26,12 +26,13 @@ class CaptionData:
     source: str
 
 
-def shapes_training_data(seed: int, count: int, size: int, caption_kinds: tuple[str, ...] | None = None,
-                         progress=None) -> CaptionData:
+def shapes_training_data(seed: int, count: int, size: int, caption_kinds: dict[str, float] | None = None,
+                         n_objects: tuple[int, int] = (1, 3), progress=None) -> CaptionData:
     """`count` scenes of Shapes World for `seed`; cached as .npz since all poolings share them."""
     from eclip_desktop.core.shapes import generate_scene
-    kinds = "-".join(caption_kinds) if caption_kinds else "all"
-    path = user_cache_dir() / "shapes" / f"train-s{seed}-n{count}-{size}px-{kinds}-v1.npz"
+    kinds = "-".join(f"{k}{w:g}" for k, w in sorted(caption_kinds.items())) if caption_kinds else "all"
+    objects = f"{n_objects[0]}to{n_objects[1]}"
+    path = user_cache_dir() / "shapes" / f"train-s{seed}-n{count}-{size}px-{objects}-{kinds}-v2.npz"
     if path.is_file():
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -41,7 +42,7 @@ def shapes_training_data(seed: int, count: int, size: int, caption_kinds: tuple[
     images = np.empty((count, size, size, 3), np.uint8)
     captions = []
     for i in range(count):
-        scene = generate_scene(seed, i, size=size, caption_kinds=list(caption_kinds) if caption_kinds else None)
+        scene = generate_scene(seed, i, size=size, n_objects=n_objects, caption_kinds=caption_kinds)
         images[i] = scene.image
         captions.append(scene.caption)
         if progress and (i + 1) % 1000 == 0:

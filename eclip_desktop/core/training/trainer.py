@@ -30,6 +30,7 @@ from eclip_desktop.core.errors import CancelledError, EclipError
 from eclip_desktop.core.models import (ModelSpec, load_model, quiet_open_clip, register_project_configs,
                                       visual_kind)
 from eclip_desktop.core.poolings import pooling_names
+from eclip_desktop.core.text import encode_text_trimmed
 from eclip_desktop.core.training.data import caption_folder_data, shapes_training_data
 from eclip_desktop.core.training.objective import contrastive_loss, pooled_for_training
 
@@ -64,7 +65,9 @@ class TrainConfig:
     name: str | None = None
     checkpoint_every: int = 250
     resume: bool = False
-    captions: str = "all"  # Shapes World caption kinds, comma-separated, or 'all'
+    captions: str = "all"  # Shapes World caption kinds: 'all', 'a,b' (equal odds) or 'a:0.5,b:0.2'
+    objects: str = "1-3"  # Shapes World objects per training scene: 'N' or 'MIN-MAX'
+    schedule: str = "cosine"  # learning rate after warmup: 'cosine' decay to 0 or 'constant'
     eval_every: int = 0  # steps between zero-shot probes on held-out scenes (Shapes World only)
     extra: dict = field(default_factory=dict)
 
@@ -128,9 +131,44 @@ def _optimizer(model, params, cfg: TrainConfig):
                               {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
 
 
+def parse_caption_kinds(text: str) -> dict[str, float] | None:
+    """'all' -> None (the generator's default mix); 'a,b' -> equal odds; 'a:0.5,b:0.2' -> weights."""
+    from eclip_desktop.core.shapes import CAPTION_KINDS
+    if text.strip() == "all":
+        return None
+    weights: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, w = part.partition(":")
+        if name not in CAPTION_KINDS:
+            raise TrainingError(f"unknown caption kind '{name}'; known: {', '.join(CAPTION_KINDS)} (or 'all')")
+        try:
+            weights[name] = float(w) if w else 1.0
+        except ValueError:
+            raise TrainingError(f"caption weight '{w}' for '{name}' is not a number") from None
+        if not weights[name] >= 0:
+            raise TrainingError(f"caption weight for '{name}' must be >= 0, got {w}")
+    if not weights or not any(weights.values()):
+        raise TrainingError(f"--captions '{text}' names no caption kind with a positive weight")
+    return weights
+
+
+def parse_objects(text: str) -> tuple[int, int]:
+    from eclip_desktop.core.shapes.world import MAX_OBJECTS
+    lo, _, hi = str(text).partition("-")
+    try:
+        rng = (int(lo), int(hi or lo))
+    except ValueError:
+        raise TrainingError(f"--objects must be N or MIN-MAX, got '{text}'") from None
+    if not 1 <= rng[0] <= rng[1] <= MAX_OBJECTS:
+        raise TrainingError(f"--objects must lie within 1..{MAX_OBJECTS} with MIN <= MAX, got '{text}'")
+    return rng
+
+
 def _lr_at(step: int, cfg: TrainConfig) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
+    if cfg.schedule == "constant":
+        return cfg.lr
     progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
@@ -204,6 +242,9 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
         raise TrainingError(f"unknown pooling '{cfg.pooling}': choose one of {', '.join(pooling_names())}")
     if cfg.steps < 1 or cfg.batch_size < 2:
         raise TrainingError("need at least 1 step and a batch of at least 2 (contrastive loss)")
+    if cfg.schedule not in ("cosine", "constant"):
+        raise TrainingError(f"unknown schedule '{cfg.schedule}': choose cosine or constant")
+    kinds, n_objects = parse_caption_kinds(cfg.captions), parse_objects(cfg.objects)
     rank, world = _distributed()
     device = resolve_device(cfg.device)
     if world > 1 and device.type == "cuda":
@@ -214,8 +255,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
     size = int(model.visual.image_size if isinstance(model.visual.image_size, int) else model.visual.image_size[0])
     t_data = time.perf_counter()
     if cfg.data == "shapes":
-        kinds = None if cfg.captions == "all" else tuple(k.strip() for k in cfg.captions.split(","))
-        data = shapes_training_data(cfg.data_seed, cfg.scenes, size, kinds)
+        data = shapes_training_data(cfg.data_seed, cfg.scenes, size, kinds, n_objects)
     else:
         data = caption_folder_data(cfg.data, size)
     data_s = time.perf_counter() - t_data
@@ -247,7 +287,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             img = pooled_for_training(model.visual, kind, pixels, cfg.pooling, cfg.tau, cfg.topk, guide)
             with torch.set_grad_enabled(not text_frozen):
-                txt = model.encode_text(tokens[idx].to(device))
+                txt = encode_text_trimmed(model, tokens[idx].to(device))
         loss, acc = contrastive_loss(img, txt, model.logit_scale, caption_ids[idx].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
