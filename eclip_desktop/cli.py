@@ -293,8 +293,10 @@ def cmd_export(args) -> int:
     hierarchy, concept_set, synsets = _export_synsets(args)
     if not texts and not synsets:
         raise TextError("nothing to export: pass --text/--labels-file for CLIP maps and/or --synset for ConVis")
-    if args.grid and not texts:
-        raise TextError("--grid compares CLIP maps: pass --text or --labels-file too")
+    if set(args.grid or []) - {"concept"} and not texts:
+        raise TextError("--grid pooling/method/prompt compares CLIP maps: pass --text or --labels-file too")
+    if "concept" in (args.grid or []) and not synsets:
+        raise TextError("--grid concept compares ConVis maps: pass --synset too")
     ensure_writable_dir(args.out)  # a read-only target fails before a model loads
     poolings = expand_poolings(args.pooling)
     methods = list(dict.fromkeys(args.method or ["itsm"]))
@@ -520,9 +522,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="recompute and replace existing outputs")
     p.add_argument("--format", default="png", choices=["png", "jpeg", "tiff", "svg"],
                    help="annotated figure format (svg: vector title and colorbar, the overlay embedded as PNG)")
-    p.add_argument("--grid", action="append", choices=["pooling", "method", "prompt"],
+    p.add_argument("--grid", action="append", choices=["pooling", "method", "prompt", "concept"],
                    help="also write <stem>__grid-KIND.png per image: one tile per pooling / method / prompt "
-                        "(first text, method and pooling held fixed); repeatable")
+                        "(first text, method and pooling held fixed) or per --synset (concept); repeatable")
     p.add_argument("--raw", action="append", choices=["npy", "png16", "tiff16"],
                    help="raw map files besides the float32 .npy (always written): 16-bit PNG/TIFF; repeatable")
     p.add_argument("--ensemble", action="store_true", help="encode each text with the prompt ensemble")

@@ -155,6 +155,21 @@ def test_synsets_use_the_concepts_names_and_resume(two_images, tmp_path, capsys,
     rc, err = run(args, capsys)
     assert rc == 0 and rows_of(out)[0]["status"] == "skipped"
 
+    # The concept grid: one tile per synset, after the ConVis maps it is built from.
+    grid_args = ["export", "--images", two_images[1], "--synset", "circle", "--synset", "polygon.n.01",
+                 "--concept-set", "shapes", "--grid", "concept", "--out", str(out), *TINY]
+    rc, err = run(grid_args, capsys)
+    assert rc == 0, err
+    rows = rows_of(out)
+    assert [(r["method"], r["status"]) for r in rows] == [("convis", "skipped"), ("convis", "ok"),
+                                                          ("grid-concept", "ok")]
+    grid = np.array(Image.open(out / "a__grid-concept.png"))
+    single = np.array(Image.open(out / "a__convis__circle.n.01.png"))
+    assert grid.shape[1] > 1.5 * single.shape[1]  # two tiles side by side
+    rc, err = run(["export", "--images", two_images[1], "--text", "a cat", "--grid", "concept",
+                   "--out", str(tmp_path / "o2"), *TINY], capsys)
+    assert rc == 1 and "--grid concept compares ConVis maps: pass --synset" in err
+
 
 def test_cancel_leaves_a_valid_index_with_pending_rows(two_images, tmp_path, tiny_handles):
     engine = Engine(tiny_handles["eclip-tiny-vit"])

@@ -52,8 +52,10 @@ def check_request(req: ExportRequest) -> None:
         raise TextError("batch export: nothing to export; give prompts for CLIP maps and/or synsets for ConVis")
     if req.texts and (not req.methods or not req.poolings):
         raise TextError("batch export: pick at least one method and one pooling for the prompt maps")
-    if req.grids and not req.texts:
-        raise TextError("batch export: comparison grids compare prompt maps; give prompts too")
+    if set(req.grids) - {"concept"} and not req.texts:
+        raise TextError("batch export: pooling, method and prompt grids compare prompt maps; give prompts too")
+    if "concept" in req.grids and not req.synsets:
+        raise TextError("batch export: the concept grid compares ConVis maps; give synsets too")
 
 
 def batch_export_job(req: ExportRequest, choice: ModelChoice, wordnet=None, set_key: str = "default"):

@@ -23,6 +23,7 @@ from eclip_desktop.core.errors import EclipError, OutputError
 from eclip_desktop.core.explain import (POOLING_NOTE, contribution_stem, image_stems, map_stem, text_slugs,
                                         title_lines)
 from eclip_desktop.core.export_index import Row, write_index
+from eclip_desktop.core.grids import CLIP_GRIDS
 from eclip_desktop.core.heatmap import NORMALISATION
 from eclip_desktop.core.imageio import image_sha256, load_image
 from eclip_desktop.core.methods import get_method
@@ -100,10 +101,12 @@ def plan_rows(req: ExportRequest) -> list[Row]:
             if req.contributions:
                 for p in req.poolings:
                     rows.append(Row(path, stem, "contribution", p, None, None, contribution_stem(stem, p)))
-            for kind in req.grids:  # after the maps it is built from
+            for kind in (k for k in req.grids if k in CLIP_GRIDS):  # after the maps it is built from
                 rows.append(Row(path, stem, f"grid-{kind}", None, None, None, grid_stem(stem, kind)))
         for s in req.synsets:
             rows.append(Row(path, stem, "convis", None, None, s, convis_stem(stem, s)))
+        if "concept" in req.grids and req.synsets:
+            rows.append(Row(path, stem, "grid-concept", None, None, None, grid_stem(stem, "concept")))
     for r in rows:
         # A grid is a single PNG whatever --format says: it is a comparison view, not a map.
         r.files = [r.name + ".png"] if r.method.startswith("grid-") else row_files(r.name, req)
@@ -155,7 +158,11 @@ def _grid_tiles(row: Row, req: ExportRequest) -> list[tuple[str, str, str, str]]
     """(map name, caption, pooling, text) per tile; the names are rows of this image."""
     from eclip_desktop.core.grids import short_pooling
     slugs = text_slugs(req.texts)
-    kind, m, p, t = row.method[len("grid-"):], req.methods[0], req.poolings[0], req.texts[0]
+    kind = row.method[len("grid-"):]
+    if kind == "concept":
+        from eclip_desktop.core.convis.report import map_stem as convis_stem
+        return [(convis_stem(row.stem, s), s, None, None) for s in req.synsets]
+    m, p, t = req.methods[0], req.poolings[0], req.texts[0]
     if kind == "pooling":
         return [(map_stem(row.stem, m, q, slugs[t]), short_pooling(q), q, t) for q in req.poolings]
     if kind == "method":
@@ -175,8 +182,14 @@ def _write_grid(row: Row, out: Path, req: ExportRequest, rgb) -> None:
             scores = json.loads((out / f"{name}.json").read_text(encoding="utf-8")).get("scores", {}).get(p)
         except (OSError, ValueError) as exc:
             raise EclipError(f"grid: the map {name} is missing or unreadable ({exc})") from exc
-        tiles.append((values, [caption, score_caption(scores)]))
+        tiles.append((values, [caption, score_caption(scores)] if p else [caption]))
     kind = row.method[len("grid-"):]
+    if kind == "concept":
+        from eclip_desktop.core.convis.report import COLORBAR
+        figure = grid_figure(rgb, tiles, cmap=req.cmap, alpha=req.alpha, colorbar_label=COLORBAR,
+                             title_lines=[f"{row.stem}: one tile per concept", "ConVis"])
+        atomic_save_image(out / row.files[0], figure, overwrite=req.overwrite)
+        return
     fixed = {"pooling": f"{get_method(req.methods[0]).label} \u00b7 \u201c{req.texts[0]}\u201d",
              "method": f"pooling: {POOLING_LABELS.get(req.poolings[0], req.poolings[0])} \u00b7 "
                        f"\u201c{req.texts[0]}\u201d",

@@ -12,7 +12,8 @@ import numpy as np
 
 from eclip_desktop.core.render import DEFAULT_COLORBAR_LABEL, _upscale_for_text, annotate, overlay, side_by_side
 
-GRID_KINDS = ("pooling", "method", "prompt")
+GRID_KINDS = ("pooling", "method", "prompt", "concept")
+CLIP_GRIDS = ("pooling", "method", "prompt")  # these compare prompt maps; "concept" compares ConVis maps
 _CAPTION_SEP = " \u00b7 "
 
 
