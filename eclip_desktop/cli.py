@@ -401,6 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     from eclip_desktop.core.methods import method_names
     from eclip_desktop.core.poolings import TAU_CHOICES, pooling_names
     from eclip_desktop.core.render import colormap_names
+    from eclip_desktop.core.training import recipe
 
     parser = argparse.ArgumentParser(prog=PROG, description="See why a CLIP model matches an image with a text.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -464,17 +465,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a small CLIP on Shapes World, or fine-tune one, with a pooling")
     p.add_argument("--pooling", required=True, choices=pooling_names())
-    p.add_argument("--model", default="eclip-tiny-vit", help="architecture (project configs or open_clip)")
+    p.add_argument("--model", default=recipe.ARCHITECTURE, help="architecture (project configs or open_clip)")
     p.add_argument("--pretrained", default=None, help="fine-tune these weights (tag or file); default: from scratch")
     p.add_argument("--data", default="shapes", help="'shapes' or an image+caption folder / CSV / JSONL manifest")
-    p.add_argument("--scenes", type=int, default=20000, help="Shapes World training scenes")
-    p.add_argument("--captions", default="all", help="Shapes World caption kinds: all, a comma list of template, "
-                   "short, name, gloss, hypernym_gloss, or weighted as template:0.3,name:0.4")
-    p.add_argument("--objects", default="1-3", help="Shapes World objects per training scene: N or MIN-MAX")
+    p.add_argument("--scenes", type=int, default=recipe.SCENES, help="Shapes World training scenes")
+    p.add_argument("--captions", default=recipe.CAPTIONS,
+                   help="Shapes World caption kinds: all, a comma list of template, short, name, gloss, "
+                        "hypernym_gloss, or weighted as template:0.3,name:0.4 (default: the family's mix)")
+    p.add_argument("--objects", default=recipe.OBJECTS, help="Shapes World objects per training scene: N or MIN-MAX")
     p.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
                    help="learning rate after warmup")
     p.add_argument("--warmup", type=int, default=100, help="linear warmup steps")
-    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--steps", type=int, default=recipe.STEPS)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--tau", default="mean", choices=TAU_CHOICES)

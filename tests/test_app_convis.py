@@ -117,3 +117,77 @@ def test_cancel_during_the_rank_matrix(qtbot, make_window, tmp_path, wordnet_env
     assert cv.cached_ranks(w.compute.state.image(w.image_list.current_path())[0]) is None
     assert w.views.side.map.values is None  # the pane says so instead of showing a map
     idle(qtbot, w)
+
+
+def test_convis_map_copies_exports_and_survives_a_session(qtbot, make_window, tmp_path, wordnet_env):
+    import json
+
+    from PySide6.QtWidgets import QApplication
+    w, dock = window_with_shapes(qtbot, make_window, tmp_path)
+    select(qtbot, w, "polygon.n.01")
+    QApplication.clipboard().clear()
+    w.copy_figure()
+    qtbot.waitUntil(lambda: not QApplication.clipboard().image().isNull(), timeout=WAIT_MS)
+    assert QApplication.clipboard().image().width() > 96  # the map plus title and colorbar
+
+    out = tmp_path / "export"
+    w.export_map(str(out))
+    qtbot.waitUntil(lambda: sorted(p.name for p in out.glob("[!.]*")) == [
+        "photo__convis__polygon.n.01.json", "photo__convis__polygon.n.01.npy", "photo__convis__polygon.n.01.png"],
+        timeout=WAIT_MS)
+    saved = np.load(out / "photo__convis__polygon.n.01.npy")
+    assert np.array_equal(saved, w.convis_result.values.astype(np.float32))
+    meta = json.loads((out / "photo__convis__polygon.n.01.json").read_text())
+    assert meta["method"] == "convis" and meta["synset"] == "polygon.n.01"
+    assert meta["concept_set"]["key"] == "shapes" and meta["gloss"] == w.convis_result.gloss
+
+    session = tmp_path / "s.eclip.json"
+    assert w.save_session(str(session))
+    doc = json.loads(session.read_text())
+    assert (doc["synset"], doc["convis"], doc["concept_set"]) == ("polygon.n.01", True, "shapes")
+    w.leave_convis()
+    dock.use_concept_set("default")
+    qtbot.waitUntil(lambda: dock.key == "default" and not dock.is_busy(), timeout=WAIT_MS)
+    assert w.open_session(str(session))
+    qtbot.waitUntil(lambda: w.views.side.right_title.text().startswith("ConVis \u00b7 polygon.n.01: ")
+                    and not w.compute.is_busy() and w.image_view is not None, timeout=WAIT_MS)
+    assert w.convis_on and w.selected_synset == "polygon.n.01" and dock.key == "shapes"
+    idle(qtbot, w)
+
+
+def test_convis_out_of_memory_falls_back_to_the_cpu(tmp_path, wordnet_env, tiny_handles, monkeypatch):
+    """The ConVis job, run without a window: a GPU out-of-memory error reruns it on the CPU."""
+    from eclip_desktop.app import compute
+    from eclip_desktop.app.convis_job import ConVisRequest, convis_job
+    from eclip_desktop.app.state import ModelChoice
+    from eclip_desktop.app.wordnet_service import WordNetService
+
+    class Ctx:
+        def __init__(self, state):
+            self.state = state
+
+        def check(self):
+            pass
+
+        def progress(self, text):
+            pass
+
+        def partial(self, obj):
+            pass
+
+    state = compute.WorkerState()
+    gpu = ModelChoice("eclip-tiny-vit", "random", "cuda", "fp16")
+    cpu = gpu.on_device("cpu")
+    state.engines[cpu.spec("native")] = compute.Engine(tiny_handles["eclip-tiny-vit"])
+    real_engine = state.engine
+
+    def engine(spec, ctx=None):
+        if spec.device == "cuda":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+        return real_engine(spec, ctx)
+
+    monkeypatch.setattr(state, "engine", engine)
+    photo = write_image(tmp_path / "photo.png", 96, 72)
+    result = convis_job(ConVisRequest(photo, gpu, "native", "polygon.n.01", "shapes"), WordNetService())(Ctx(state))
+    assert result.request.model == cpu and "CPU" in result.notices[0]
+    assert result.values.shape == (72, 96)

@@ -98,6 +98,12 @@ def test_session_with_unknown_values_and_missing_images_loads_with_warnings(tmp_
     assert (s.analysis.method, s.analysis.pooling, s.analysis.texts) == ("itsm", "native", ["ok"])
     assert (s.display.colormap, s.display.opacity, s.display.percentile) == ("viridis", 1.0, 100.0)
     assert s.layout == "side"
+    # Files written before the synset fields existed open with no synset, prompt maps, default set.
+    assert (s.synset, s.convis, s.concept_set) == ("", False, "default")
+    doc.update(synset=7, convis=True, concept_set="")
+    path.write_text(json.dumps(doc))
+    s = load_session(path)
+    assert (s.synset, s.convis, s.concept_set) == ("", False, "default")
 
 
 def test_session_refuses_other_files_and_newer_versions(tmp_path):

@@ -8,11 +8,11 @@ The Hierarchy and concept set come from the WordNet dock's service, which builds
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from eclip_desktop.app.compute import PREVIEW_SIDE, Context, ImageView
+from eclip_desktop.app.compute import PREVIEW_SIDE, Context, ImageView, with_cpu_fallback
 from eclip_desktop.app.display import preview
 from eclip_desktop.app.state import ModelChoice
 from eclip_desktop.core.errors import CancelledError, ConceptError
@@ -46,6 +46,7 @@ class ConVisResult:
     set_name: str
     windows: int
     concepts: list[dict] | None  # by map mass: synset, gloss, mass, best_rank
+    notices: list[str] = field(default_factory=list)  # e.g. the fall-back to the CPU
 
 
 def _cancelled(ctx: Context):
@@ -59,43 +60,54 @@ def _cancelled(ctx: Context):
     return stop
 
 
+def _convis_map(ctx: Context, req: ConVisRequest, hierarchy, concept_set, image, view) -> ConVisResult:
+    from eclip_desktop.core.convis.engine import ConVis
+    spec = req.model.spec(req.pooling)
+    handle = ctx.state.engine(spec, ctx).handle
+    key = (spec, req.set_key, concept_set.content_hash)
+    cv = ctx.state.convis.get(key)
+    if cv is None:
+        cv = ConVis(handle, hierarchy, concept_set)
+        ctx.state.remember_convis(key, cv)
+    stop = _cancelled(ctx)
+    n = len(concept_set)
+
+    def bank_progress(done: int, total: int) -> None:
+        # Only a bank that is not on disk yet reports: say why it is slow, once per batch.
+        ctx.progress(f"ConVis: encoding {done:,}/{total:,} glosses of \u2018{concept_set.name}\u2019 "
+                     f"(first use of this model and concept set; big models take minutes)")
+
+    cv.gloss_bank(bank_progress, stop)
+
+    def window_progress(done: int, total: int, _what: str) -> None:
+        ctx.progress(f"ConVis: {os.path.basename(req.path)}: windows {done}/{total} against {n:,} concepts")
+
+    rm = cv.rank_matrix(image, None, window_progress, stop)
+    ctx.check()
+    cm = cv.map_from_ranks(rm, req.synset)
+    concepts = None
+    if req.with_concepts:
+        ctx.progress("ConVis: concepts in this image \u2026")
+        concepts = cv.concepts_in_image(image, req.top_k)["by_mass"]
+    return ConVisResult(req, view, req.synset, hierarchy.gloss(req.synset), cm.values,
+                        preview(cm.values, PREVIEW_SIDE), concept_set.name, cm.windows, concepts)
+
+
 def convis_job(req: ConVisRequest, service):
     def run(ctx: Context) -> ConVisResult:
-        from eclip_desktop.core.convis.engine import ConVis
-
         hierarchy, concept_set = service.convis_inputs(req.set_key, ctx)
         if req.synset not in concept_set:
             raise ConceptError(f"ConVis: {req.synset} is not in the concept set \u2018{concept_set.name}\u2019; "
                                f"choose a set that has it.")
         ctx.progress(f"ConVis: reading {os.path.basename(req.path)} \u2026")
         image, view = ctx.state.image(req.path)
-        spec = req.model.spec(req.pooling)
-        handle = ctx.state.engine(spec, ctx).handle
-        key = (spec, req.set_key, concept_set.content_hash)
-        cv = ctx.state.convis.get(key)
-        if cv is None:
-            cv = ConVis(handle, hierarchy, concept_set)
-            ctx.state.remember_convis(key, cv)
-        stop = _cancelled(ctx)
-        n = len(concept_set)
 
-        def bank_progress(done: int, total: int) -> None:
-            # Only a bank that is not on disk yet reports: say why it is slow, once per batch.
-            ctx.progress(f"ConVis: encoding {done:,}/{total:,} glosses of \u2018{concept_set.name}\u2019 "
-                         f"(first use of this model and concept set; big models take minutes)")
+        def work(choice: ModelChoice) -> ConVisResult:
+            return _convis_map(ctx, replace(req, model=choice), hierarchy, concept_set, image, view)
 
-        cv.gloss_bank(bank_progress, stop)
-
-        def window_progress(done: int, total: int, _what: str) -> None:
-            ctx.progress(f"ConVis: {os.path.basename(req.path)}: windows {done}/{total} against {n:,} concepts")
-
-        rm = cv.rank_matrix(image, None, window_progress, stop)
-        ctx.check()
-        cm = cv.map_from_ranks(rm, req.synset)
-        concepts = None
-        if req.with_concepts:
-            ctx.progress("ConVis: concepts in this image \u2026")
-            concepts = cv.concepts_in_image(image, req.top_k)["by_mass"]
-        return ConVisResult(req, view, req.synset, hierarchy.gloss(req.synset), cm.values,
-                            preview(cm.values, PREVIEW_SIDE), concept_set.name, cm.windows, concepts)
+        # On a GPU out-of-memory error the windows run again on the CPU; the result then carries
+        # the CPU model in its request, which is what the window switches to.
+        result, _used, notices = with_cpu_fallback(ctx, req.model, work)
+        result.notices = notices
+        return result
     return run

@@ -48,6 +48,14 @@ def contribution_figure(image_rgb: np.ndarray, values: np.ndarray, pooling: str,
     return FigureSpec(image_rgb, values, lines, "share of pooling evidence")
 
 
+def convis_figure(image_rgb: np.ndarray, result, model: str) -> FigureSpec:
+    """The ConVis map on screen (a ConVisResult) as the `concepts` command draws its figure."""
+    from eclip_desktop.core.convis.report import COLORBAR
+    lines = [f"ConVis \u00b7 {result.synset}: {result.gloss}",
+             f"{model} \u00b7 concept set \u2018{result.set_name}\u2019 \u00b7 {result.windows} windows"]
+    return FigureSpec(image_rgb, result.values, lines, COLORBAR)
+
+
 def render(fig: FigureSpec, display: DisplayState) -> np.ndarray:
     levels = clip_levels(fig.values, display.percentile)
     panel = overlay(fig.rgb, fig.values, cmap=display.colormap, alpha=display.opacity, levels=levels)
@@ -89,6 +97,33 @@ def export_map(out_dir: str | Path, image: LoadedImage, heatmap: Heatmap, poolin
     return targets
 
 
+def export_convis(out_dir: str | Path, image: LoadedImage, result, display: DisplayState, model_info: dict,
+                  overwrite: bool = False) -> list[Path]:
+    """The ConVis map on screen as `concepts` names it: <stem>__convis__<synset>.{png,npy,json}."""
+    from eclip_desktop.core.convis.report import map_stem as convis_stem
+    out = ensure_writable_dir(out_dir)
+    stem = convis_stem(Path(image.path).stem or "image", result.synset)
+    targets = [out / f"{stem}{ext}" for ext in (".png", ".npy", ".json")]
+    if not overwrite:
+        for t in targets:
+            if t.exists():
+                raise OutputError(f"{t} exists; choose another folder or allow replacing")
+    model = f"{model_info.get('model', '')} ({model_info.get('pretrained', '')})"
+    figure = render(convis_figure(image.rgb, result, model), display)
+    sidecar = {"image": image.path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
+               **model_info, "method": "convis", "synset": result.synset, "gloss": result.gloss,
+               "concept_set": {"name": result.set_name, "key": result.request.set_key},
+               "windows": result.windows, "top_concepts": result.concepts or [],
+               "normalisation": "rank map, min-max to [0, 1]", "display": display.to_dict(),
+               "files": {"png": targets[0].name, "npy": targets[1].name}, "version": __version__,
+               "written_by": "eclip-desktop GUI"}
+    json.dumps(sidecar)  # fail before writing anything if a value cannot be stored
+    atomic_save_npy(targets[1], result.values.astype(np.float32), overwrite=overwrite)
+    atomic_save_image(targets[0], figure, overwrite=overwrite)
+    atomic_write_json(targets[2], sidecar, overwrite=overwrite)
+    return targets
+
+
 def _same_image(path: str, sha256: str) -> LoadedImage:
     from eclip_desktop.core.errors import ImageLoadError
     from eclip_desktop.core.imageio import load_image
@@ -107,9 +142,10 @@ def figure_job(path: str, sha256: str, build, display: DisplayState):
     return run
 
 
-def export_job(path: str, sha256: str, out_dir: str, overwrite: bool, **kw):
+def export_job(path: str, sha256: str, out_dir: str, overwrite: bool, writer=None, **kw):
+    """writer: export_map (default) or export_convis, called with the reloaded image and kw."""
     def run(ctx):
         image = _same_image(path, sha256)
         ctx.check()
-        return export_map(out_dir, image, overwrite=overwrite, **kw)
+        return (writer or export_map)(out_dir, image, overwrite=overwrite, **kw)
     return run

@@ -493,6 +493,12 @@ class MainWindow(FilesMixin, QMainWindow):
 
     def _convis_ready(self, r: ConVisResult) -> None:
         self._convis_asked = None
+        if r.request.model != self.model and r.notices:
+            # The worker fell back to the CPU: what runs now is what the controls must show.
+            self.model = r.request.model
+            self.controls.show_device(self.model.device)
+        for notice in r.notices:
+            self.banner.show_message(notice, "warning", "device")
         req = self._convis_request()
         if not self.convis_on or req is None or r.request.context() != req.context():
             return

@@ -1,7 +1,8 @@
 """Sessions: what is open and how it is shown, as a versioned JSON file.
 
 {"format": "eclip-desktop-session", "version": 1, "images": [...], "current": 0, "model": {...},
- "analysis": {...}, "display": {...}, "layout": "side"}
+ "analysis": {...}, "display": {...}, "layout": "side", "synset": "", "convis": false,
+ "concept_set": "default"}
 
 A reader accepts every version up to its own and refuses newer ones with a message, so an old
 build never half-reads a file written by a newer one. Paths are stored absolute and relative to
@@ -35,6 +36,9 @@ class Session:
     analysis: AnalysisState = field(default_factory=AnalysisState)
     display: DisplayState = field(default_factory=DisplayState)
     layout: str = "side"
+    synset: str = ""  # the WordNet dock's selection
+    convis: bool = False  # the map pane shows the synset's ConVis map
+    concept_set: str = "default"  # the dock's concept set key ('default', 'all', 'shapes', 'file:PATH')
     warnings: list[str] = field(default_factory=list)  # filled on load, never saved
 
 
@@ -52,7 +56,8 @@ def save_session(path: str | os.PathLike, session: Session) -> Path:
     doc = {"format": FORMAT, "version": VERSION, "images": images, "current": session.current,
            "model": session.model.to_dict() if session.model else None,
            "analysis": session.analysis.to_dict(), "display": session.display.to_dict(),
-           "layout": session.layout}
+           "layout": session.layout, "synset": session.synset, "convis": session.convis,
+           "concept_set": session.concept_set}
     try:
         return atomic_write_json(target, doc, overwrite=True)
     except EclipError as exc:
@@ -113,4 +118,10 @@ def load_session(path: str | os.PathLike) -> Session:
     session.analysis = AnalysisState.from_dict(doc.get("analysis"))
     session.display = DisplayState.from_dict(doc.get("display"))
     session.layout = doc.get("layout") if doc.get("layout") in LAYOUTS else "side"
+    # Added within version 1: files without them open as before, with no synset selected.
+    synset = doc.get("synset", "")
+    session.synset = synset if isinstance(synset, str) else ""
+    session.convis = bool(doc.get("convis", False)) and bool(session.synset)
+    concept_set = doc.get("concept_set", "default")
+    session.concept_set = concept_set if isinstance(concept_set, str) and concept_set else "default"
     return session

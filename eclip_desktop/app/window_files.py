@@ -7,7 +7,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from eclip_desktop.app.compute import thumbnails_job
-from eclip_desktop.app.figure import contribution_figure, export_job, figure_job, map_figure
+from eclip_desktop.app.figure import (contribution_figure, convis_figure, export_convis, export_job, figure_job,
+                                      map_figure)
 from eclip_desktop.app.image_list import image_extensions, split_paths, to_qimage
 from eclip_desktop.app.jobs import Job
 from eclip_desktop.app.session import SUFFIX, Session, SessionError, load_session, save_session
@@ -126,7 +127,8 @@ class FilesMixin:
         paths = self.image_list.paths()
         current = self.image_list.currentRow()
         return Session(images=paths, current=max(current, 0), model=self.model, analysis=self.analysis,
-                       display=self.display, layout=self.layout_name)
+                       display=self.display, layout=self.layout_name, synset=self.selected_synset,
+                       convis=self.convis_on, concept_set=self.wordnet_dock.key)
 
     def save_session_dialog(self) -> None:
         start = os.path.join(self.settings.last_dir(), "session" + SUFFIX)
@@ -172,6 +174,7 @@ class FilesMixin:
         if s.images:
             self.open_paths(s.images, select=False, remember=False)
             self.image_list.select(s.images[s.current])
+        self._restore_concepts(s)
         if s.warnings:
             self.banner.show_message("; ".join(s.warnings), "warning", "session")
         self.refresh()
@@ -179,16 +182,45 @@ class FilesMixin:
         self.status.set_job_text(f"session opened from {path}")
         return True
 
+    def _restore_concepts(self, s: Session) -> None:
+        from eclip_desktop.app.wordnet_service import BUILTIN_SETS
+        dock = self.wordnet_dock
+        if s.concept_set != dock.key:
+            if s.concept_set in BUILTIN_SETS:
+                dock.use_concept_set(s.concept_set)
+            elif os.path.isfile(s.concept_set):
+                dock.load_vocabulary(s.concept_set)
+            else:
+                s.warnings.append(f"the session's vocabulary file {s.concept_set} was not found; "
+                                  "the concept set stays as it was")
+        self.selected_synset = s.synset
+        if s.convis:
+            self.show_convis(s.synset)
+        else:
+            self.leave_convis()
+
     # --- figure ----------------------------------------------------------------------------------
 
+    def _shown_convis(self):
+        """The ConVis result the map pane shows now, or None (prompt maps, or not computed yet)."""
+        r = self.convis_result
+        if (not self.convis_on or self.layout_name != "side" or self.image_view is None
+                or not self._convis_current(self._convis_request()) or r.request.path != self.image_view.path):
+            return None
+        return r
+
     def _figure_parts(self):
-        """(image view, builder of the FigureSpec, map set, text index) of the map on screen."""
+        """(image view, builder of the FigureSpec, map set, text index) of the map on screen;
+        for a ConVis map the map set and index are None."""
         a = self.analysis
+        model = f"{self.model_info['model']} ({self.model_info['pretrained']})" if self.model_info else ""
+        convis = self._shown_convis()
+        if convis is not None:
+            return self.image_view, lambda rgb: convis_figure(rgb, convis, model), None, None
         ms = self.maps.get((a.method, a.pooling))
         if self.image_view is None or ms is None:
             return None
         t = min(a.shown_index(), len(ms.heatmaps) - 1)
-        model = f"{self.model_info['model']} ({self.model_info['pretrained']})" if self.model_info else ""
         if self.display.show_contribution:
             def build(rgb):
                 return contribution_figure(rgb, ms.contribution, a.pooling, model)
@@ -223,9 +255,14 @@ class FilesMixin:
             return
         overwrite = False
         stem = Path(parts[0].path).stem
-        if any(Path(folder).glob(f"{stem}__{self.analysis.method}__{self.analysis.pooling}__*")):
-            answer = QMessageBox.question(self, "Replace files?", "Maps of this image with this method and pooling "
-                                          "are already in that folder. Replace those of this prompt?")
+        if parts[2] is None:
+            pattern, what = f"{stem}__convis__{self.selected_synset}.*", "The ConVis map of this synset"
+        else:
+            pattern = f"{stem}__{self.analysis.method}__{self.analysis.pooling}__*"
+            what = "Maps of this image with this method and pooling"
+        if any(Path(folder).glob(pattern)):
+            answer = QMessageBox.question(self, "Replace files?", f"{what} are already in that folder. "
+                                          "Replace them?")
             if answer != QMessageBox.Yes:
                 return
             overwrite = True
@@ -236,6 +273,11 @@ class FilesMixin:
         if parts is None:
             return
         view, _, ms, t = parts
+        if ms is None:
+            self.io.submit(Job("export", export_job(
+                view.path, view.sha256, folder, overwrite, writer=export_convis, result=self._shown_convis(),
+                display=self.display, model_info=self.model_info or {}), label="exporting \u2026"))
+            return
         a = self.analysis
         labels = [h.text for h in ms.heatmaps]
         self.io.submit(Job("export", export_job(

@@ -20,6 +20,7 @@ ROOT = "entity.n.01"
 DEFAULT_SET = "default"
 ALL_NOUNS = "all"
 SHAPES = "shapes"  # the Shapes World classes and their hypernyms: small, for the embedded family
+BUILTIN_SETS = (DEFAULT_SET, ALL_NOUNS, SHAPES)
 GLOSS_CHARS = 70
 
 

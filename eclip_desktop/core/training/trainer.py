@@ -31,6 +31,7 @@ from eclip_desktop.core.models import (ModelSpec, load_model, quiet_open_clip, r
                                       visual_kind)
 from eclip_desktop.core.poolings import pooling_names
 from eclip_desktop.core.text import encode_text_trimmed
+from eclip_desktop.core.training import recipe
 from eclip_desktop.core.training.data import caption_folder_data, shapes_training_data
 from eclip_desktop.core.training.objective import contrastive_loss, pooled_for_training
 
@@ -45,11 +46,11 @@ class TrainingError(EclipError):
 @dataclass
 class TrainConfig:
     pooling: str = "masked_max"
-    architecture: str = "eclip-tiny-vit"
+    architecture: str = recipe.ARCHITECTURE  # defaults: the embedded family's recipe
     pretrained: str | None = None  # set: fine-tune these weights (text tower frozen)
     data: str = "shapes"  # 'shapes' or a caption folder / manifest
-    scenes: int = 20000
-    steps: int = 1500
+    scenes: int = recipe.SCENES
+    steps: int = recipe.STEPS
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 0.05
@@ -65,8 +66,9 @@ class TrainConfig:
     name: str | None = None
     checkpoint_every: int = 250
     resume: bool = False
-    captions: str = "all"  # Shapes World caption kinds: 'all', 'a,b' (equal odds) or 'a:0.5,b:0.2'
-    objects: str = "1-3"  # Shapes World objects per training scene: 'N' or 'MIN-MAX'
+    # Shapes World caption kinds: 'all', 'a,b' (equal odds) or 'a:0.5,b:0.2'
+    captions: str = recipe.CAPTIONS
+    objects: str = recipe.OBJECTS  # Shapes World objects per training scene: 'N' or 'MIN-MAX'
     schedule: str = "cosine"  # learning rate after warmup: 'cosine' decay to 0 or 'constant'
     eval_every: int = 0  # steps between zero-shot probes on held-out scenes (Shapes World only)
     extra: dict = field(default_factory=dict)

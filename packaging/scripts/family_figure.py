@@ -1,0 +1,58 @@
+"""The semantic-shift figure of docs/RESULTS.md: held-out Shapes World scenes (rows) x the embedded
+family's poolings (columns), each tile the ITSM of "a photo of a {shape}." for the scene's first
+object, from the sibling trained with that pooling.
+
+    python packaging/scripts/family_figure.py --out docs/figures/shapes_poolings.png
+
+Scenes are drawn at 192 px and resized by the engine to the models' input, as any user image is.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from eclip_desktop.core.atomic import atomic_save_image
+from eclip_desktop.core.evaluate import HELD_OUT_SEED, _loaded
+from eclip_desktop.core.family import available_poolings, engines_for
+from eclip_desktop.core.grids import short_pooling
+from eclip_desktop.core.render import annotate, overlay, side_by_side
+from eclip_desktop.core.shapes import generate_scene, prompt_for
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--scenes", nargs="+", type=int, default=[0, 1, 2, 3], help="held-out scene indices")
+    ap.add_argument("--size", type=int, default=192)
+    ap.add_argument("--cmap", default="jet")
+    args = ap.parse_args(argv)
+    poolings = available_poolings()
+    if not poolings:
+        print("the embedded family is not installed (resources/models/eclip-shapes)", file=sys.stderr)
+        return 1
+    engines = engines_for("eclip-shapes", None, poolings, "cpu")
+    rows = []
+    for index in args.scenes:
+        scene = generate_scene(HELD_OUT_SEED, index, size=args.size)
+        image = _loaded(scene.image, f"shapes:{HELD_OUT_SEED}:{index}")
+        shape = scene.objects[0].shape
+        prompt = prompt_for(shape)
+        panels, captions = [scene.image], [f"scene {index}: \u201c{shape}\u201d"]
+        for p in poolings:
+            exp = engines[p].explain(image, [prompt], method="itsm", poolings=[p])
+            panels.append(overlay(scene.image, exp.heatmaps[0].values, cmap=args.cmap, alpha=0.55))
+            captions.append(f"{short_pooling(p)} (cos {exp.scores[p]['cosine'][0]:.2f})")
+        rows.append(side_by_side(panels, captions))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    figure = annotate(np.vstack(rows), ["Shapes World, held-out scenes: ITSM of each pooling's own model",
+                                        "columns: the family sibling trained with that pooling"], args.cmap)
+    atomic_save_image(args.out, figure, overwrite=True)
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
