@@ -191,3 +191,21 @@ def test_convis_out_of_memory_falls_back_to_the_cpu(tmp_path, wordnet_env, tiny_
     result = convis_job(ConVisRequest(photo, gpu, "native", "polygon.n.01", "shapes"), WordNetService())(Ctx(state))
     assert result.request.model == cpu and "CPU" in result.notices[0]
     assert result.values.shape == (72, 96)
+
+
+def test_convis_shows_a_coarse_preview_before_the_final_map(qtbot, make_window, tmp_path, wordnet_env):
+    w, dock = window_with_shapes(qtbot, make_window, tmp_path)
+    seen = []
+
+    def on_partial(kind, obj):
+        if kind == "convis":  # the window has handled it by now: record what the user sees
+            seen.append((obj.windows, obj.final, dock.convis_note.text(), w.views.side.caption.text()))
+
+    w.compute.partial.connect(on_partial)
+    select(qtbot, w, "polygon.n.01")
+    assert seen, "no coarse preview arrived"
+    windows, final, note, caption = seen[0]
+    assert not final and "coarse preview" in note and "refining" in caption
+    assert w.convis_result.final and windows < w.convis_result.windows
+    assert "coarse" not in w.views.side.caption.text()
+    idle(qtbot, w)

@@ -15,6 +15,7 @@ import numpy as np
 from eclip_desktop.app.compute import PREVIEW_SIDE, Context, ImageView, with_cpu_fallback
 from eclip_desktop.app.display import preview
 from eclip_desktop.app.state import ModelChoice
+from eclip_desktop.core.convis.windows import window_boxes
 from eclip_desktop.core.errors import CancelledError, ConceptError
 
 TOP_CONCEPTS = 15
@@ -47,6 +48,7 @@ class ConVisResult:
     windows: int
     concepts: list[dict] | None  # by map mass: synset, gloss, mass, best_rank
     notices: list[str] = field(default_factory=list)  # e.g. the fall-back to the CPU
+    final: bool = True  # False: the coarse preview (stride-32 windows) sent while the rest is encoded
 
 
 def _cancelled(ctx: Context):
@@ -82,7 +84,15 @@ def _convis_map(ctx: Context, req: ConVisRequest, hierarchy, concept_set, image,
     def window_progress(done: int, total: int, _what: str) -> None:
         ctx.progress(f"ConVis: {os.path.basename(req.path)}: windows {done}/{total} against {n:,} concepts")
 
-    rm = cv.rank_matrix(image, None, window_progress, stop)
+    # Coarse to fine: the windows on the stride-32 grid first, so a map is on screen after a
+    # fraction of the work; the final matrix is exactly the single-pass one.
+    rm = None
+    for rm in cv.iter_ranks(image, None, window_progress, stop, coarse_first=True):
+        if len(rm.boxes) < len(window_boxes(rm.params)):
+            coarse = cv.map_from_ranks(rm, req.synset, final=False)
+            ctx.partial(ConVisResult(req, view, req.synset, hierarchy.gloss(req.synset), coarse.values,
+                                     preview(coarse.values, PREVIEW_SIDE), concept_set.name, coarse.windows,
+                                     None, final=False))
     ctx.check()
     cm = cv.map_from_ranks(rm, req.synset)
     concepts = None

@@ -465,10 +465,11 @@ class MainWindow(FilesMixin, QMainWindow):
         req = ConVisRequest(path, self.model, self.analysis.pooling, self.selected_synset, self.wordnet_dock.key)
         return replace(req, with_concepts=req.context() != self._concepts_context)
 
-    def _convis_current(self, req: ConVisRequest | None) -> bool:
+    def _convis_current(self, req: ConVisRequest | None, preview_ok: bool = False) -> bool:
+        """The result on hand is the map `req` asks for (final, or also the coarse preview)."""
         r = self.convis_result
         return (req is not None and r is not None and r.synset == req.synset
-                and r.request.context() == req.context())
+                and r.request.context() == req.context() and (r.final or preview_ok))
 
     def _request_convis(self) -> None:
         if not self.convis_on:
@@ -489,6 +490,18 @@ class MainWindow(FilesMixin, QMainWindow):
                                     label=f"ConVis: {req.synset} \u2026"))
             self.wordnet_dock.set_convis_status(f"ConVis map of {req.synset}: computing \u2026 "
                                                 "(progress in the status bar; Esc cancels)")
+        self.refresh()
+
+    def _convis_partial(self, r: ConVisResult) -> None:
+        """The coarse preview: shown at once, replaced by the final map when the job ends."""
+        req = self._convis_request()
+        if not self.convis_on or req is None or r.synset != req.synset or r.request.context() != req.context():
+            return
+        self.convis_result = r
+        if self.image_view is None or self.image_view.path != r.image.path:
+            self.image_view = r.image
+        self.wordnet_dock.set_convis_status(f"ConVis map of {r.synset}: coarse preview from {r.windows} windows, "
+                                            "refining \u2026")
         self.refresh()
 
     def _convis_ready(self, r: ConVisResult) -> None:
@@ -518,9 +531,12 @@ class MainWindow(FilesMixin, QMainWindow):
             return None
         req = self._convis_request()
         r = self.convis_result
-        if self._convis_current(req) and r.request.path == path:
+        if self._convis_current(req, preview_ok=True) and r.request.path == path:
             caption = (f"rank map over {r.windows} windows \u00b7 concept set \u2018{r.set_name}\u2019 \u00b7 "
                        "bright = the concept ranks high; 0 outside the centre square")
+            if not r.final:
+                caption = (f"coarse preview from {r.windows} windows (stride 32), refining \u2026 \u00b7 "
+                           f"concept set \u2018{r.set_name}\u2019")
             return ConVisPane(f"ConVis \u00b7 {r.synset}: {r.gloss}", r.preview, r.values, caption)
         return ConVisPane(f"ConVis \u00b7 {self.selected_synset}", note=self._convis_note or "computing \u2026")
 
@@ -566,6 +582,8 @@ class MainWindow(FilesMixin, QMainWindow):
             self.refresh()
         elif kind == "thumbs":
             self._thumbnail_ready(*obj)
+        elif kind == "convis":
+            self._convis_partial(obj)
 
     def _job_succeeded(self, kind: str, result) -> None:
         if kind == "model":
