@@ -422,3 +422,42 @@ def test_picker_starts_on_a_real_model_not_a_tiny_config(monkeypatch):
     assert model_picker.initial_architecture(names) == "ViT-B-16"
     monkeypatch.setattr(model_picker, "family_available", lambda: True)
     assert model_picker.initial_architecture(names) == model_picker.FAMILY
+
+
+def test_export_options_format_layout_and_width(qtbot, make_window, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from PIL import Image
+
+    from eclip_desktop.app.export_dialog import ExportMapDialog
+    from eclip_desktop.app.figure import FigureOptions
+    w = make_window()
+    wait_for_map(qtbot, w)
+    stem = "shapes_scene__itsm__native__a-photo-of-a-purple-ellipse"
+    plain, wide = tmp_path / "plain", tmp_path / "wide"
+    w.export_map(str(plain))
+    w.export_map(str(wide), options=FigureOptions("tiff", "side", 600))
+    qtbot.waitUntil(lambda: (wide / f"{stem}.json").is_file() and (plain / f"{stem}.json").is_file(),
+                    timeout=WAIT_MS)
+    single = Image.open(plain / f"{stem}.png")
+    both = Image.open(wide / f"{stem}.tif")
+    assert both.width > 2 * 600 > single.width  # two 600 px panels side by side, then title and colorbar
+    meta = json.loads((wide / f"{stem}.json").read_text())
+    assert meta["figure_options"] == {"format": "tiff", "layout": "side", "width": 600}
+    assert meta["files"]["figure"] == f"{stem}.tif"
+    assert np.load(wide / f"{stem}.npy").shape == (256, 256)  # the raw map keeps the image size
+
+    svg = tmp_path / "svg"
+    w.export_map(str(svg), options=FigureOptions("svg"))
+    qtbot.waitUntil(lambda: (svg / f"{stem}.json").is_file(), timeout=WAIT_MS)
+    root = ET.parse(svg / f"{stem}.svg").getroot()
+    texts = "".join("".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert "a photo of a purple ellipse" in texts  # the title is real text, not pixels
+
+    d = ExportMapDialog(w, str(tmp_path), FigureOptions("jpeg", "side", 300))
+    qtbot.addWidget(d)
+    assert d.result_options() == (str(tmp_path), FigureOptions("jpeg", "side", 300))
+    with pytest.raises(ValueError, match="unknown figure format 'gif'"):
+        FigureOptions("gif")
+    with pytest.raises(ValueError, match="figure width"):
+        FigureOptions(width=-5)

@@ -6,7 +6,7 @@ lands in the paper; the raw similarity range is in the title as the CLI prints i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +14,36 @@ import numpy as np
 from eclip_desktop import __version__
 from eclip_desktop.app.display import clip_levels, threshold_level, threshold_mask
 from eclip_desktop.app.state import DisplayState
-from eclip_desktop.core.atomic import atomic_save_image, atomic_save_npy, atomic_write_json, ensure_writable_dir
+from eclip_desktop.core.atomic import (atomic_save_image, atomic_save_npy, atomic_write_bytes, atomic_write_json,
+                                      ensure_writable_dir)
 from eclip_desktop.core.errors import OutputError
 from eclip_desktop.core.explain import map_stem, title_lines
 from eclip_desktop.core.heatmap import Heatmap
 from eclip_desktop.core.imageio import LoadedImage
 from eclip_desktop.core.methods import get_method
 from eclip_desktop.core.poolings import POOLING_LABELS
-from eclip_desktop.core.render import annotate, draw_contour, overlay
+from eclip_desktop.core.render import annotate, draw_contour, overlay, side_by_side
+
+
+FIGURE_FORMATS = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "svg": ".svg"}
+FIGURE_LAYOUTS = {"overlay": "overlay only", "side": "image | overlay"}
+
+
+@dataclass(frozen=True)
+class FigureOptions:
+    """How Export Map draws the figure; the .npy and sidecar do not depend on it."""
+
+    format: str = "png"
+    layout: str = "overlay"
+    width: int = 0  # of the image panel(s) in px before the title and colorbar; 0: the image's own
+
+    def __post_init__(self):
+        if self.format not in FIGURE_FORMATS:
+            raise ValueError(f"unknown figure format {self.format!r}; choose {', '.join(FIGURE_FORMATS)}")
+        if self.layout not in FIGURE_LAYOUTS:
+            raise ValueError(f"unknown figure layout {self.layout!r}; choose {', '.join(FIGURE_LAYOUTS)}")
+        if not 0 <= int(self.width) <= 16384:
+            raise ValueError(f"figure width must be 0 (the image's own) to 16384 px, got {self.width}")
 
 
 @dataclass
@@ -56,7 +78,7 @@ def convis_figure(image_rgb: np.ndarray, result, model: str) -> FigureSpec:
     return FigureSpec(image_rgb, result.values, lines, COLORBAR)
 
 
-def render(fig: FigureSpec, display: DisplayState) -> np.ndarray:
+def _panel(fig: FigureSpec, display: DisplayState, options: FigureOptions) -> tuple[np.ndarray, list[str], tuple]:
     levels = clip_levels(fig.values, display.percentile)
     panel = overlay(fig.rgb, fig.values, cmap=display.colormap, alpha=display.opacity, levels=levels)
     mask = threshold_mask(fig.values, display)
@@ -65,22 +87,60 @@ def render(fig: FigureSpec, display: DisplayState) -> np.ndarray:
         h, w = mask.shape
         panel = draw_contour(panel, mask, thickness=max(1, round(min(h, w) / 250)))
         lines.append(f"outline: {display.threshold} threshold at {threshold_level(fig.values, display):.3f}")
+    if options.width and options.width != panel.shape[1]:
+        import cv2
+        h = max(1, round(panel.shape[0] * options.width / panel.shape[1]))
+        interp = cv2.INTER_AREA if options.width < panel.shape[1] else cv2.INTER_CUBIC
+        resize = lambda a: cv2.resize(np.ascontiguousarray(a), (options.width, h), interpolation=interp)  # noqa: E731
+        panel, image = resize(panel), resize(fig.rgb)
+    else:
+        image = fig.rgb
+    if options.layout == "side":
+        panel = side_by_side([image, panel], ["image", "map"])
+    return panel, lines, levels
+
+
+def render(fig: FigureSpec, display: DisplayState, options: FigureOptions = FigureOptions()) -> np.ndarray:
+    """The raster figure (uint8 RGB): panel(s), title block and colorbar."""
+    panel, lines, levels = _panel(fig, display, options)
     return annotate(panel, lines, display.colormap, levels=levels, colorbar_label=fig.colorbar_label)
 
 
-def export_map(out_dir: str | Path, image: LoadedImage, heatmap: Heatmap, pooling: str, scores: dict,
-               labels: list[str], index: int, display: DisplayState, trained_with_pooling: bool,
-               model_info: dict, method_options: dict, overwrite: bool = False) -> list[Path]:
-    """Figure (.png), raw map (.npy, float32 at the image size) and sidecar (.json), as the CLI names them."""
-    from eclip_desktop.core.explain import text_slugs
-    out = ensure_writable_dir(out_dir)
-    stem = map_stem(Path(image.path).stem or "image", heatmap.method, pooling, text_slugs(labels)[heatmap.text])
-    targets = [out / f"{stem}{ext}" for ext in (".png", ".npy", ".json")]
+def render_svg(fig: FigureSpec, display: DisplayState, options: FigureOptions) -> bytes:
+    """The same figure with vector title and colorbar (the panel embedded as PNG)."""
+    from eclip_desktop.core.svg_figure import figure_svg
+    panel, lines, levels = _panel(fig, display, options)
+    return figure_svg(panel, lines, display.colormap, levels=levels, colorbar_label=fig.colorbar_label).encode()
+
+
+def _write_figure(target: Path, fig: FigureSpec, display: DisplayState, options: FigureOptions,
+                  overwrite: bool) -> None:
+    if options.format == "svg":
+        atomic_write_bytes(target, render_svg(fig, display, options), overwrite=overwrite)
+    else:
+        atomic_save_image(target, render(fig, display, options), overwrite=overwrite)
+
+
+def _targets(out: Path, stem: str, options: FigureOptions, overwrite: bool) -> list[Path]:
+    targets = [out / f"{stem}{ext}" for ext in (FIGURE_FORMATS[options.format], ".npy", ".json")]
     if not overwrite:
         for t in targets:
             if t.exists():
                 raise OutputError(f"{t} exists; choose another folder or allow replacing")
-    figure = render(map_figure(image.rgb, heatmap, pooling, scores, index, trained_with_pooling), display)
+    return targets
+
+
+def export_map(out_dir: str | Path, image: LoadedImage, heatmap: Heatmap, pooling: str, scores: dict,
+               labels: list[str], index: int, display: DisplayState, trained_with_pooling: bool,
+               model_info: dict, method_options: dict, overwrite: bool = False,
+               options: FigureOptions = FigureOptions()) -> list[Path]:
+    """Figure (options.format), raw map (.npy, float32 at the image size) and sidecar (.json), as the
+    CLI names them."""
+    from eclip_desktop.core.explain import text_slugs
+    out = ensure_writable_dir(out_dir)
+    stem = map_stem(Path(image.path).stem or "image", heatmap.method, pooling, text_slugs(labels)[heatmap.text])
+    targets = _targets(out, stem, options, overwrite)
+    fig = map_figure(image.rgb, heatmap, pooling, scores, index, trained_with_pooling)
     sidecar = {"image": image.path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
                **model_info, "method": heatmap.method, "method_options": method_options, "pooling": pooling,
                "pooling_trained": trained_with_pooling, "text": heatmap.text, "text_index": index,
@@ -88,38 +148,36 @@ def export_map(out_dir: str | Path, image: LoadedImage, heatmap: Heatmap, poolin
                                             "probability": scores["probability"][index]},
                "label_scores": scores, "raw_range": list(heatmap.raw_range),
                "normalisation": heatmap.normalisation, "display": display.to_dict(),
-               "files": {"png": targets[0].name, "npy": targets[1].name}, "version": __version__,
+               "figure_options": asdict(options),
+               "files": {"figure": targets[0].name, "npy": targets[1].name}, "version": __version__,
                "written_by": "eclip-desktop GUI"}
     json.dumps(sidecar)  # fail before writing anything if a value cannot be stored
     atomic_save_npy(targets[1], heatmap.values.astype(np.float32), overwrite=overwrite)
-    atomic_save_image(targets[0], figure, overwrite=overwrite)
+    _write_figure(targets[0], fig, display, options, overwrite)
     atomic_write_json(targets[2], sidecar, overwrite=overwrite)
     return targets
 
 
 def export_convis(out_dir: str | Path, image: LoadedImage, result, display: DisplayState, model_info: dict,
-                  overwrite: bool = False) -> list[Path]:
+                  overwrite: bool = False, options: FigureOptions = FigureOptions()) -> list[Path]:
     """The ConVis map on screen as `concepts` names it: <stem>__convis__<synset>.{png,npy,json}."""
     from eclip_desktop.core.convis.report import map_stem as convis_stem
     out = ensure_writable_dir(out_dir)
     stem = convis_stem(Path(image.path).stem or "image", result.synset)
-    targets = [out / f"{stem}{ext}" for ext in (".png", ".npy", ".json")]
-    if not overwrite:
-        for t in targets:
-            if t.exists():
-                raise OutputError(f"{t} exists; choose another folder or allow replacing")
+    targets = _targets(out, stem, options, overwrite)
     model = f"{model_info.get('model', '')} ({model_info.get('pretrained', '')})"
-    figure = render(convis_figure(image.rgb, result, model), display)
+    fig = convis_figure(image.rgb, result, model)
     sidecar = {"image": image.path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
                **model_info, "method": "convis", "synset": result.synset, "gloss": result.gloss,
                "concept_set": {"name": result.set_name, "key": result.request.set_key},
                "windows": result.windows, "top_concepts": result.concepts or [],
                "normalisation": "rank map, min-max to [0, 1]", "display": display.to_dict(),
-               "files": {"png": targets[0].name, "npy": targets[1].name}, "version": __version__,
+               "figure_options": asdict(options),
+               "files": {"figure": targets[0].name, "npy": targets[1].name}, "version": __version__,
                "written_by": "eclip-desktop GUI"}
     json.dumps(sidecar)  # fail before writing anything if a value cannot be stored
     atomic_save_npy(targets[1], result.values.astype(np.float32), overwrite=overwrite)
-    atomic_save_image(targets[0], figure, overwrite=overwrite)
+    _write_figure(targets[0], fig, display, options, overwrite)
     atomic_write_json(targets[2], sidecar, overwrite=overwrite)
     return targets
 

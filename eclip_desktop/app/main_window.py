@@ -22,6 +22,7 @@ from eclip_desktop.app.compute import MapRequest, MapResult, ModelLoaded, Worker
 from eclip_desktop.app.controls import ControlsPanel
 from eclip_desktop.app.convis_job import ConVisRequest, ConVisResult, convis_job
 from eclip_desktop.app.display_bar import DisplayBar
+from eclip_desktop.app.figure import FigureOptions
 from eclip_desktop.app.image_list import ImageList
 from eclip_desktop.app.jobs import Job, JobRunner
 from eclip_desktop.app.settings import AppSettings
@@ -59,6 +60,7 @@ class MainWindow(FilesMixin, QMainWindow):
         self.settings = settings or AppSettings()
         self.analysis = AnalysisState()
         self.display = DisplayState()
+        self.figure_options = FigureOptions()  # Export Map's last choices
         self.layout_name = "side"
         self.model: ModelChoice | None = None
         self.model_info: dict | None = None

@@ -250,9 +250,13 @@ class FilesMixin:
         if parts is None:
             self.banner.show_message("Nothing to export yet: no map is shown.", "info", "export")
             return
-        folder = QFileDialog.getExistingDirectory(self, "Export the map into", self.settings.last_dir())
-        if not folder:
+        from eclip_desktop.app.export_dialog import ExportMapDialog
+        dialog = ExportMapDialog(self, getattr(self, "_export_folder", "") or self.settings.last_dir(),
+                                 self.figure_options)
+        if dialog.exec() != ExportMapDialog.Accepted:
             return
+        folder, self.figure_options = dialog.result_options()
+        self._export_folder = folder
         overwrite = False
         stem = Path(parts[0].path).stem
         if parts[2] is None:
@@ -268,22 +272,29 @@ class FilesMixin:
             overwrite = True
         self.export_map(folder, overwrite)
 
-    def export_map(self, folder: str, overwrite: bool = False) -> None:
+    def _export_kind(self) -> str:
+        # Each export is its own kind: a second export must not supersede (cancel) the first.
+        self._exports = getattr(self, "_exports", 0) + 1
+        return f"export:{self._exports}"
+
+    def export_map(self, folder: str, overwrite: bool = False, options=None) -> None:
         parts = self._figure_parts()
         if parts is None:
             return
         view, _, ms, t = parts
         if ms is None:
-            self.io.submit(Job("export", export_job(
+            self.io.submit(Job(self._export_kind(), export_job(
                 view.path, view.sha256, folder, overwrite, writer=export_convis, result=self._shown_convis(),
-                display=self.display, model_info=self.model_info or {}), label="exporting \u2026"))
+                display=self.display, model_info=self.model_info or {}, options=options or self.figure_options),
+                label="exporting \u2026"))
             return
         a = self.analysis
         labels = [h.text for h in ms.heatmaps]
-        self.io.submit(Job("export", export_job(
+        self.io.submit(Job(self._export_kind(), export_job(
             view.path, view.sha256, folder, overwrite, heatmap=ms.heatmaps[t], pooling=a.pooling, scores=ms.scores,
             labels=labels, index=t, display=self.display, trained_with_pooling=ms.trained_with_pooling,
-            model_info=self.model_info or {}, method_options=a.method_options(ms.method)),
+            model_info=self.model_info or {}, method_options=a.method_options(ms.method),
+            options=options or self.figure_options),
             label="exporting \u2026"))
 
     def _file_job_done(self, kind: str, result) -> None:
@@ -291,7 +302,7 @@ class FilesMixin:
             h, w = result.shape[:2]
             QApplication.clipboard().setImage(to_qimage(result))
             self.status.set_job_text(f"figure copied to the clipboard ({w}\u00d7{h} px)")
-        elif kind == "export":
+        elif kind.startswith("export:"):
             self.status.set_job_text(f"wrote {', '.join(p.name for p in result)}")
         elif kind == "batch":
             self.status.set_job_text(f"batch export: {result.summary()}")
