@@ -286,6 +286,9 @@ def cmd_export(args) -> int:
     from eclip_desktop.core.family import engines_for, is_family
     from eclip_desktop.core.poolings import expand_poolings
 
+    if args.top < 0:
+        from eclip_desktop.core.errors import ConceptError
+        raise ConceptError("--top must be 0 or more")
     images = collect_images(args.images)
     texts = list(args.text or []) + (_read_labels(args.labels_file) if args.labels_file else [])
     if any(not t.strip() for t in texts):
@@ -314,6 +317,7 @@ def cmd_export(args) -> int:
         handle = (load_model(_convis_spec(args)) if args.model is None or is_family(args.model)
                   else engines[poolings[0]].handle)  # a single model is shared with the CLIP maps
         creq = ConceptsRequest(images=images, synsets=synsets, out_dir=args.out, concept_set_spec=args.concept_set,
+                               top_k=args.top, seed=args.convis_seed, mode=args.convis_mode,
                                cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite)
         return prepare_concepts(handle, hierarchy, concept_set, creq)
 
@@ -517,6 +521,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels-file", help="a file of prompts, one per line")
     p.add_argument("--synset", action="append", help="ConVis concept maps for this synset or word; repeatable")
     p.add_argument("--concept-set", default="default", help="default, all, shapes, or a file of words/synsets")
+    p.add_argument("--top", type=int, default=10, help="ConVis: concepts listed in each sidecar")
+    p.add_argument("--convis-mode", default="grid", choices=["grid", "stochastic"],
+                   help="ConVis windows: the paper's grid, or its stochastic variant")
+    p.add_argument("--convis-seed", type=int, default=0, help="ConVis: the noise border's seed")
     p.add_argument("--method", action="append", choices=method_names(), help="repeatable; default itsm")
     p.add_argument("--pooling", action="append", choices=pooling_names() + ["all"],
                    help="repeatable; default native")

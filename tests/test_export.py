@@ -166,6 +166,19 @@ def test_synsets_use_the_concepts_names_and_resume(two_images, tmp_path, capsys,
     grid = np.array(Image.open(out / "a__grid-concept.png"))
     single = np.array(Image.open(out / "a__convis__circle.n.01.png"))
     assert grid.shape[1] > 1.5 * single.shape[1]  # two tiles side by side
+    # ConVis options reach the maps: the stochastic variant with another seed gives another map.
+    rc, err = run(["export", "--images", two_images[1], "--synset", "circle", "--concept-set", "shapes",
+                   "--convis-mode", "stochastic", "--convis-seed", "3", "--top", "2", "--out",
+                   str(tmp_path / "stoch"), *TINY], capsys)
+    assert rc == 0, err
+    meta = json.loads((tmp_path / "stoch" / "a__convis__circle.n.01.json").read_text())
+    assert (meta["algorithm"]["mode"], meta["algorithm"]["seed"]) == ("stochastic", 3)
+    assert len(meta["top_concepts"]["by_mass"]) == 2
+    assert not np.array_equal(np.load(tmp_path / "stoch" / "a__convis__circle.n.01.npy"),
+                              np.load(out / "a__convis__circle.n.01.npy"))
+    rc, err = run(["export", "--images", two_images[1], "--synset", "circle", "--top", "-1",
+                   "--out", str(tmp_path / "o3"), *TINY], capsys)
+    assert rc == 1 and "--top must be 0 or more" in err
     rc, err = run(["export", "--images", two_images[1], "--text", "a cat", "--grid", "concept",
                    "--out", str(tmp_path / "o2"), *TINY], capsys)
     assert rc == 1 and "--grid concept compares ConVis maps: pass --synset" in err
