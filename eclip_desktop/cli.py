@@ -433,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("eval", help="explainability metrics (mIoU, mSC, pointing) and zero-shot accuracy")
-    p.add_argument("--dataset", required=True, help="shapes[:N[:SEED]] (held-out seed 1000 by default), "
+    p.add_argument("--dataset", required=True, help="shapes[:N[:SEED[:OBJECTS]]] (held-out seed 1000, 1-3 objects by default), "
                                                     "voc:DIR, coco:DIR; cub:DIR (convis), imagefolder:DIR (ood)")
     p.add_argument("--method", default="itsm", choices=method_names() + ["convis", "ood"],
                    help="convis: ConVis maps (shapes, cub); ood: OOD AUROC on an image folder (docs/CONVIS.md)")

@@ -453,9 +453,11 @@ def test_imagefolder_errors(tmp_path):
 
 
 def test_parse_dataset_arg_forms():
-    assert parse_dataset_arg("shapes") == ("shapes", {"count": 100, "seed": 1000})
-    assert parse_dataset_arg("shapes:20") == ("shapes", {"count": 20, "seed": 1000})
-    assert parse_dataset_arg("shapes:20:7") == ("shapes", {"count": 20, "seed": 7})
+    assert parse_dataset_arg("shapes") == ("shapes", {"count": 100, "seed": 1000, "objects": (1, 3)})
+    assert parse_dataset_arg("shapes:20") == ("shapes", {"count": 20, "seed": 1000, "objects": (1, 3)})
+    assert parse_dataset_arg("shapes:20:7") == ("shapes", {"count": 20, "seed": 7, "objects": (1, 3)})
+    assert parse_dataset_arg("shapes:20:7:1") == ("shapes", {"count": 20, "seed": 7, "objects": (1, 1)})
+    assert parse_dataset_arg("shapes:20:7:2-4") == ("shapes", {"count": 20, "seed": 7, "objects": (2, 4)})
     assert parse_dataset_arg("voc:/data/VOC2012") == ("voc", "/data/VOC2012")
     assert parse_dataset_arg("COCO:/data/coco") == ("coco", "/data/coco")
     assert parse_dataset_arg("cub:C:\\data\\cub") == ("cub", "C:\\data\\cub")  # only the first ':' splits
@@ -471,7 +473,10 @@ def test_parse_dataset_arg_forms():
     ("shapes:0", "positive"),
     ("shapes:ten", "positive"),
     ("shapes:5:-1", "seed"),
-    ("shapes:5:1:2", "too many"),
+    ("shapes:5:1:2:3", "too many"),
+    ("shapes:5:1:0", "objects per scene"),
+    ("shapes:5:1:3-1", "objects per scene"),
+    ("shapes:5:1:many", "objects per scene"),
 ])
 def test_parse_dataset_arg_errors(arg, message):
     with pytest.raises(DatasetError, match=message) as info:

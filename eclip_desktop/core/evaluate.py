@@ -137,8 +137,9 @@ def run_eval(dataset: str, method: str, engines: dict[str, Engine], limit: int |
             classes = class_names()
             size = engine.handle.image_size
             if id(engine) not in maps_by_engine:
-                maps_by_engine[id(engine)] = evaluate_maps(engine, shapes_items(count, arg["seed"], size),
-                                                           classes, method, progress=progress)
+                maps_by_engine[id(engine)] = evaluate_maps(
+                    engine, shapes_items(count, arg["seed"], size, n_objects=arg.get("objects", (1, 3))),
+                    classes, method, progress=progress)
             zs = zero_shot_accuracy(engine, shapes_items(count, arg["seed"] + 1, size, n_objects=1),
                                     classes, pooling)
         elif kind in LOADERS:

@@ -139,6 +139,7 @@ def parse_dataset_arg(arg: str) -> tuple[str, str | dict]:
     shapes              -> ("shapes", {"count": 100, "seed": 1000})
     shapes:N            -> ("shapes", {"count": N, "seed": 1000})
     shapes:N:SEED       -> ("shapes", {"count": N, "seed": SEED})
+    shapes:N:SEED:OBJ   -> ... {"objects": (MIN, MAX)}: OBJ is K or MIN-MAX objects per scene (default 1-3)
     voc:DIR, coco:DIR, cub:DIR, imagefolder:DIR -> (kind, DIR)   (coco also takes a JSON path)
     Only the first ':' separates the kind, so Windows paths such as voc:C:\\data work.
     """
@@ -158,8 +159,16 @@ def parse_dataset_arg(arg: str) -> tuple[str, str | dict]:
 
 def _parse_shapes(rest: str, arg: str) -> dict:
     parts = rest.split(":") if rest else []
-    if len(parts) > 2:
-        raise DatasetError(f"too many fields in {arg!r}; write shapes, shapes:N or shapes:N:SEED")
+    if len(parts) > 3:
+        raise DatasetError(f"too many fields in {arg!r}; write shapes, shapes:N, shapes:N:SEED or "
+                           "shapes:N:SEED:OBJECTS")
+    objects = (1, 3)
+    if len(parts) == 3:
+        m = re.fullmatch(r"\s*(\d+)(?:-(\d+))?\s*", parts.pop())
+        lo, hi = (int(m.group(1)), int(m.group(2) or m.group(1))) if m else (0, 0)
+        if not 1 <= lo <= hi <= 6:
+            raise DatasetError(f"the objects per scene in {arg!r} must be K or MIN-MAX within 1..6")
+        objects = (lo, hi)
     values = []
     for what, text, minimum in zip(("scene count N", "seed"), parts, (1, 0)):
         text = text.strip()
@@ -169,11 +178,11 @@ def _parse_shapes(rest: str, arg: str) -> dict:
         values.append(int(text))
     count = values[0] if values else DEFAULT_SHAPES_COUNT
     seed = values[1] if len(values) > 1 else DEFAULT_SHAPES_SEED
-    return {"count": count, "seed": seed}
+    return {"count": count, "seed": seed, "objects": objects}
 
 
 def _usage() -> str:
-    return "shapes[:N[:SEED]], voc:DIR, coco:DIR, cub:DIR, imagefolder:DIR"
+    return "shapes[:N[:SEED[:OBJECTS]]], voc:DIR, coco:DIR, cub:DIR, imagefolder:DIR"
 
 
 # Imported last: the loaders import the helpers above from this package.

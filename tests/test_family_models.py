@@ -1,0 +1,91 @@
+"""The embedded Shapes World family as shipped in resources/models/eclip-shapes: present, documented,
+offline by default, and behaving as docs/RESULTS.md reports on a small held-out set."""
+import json
+
+import numpy as np
+import pytest
+
+from eclip_desktop.cli import main
+from eclip_desktop.core import family
+from eclip_desktop.core.evaluate import HELD_OUT_SEED, evaluate_maps, shapes_items, zero_shot_accuracy
+from eclip_desktop.core.poolings import pooling_names
+from eclip_desktop.core.shapes import class_names
+
+from test_app import WAIT_MS, make_window, no_dangling_threads_or_timers, settings, wait_for_map  # noqa: F401
+
+QUICK_SCENES = 200
+
+
+@pytest.fixture(scope="module")
+def engines():
+    return family.engines_for("eclip-shapes", None, pooling_names(), "cpu")
+
+
+@pytest.fixture(scope="module")
+def quick(engines):
+    """ITSM on 200 held-out single-object scenes (seed 1000) and zero-shot on 200 of seed 1001."""
+    classes, rows = class_names(), {}
+    for p in ("native", "masked_max"):
+        rows[p] = evaluate_maps(engines[p], shapes_items(QUICK_SCENES, HELD_OUT_SEED, 128, n_objects=1), classes,
+                                "itsm")
+        rows[p]["zero_shot"] = zero_shot_accuracy(
+            engines[p], shapes_items(QUICK_SCENES, HELD_OUT_SEED + 1, 128, n_objects=1), classes, p)
+    return rows
+
+
+def test_every_pooling_is_shipped_with_its_card():
+    assert family.available_poolings() == pooling_names()
+    for p in pooling_names():
+        card = family.card(p)
+        assert card["pooling"] == p and card["architecture"] == "eclip-tiny-rn128"
+        assert card["command"].startswith(f"eclip-desktop train --pooling {p} ")
+        assert card["metrics"]["itsm"]["zero_shot"] >= 0.0 and card["wall_seconds"] > 0
+        weights = family.checkpoint_path(p)
+        assert weights.stat().st_size < 8 * 2**20, "fp16 weights of a few MB"
+
+
+def test_default_model_is_the_family(engines, tmp_path, capsys):
+    assert family.default_spec("cpu") == family.family_spec("masked_max", "cpu")
+    sample = str(family.RESOURCES / "samples" / "shapes_scene.png")
+    rc = main(["explain", sample, "--text", "a photo of an ellipse.", "--pooling", "native", "--pooling",
+               "masked_max", "--out", str(tmp_path), "--device", "cpu"])
+    assert rc == 0, capsys.readouterr().err
+    meta = json.loads(next(tmp_path.glob("*__masked_max__*.json")).read_text())
+    assert meta["model"] == "eclip-tiny-rn128" and meta["pretrained"].endswith("masked_max.safetensors")
+    native = np.load(next(tmp_path.glob("*__native__*.npy")))
+    masked = np.load(next(tmp_path.glob("*__masked_max__*.npy")))
+    assert native.shape == masked.shape == (256, 256)  # the sample's size, not the models' 128 px
+    assert not np.allclose(native, masked), "each pooling is its own trained model"
+
+
+def test_quick_held_out_evaluation_matches_the_reported_claims(quick):
+    native, masked = quick["native"], quick["masked_max"]
+    # What docs/RESULTS.md reports for the shipped family (measured on these 200 scenes: native mSC
+    # -5.6 with 56 % of maps background-preferred, masked max +0.9; zero-shot 0.85 / 0.975): the
+    # models recognise the shapes, the native (attention-pooled) model's ITSM leans to the background
+    # (semantic shift), and masked max pooling moves it towards the object, but only a little.
+    assert native["msc"] < 0 and native["bg_preferred"] > 0.5
+    assert masked["msc"] > native["msc"] + 3
+    for p, row in quick.items():
+        assert row["zero_shot"] >= 0.8, f"{p}: zero-shot {row['zero_shot']:.2f} on 8 classes"
+
+
+def test_models_work_on_other_image_sizes(engines):
+    """The engine resizes any image to the models' 128 px: recognition holds at other scene sizes."""
+    for size in (96, 200, 320):
+        acc = zero_shot_accuracy(engines["masked_max"], shapes_items(60, HELD_OUT_SEED + 1, size, n_objects=1),
+                                 class_names(), "masked_max")
+        assert acc >= 0.8, f"{size} px scenes: zero-shot {acc:.2f}"
+
+
+def test_first_launch_explains_the_sample_with_the_family(qtbot, make_window):
+    from eclip_desktop.app.samples import sample_path
+    w = make_window(model="auto")
+    wait_for_map(qtbot, w)
+    assert w.model is not None and w.model.family
+    assert w.image_list.current_path() == str(sample_path())
+    assert w.model_info["model"] == "eclip-tiny-rn128" and "cpu" in w.status.device_label.text()
+    assert float(np.ptp(w.views.side.map.values)) > 0.1
+    assert not w.banner.isVisible()
+    for p in pooling_names():
+        assert w.pooling_actions[p].isEnabled()
