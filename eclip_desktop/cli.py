@@ -289,6 +289,14 @@ def cmd_export(args) -> int:
     if args.top < 0:
         from eclip_desktop.core.errors import ConceptError
         raise ConceptError("--top must be 0 or more")
+    from eclip_desktop.core.errors import OutputError
+    from eclip_desktop.core.figure_panel import parse_contour
+    try:
+        parse_contour(args.contour)
+    except ValueError as exc:
+        raise OutputError(str(exc)) from None
+    if not 0 <= args.width <= 16384:
+        raise OutputError(f"--width must be 0 (the image's own) to 16384 px, got {args.width}")
     images = collect_images(args.images)
     texts = list(args.text or []) + (_read_labels(args.labels_file) if args.labels_file else [])
     if any(not t.strip() for t in texts):
@@ -308,7 +316,8 @@ def cmd_export(args) -> int:
                         poolings=poolings, figure_format=args.format, raw=list(dict.fromkeys(args.raw or ["npy"])),
                         overwrite=args.overwrite, ensemble=args.ensemble, input_size=args.input_size,
                         tau=args.tau, cmap=args.colormap, alpha=args.alpha, method_options={"surgery": surgery},
-                        grids=list(dict.fromkeys(args.grid or [])))
+                        grids=list(dict.fromkeys(args.grid or [])), contour=args.contour, layout=args.layout,
+                        width=args.width)
     engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype)
 
     def concepts():
@@ -535,6 +544,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", action="append", choices=["pooling", "method", "prompt", "concept"],
                    help="also write <stem>__grid-KIND.png per image: one tile per pooling / method / prompt "
                         "(first text, method and pooling held fixed) or per --synset (concept); repeatable")
+    p.add_argument("--contour", default="none",
+                   help="outline where the map passes a threshold: none, otsu, fixed:LEVEL (0..1) or "
+                        "percentile:P (0..100)")
+    p.add_argument("--layout", default="overlay", choices=["overlay", "side"],
+                   help="figure: the overlay alone, or the image and the overlay side by side")
+    p.add_argument("--width", type=int, default=0, help="figure: width of the image panel(s) in px (0: the image's)")
     p.add_argument("--raw", action="append", choices=["npy", "png16", "tiff16"],
                    help="raw map files besides the float32 .npy (always written): 16-bit PNG/TIFF; repeatable")
     p.add_argument("--ensemble", action="store_true", help="encode each text with the prompt ensemble")

@@ -82,7 +82,7 @@ def test_first_launch_explains_the_sample_with_the_family(qtbot, make_window):
     from eclip_desktop.app.samples import sample_path
     w = make_window(model="auto")
     wait_for_map(qtbot, w)
-    assert w.model is not None and w.model.family
+    assert w.model is not None and w.model.family and w.analysis.pooling == "masked_max"
     assert w.image_list.current_path() == str(sample_path())
     assert w.model_info["model"] == "eclip-tiny-rn128" and "cpu" in w.status.device_label.text()
     assert float(np.ptp(w.views.side.map.values)) > 0.1

@@ -146,3 +146,40 @@ def test_reproduce_refuses_random_weights(tmp_path, capsys):
     capsys.readouterr()
     assert main(["reproduce", str(out / "photo__itsm__native__a-dog.json")]) == 1
     assert "random" in capsys.readouterr().err
+
+
+def test_export_contour_layout_and_width(tmp_path, capsys):
+    img = write_image(tmp_path / "photo.png", w=64, h=48)
+    out = tmp_path / "out"
+    rc = main(["export", "--images", img, "--text", "a dog", "--contour", "percentile:80", "--layout", "side",
+               "--width", "300", "--out", str(out), *TINY])
+    assert rc == 0, capsys.readouterr().err
+    fig = np.array(Image.open(out / "photo__itsm__native__a-dog.png"))
+    assert fig.shape[1] > 2 * 300  # image and overlay, 300 px each, then the colorbar
+    meta = json.loads((out / "photo__itsm__native__a-dog.json").read_text())
+    assert meta["figure_options"] == {"format": "png", "layout": "side", "width": 300, "contour": "percentile:80"}
+    assert np.load(out / "photo__itsm__native__a-dog.npy").shape == (48, 64)  # raw map: the image's size
+    for bad, message in (("--contour", "halfway"), ("--contour", "fixed:2")):
+        rc = main(["export", "--images", img, "--text", "a dog", bad, message, "--out", str(tmp_path / "b"), *TINY])
+        assert rc == 1 and "--contour" in capsys.readouterr().err
+    rc = main(["export", "--images", img, "--text", "a dog", "--width", "-3", "--out", str(tmp_path / "b"), *TINY])
+    assert rc == 1 and "--width" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
+def test_figure_panel_outline_and_layout():
+    from eclip_desktop.core.figure_panel import compose_panel, parse_contour, threshold_mask
+    rgb = np.full((40, 60, 3), 128, np.uint8)
+    values = np.zeros((40, 60), np.float32)
+    values[10:30, 20:40] = 1.0
+    assert parse_contour("otsu") == ("otsu", 0.0) and parse_contour("fixed:0.25") == ("fixed", 0.25)
+    with pytest.raises(ValueError, match="percentile needs a level within 0..100"):
+        parse_contour("percentile:120")
+    mask = threshold_mask(values, "otsu")
+    assert mask.sum() == 400  # exactly the bright square
+    plain = compose_panel(rgb, values, "gray", 0.5)
+    outlined = compose_panel(rgb, values, "gray", 0.5, mask=mask)
+    assert plain.shape == outlined.shape == (40, 60, 3)
+    assert not np.array_equal(plain, outlined)  # the outline is drawn
+    side = compose_panel(rgb, values, "gray", 0.5, width=120, layout="side")
+    assert side.shape[1] > 240 and side.shape[0] > 80

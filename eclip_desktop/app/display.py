@@ -8,23 +8,15 @@ import cv2
 import numpy as np
 
 from eclip_desktop.app.state import DisplayState
-
-# A percentile over a few hundred thousand samples is as good as over all pixels and keeps
-# dragging controls on a 12-megapixel photo smooth.
-_SAMPLE_PIXELS = 250_000
-
-
-def _sample(values: np.ndarray) -> np.ndarray:
-    step = int(np.ceil(np.sqrt(values.size / _SAMPLE_PIXELS))) if values.size > _SAMPLE_PIXELS else 1
-    return values[::step, ::step]
-
+from eclip_desktop.core import figure_panel
+from eclip_desktop.core.figure_panel import sample_pixels
 
 def clip_levels(values: np.ndarray, percentile: float) -> tuple[float, float]:
     """Colour range keeping the central `percentile` % of values (glue's convention)."""
     if percentile >= 100.0 or values.size == 0:
         return 0.0, 1.0
     tail = (100.0 - percentile) / 2.0
-    lo, hi = (float(v) for v in np.percentile(_sample(values), [tail, 100.0 - tail]))
+    lo, hi = (float(v) for v in np.percentile(sample_pixels(values), [tail, 100.0 - tail]))
     if not hi > lo:
         # A flat map would give an empty range; widen it so the colour table stays defined.
         return lo, lo + 1e-6
@@ -33,24 +25,13 @@ def clip_levels(values: np.ndarray, percentile: float) -> tuple[float, float]:
 
 def threshold_level(values: np.ndarray, display: DisplayState) -> float | None:
     """The map value at which the mask starts, or None when no threshold is set."""
-    mode = display.threshold
-    if mode == "fixed":
-        return float(display.fixed_level)
-    if mode == "percentile":
-        return float(np.percentile(_sample(values), display.threshold_percentile))
-    if mode == "otsu":
-        u8 = np.clip(np.rint(_sample(values) * 255.0), 0, 255).astype(np.uint8)
-        level, _ = cv2.threshold(u8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        return float(level) / 255.0
-    return None
+    return figure_panel.threshold_level(values, display.threshold, display.fixed_level,
+                                        display.threshold_percentile)
 
 
 def threshold_mask(values: np.ndarray, display: DisplayState) -> np.ndarray | None:
-    level = threshold_level(values, display)
-    if level is None:
-        return None
-    # Otsu's level is the last value of the low class, so the object is strictly above it.
-    return values > level if display.threshold == "otsu" else values >= level
+    return figure_panel.threshold_mask(values, display.threshold, display.fixed_level,
+                                       display.threshold_percentile)
 
 
 def outlines(mask: np.ndarray) -> list[np.ndarray]:

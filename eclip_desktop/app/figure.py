@@ -22,11 +22,12 @@ from eclip_desktop.core.heatmap import Heatmap
 from eclip_desktop.core.imageio import LoadedImage
 from eclip_desktop.core.methods import get_method
 from eclip_desktop.core.poolings import POOLING_LABELS
-from eclip_desktop.core.render import annotate, draw_contour, overlay, side_by_side
+from eclip_desktop.core.figure_panel import LAYOUTS as FIGURE_LAYOUTS
+from eclip_desktop.core.figure_panel import compose_panel
+from eclip_desktop.core.render import annotate
 
 
 FIGURE_FORMATS = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "svg": ".svg"}
-FIGURE_LAYOUTS = {"overlay": "overlay only", "side": "image | overlay"}
 
 
 @dataclass(frozen=True)
@@ -80,23 +81,12 @@ def convis_figure(image_rgb: np.ndarray, result, model: str) -> FigureSpec:
 
 def _panel(fig: FigureSpec, display: DisplayState, options: FigureOptions) -> tuple[np.ndarray, list[str], tuple]:
     levels = clip_levels(fig.values, display.percentile)
-    panel = overlay(fig.rgb, fig.values, cmap=display.colormap, alpha=display.opacity, levels=levels)
     mask = threshold_mask(fig.values, display)
     lines = list(fig.lines)
     if mask is not None:
-        h, w = mask.shape
-        panel = draw_contour(panel, mask, thickness=max(1, round(min(h, w) / 250)))
         lines.append(f"outline: {display.threshold} threshold at {threshold_level(fig.values, display):.3f}")
-    if options.width and options.width != panel.shape[1]:
-        import cv2
-        h = max(1, round(panel.shape[0] * options.width / panel.shape[1]))
-        interp = cv2.INTER_AREA if options.width < panel.shape[1] else cv2.INTER_CUBIC
-        resize = lambda a: cv2.resize(np.ascontiguousarray(a), (options.width, h), interpolation=interp)  # noqa: E731
-        panel, image = resize(panel), resize(fig.rgb)
-    else:
-        image = fig.rgb
-    if options.layout == "side":
-        panel = side_by_side([image, panel], ["image", "map"])
+    panel = compose_panel(fig.rgb, fig.values, display.colormap, display.opacity, levels, mask, options.width,
+                          options.layout)
     return panel, lines, levels
 
 

@@ -260,7 +260,10 @@ class MainWindow(FilesMixin, QMainWindow):
         self.analysis.texts = list(texts) if texts else (sample_prompts() if use_sample else self.analysis.texts)
         choice = ModelChoice(FAMILY) if model == "auto" and family_available() else as_choice(model)
         if choice is not None and choice.family:
-            self.analysis.pooling = self._family_pooling(self.analysis.pooling)
+            # The first start shows the family's default, the masked-max model (as the CLI does);
+            # the native sibling's semantic shift is one key (1) away.
+            start = "masked_max" if model == "auto" else self.analysis.pooling
+            self.analysis.pooling = self._family_pooling(start)
         self.controls.show_analysis(self.analysis)
         self.display_bar.show_display(self.display)
         self.pooling_actions[self.analysis.pooling].setChecked(True)

@@ -23,12 +23,13 @@ from eclip_desktop.core.errors import EclipError, OutputError
 from eclip_desktop.core.explain import (POOLING_NOTE, contribution_stem, image_stems, map_stem, text_slugs,
                                         title_lines)
 from eclip_desktop.core.export_index import Row, write_index
+from eclip_desktop.core.figure_panel import compose_panel, parse_contour, threshold_level, threshold_mask
 from eclip_desktop.core.grids import CLIP_GRIDS
 from eclip_desktop.core.heatmap import NORMALISATION
 from eclip_desktop.core.imageio import image_sha256, load_image
 from eclip_desktop.core.methods import get_method
 from eclip_desktop.core.poolings import POOLING_LABELS
-from eclip_desktop.core.render import annotate, overlay
+from eclip_desktop.core.render import annotate
 from eclip_desktop.core.svg_figure import figure_svg
 
 FIGURE_SUFFIX = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "svg": ".svg"}
@@ -54,6 +55,9 @@ class ExportRequest:
     alpha: float = 0.5
     method_options: dict = field(default_factory=dict)  # method -> options
     grids: list[str] = field(default_factory=list)  # grids.GRID_KINDS: one extra figure per image each
+    contour: str = "none"  # figure_panel.parse_contour: none, otsu, fixed:L, percentile:P
+    layout: str = "overlay"  # figure_panel.LAYOUTS: the overlay alone, or image | overlay
+    width: int = 0  # px of the image panel(s) in the figure; 0: the image's own size
 
 
 @dataclass
@@ -129,7 +133,12 @@ def _triage(row: Row, out: Path, overwrite: bool) -> bool:
 
 def _write_row(row: Row, out: Path, req: ExportRequest, rgb, values, lines, sidecar, colorbar: str) -> None:
     t0 = time.perf_counter()
-    panel = overlay(rgb, values, cmap=req.cmap, alpha=req.alpha)
+    mode, arg = parse_contour(req.contour)
+    mask = threshold_mask(values, mode, fixed_level=arg, percentile=arg)
+    if mask is not None:
+        level = threshold_level(values, mode, fixed_level=arg, percentile=arg)
+        lines = [*lines, f"outline: {mode} threshold at {level:.3f}"]
+    panel = compose_panel(rgb, values, req.cmap, req.alpha, mask=mask, width=req.width, layout=req.layout)
     if req.figure_format == "svg":
         figure = figure_svg(panel, lines, cmap=req.cmap, colorbar_label=colorbar).encode("utf-8")
     else:
@@ -147,6 +156,8 @@ def _write_row(row: Row, out: Path, req: ExportRequest, rgb, values, lines, side
     sidecar["files"] = {"figure": fig, "npy": npy, **{k: row.name + s for k, s in RAW_SUFFIX.items()
                                                       if k in req.raw}}
     sidecar["raw16_scale"] = 65535
+    sidecar["figure_options"] = {"format": req.figure_format, "layout": req.layout, "width": req.width,
+                                 "contour": req.contour}
     atomic_write_json(out / js, sidecar, overwrite=req.overwrite)  # last: the sidecar says the row is done
 
 
