@@ -51,7 +51,7 @@ def test_shapes_all_poolings_one_model(tmp_path, capsys):
     assert [ln.split()[0] for ln in lines[3:]] == pooling_names()  # one table row per pooling
 
     assert result["dataset"] == "shapes:12" and result["method"] == "itsm"
-    assert result["scenes"] == 12 and result["seed"] == 1000
+    assert result["scenes"] == 12 and result["seed"] == 1000 and result["objects"] == [1, 3]
     rows = result["rows"]
     assert [r["pooling"] for r in rows] == pooling_names() and len(rows) == 4
     for r in rows:
@@ -61,6 +61,13 @@ def test_shapes_all_poolings_one_model(tmp_path, capsys):
     # One model: pooling is only a readout, so the maps (and their metrics) are shared.
     for k in MAP_KEYS:
         assert len({r[k] for r in rows}) == 1, k
+
+
+def test_shapes_objects_per_scene(tmp_path, capsys):
+    rc, out, err, result = run_eval_cli(capsys, tmp_path, "--dataset", "shapes:6:1000:1", "--method", "itsm", *TINY)
+    assert rc == 0, err
+    assert "(1-1 objects)" in out.splitlines()[0] and result["objects"] == [1, 1]
+    assert result["rows"][0]["n"] == 6  # one object, so one (scene, class) pair per scene
 
 
 def test_surgery_method_on_shapes(tmp_path, capsys):

@@ -131,8 +131,10 @@ def run_eval(dataset: str, method: str, engines: dict[str, Engine], limit: int |
         t0 = time.perf_counter()
         if kind == "shapes":
             count = min(arg["count"], limit) if limit else arg["count"]
-            meta.update(protocol="Shapes World held-out scenes (1-3 objects); zero-shot on single-object "
-                                 f"scenes of seed {arg['seed'] + 1}", scenes=count, seed=arg["seed"])
+            lo, hi = arg.get("objects", (1, 3))
+            meta.update(protocol=f"Shapes World held-out scenes ({lo}-{hi} objects); zero-shot on single-object "
+                                 f"scenes of seed {arg['seed'] + 1}", scenes=count, seed=arg["seed"],
+                        objects=[lo, hi])
             from eclip_desktop.core.shapes import class_names
             classes = class_names()
             size = engine.handle.image_size

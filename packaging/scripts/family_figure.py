@@ -4,7 +4,7 @@ object, from the sibling trained with that pooling.
 
     python packaging/scripts/family_figure.py --out docs/figures/shapes_poolings.png
 
-Scenes are drawn at 192 px and resized by the engine to the models' input, as any user image is.
+Scenes are drawn at 256 px and resized by the engine to the models' input, as any user image is.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--scenes", nargs="+", type=int, default=[0, 1, 2, 3], help="held-out scene indices")
-    ap.add_argument("--size", type=int, default=192)
+    ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--cmap", default="jet")
     args = ap.parse_args(argv)
     poolings = available_poolings()
@@ -47,8 +47,8 @@ def main(argv=None) -> int:
         rows.append(side_by_side(panels, captions))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    figure = annotate(np.vstack(rows), ["Shapes World, held-out scenes: ITSM of each pooling's own model",
-                                        "columns: the family sibling trained with that pooling"], args.cmap)
+    figure = annotate(np.vstack(rows), ["Held-out scenes: ITSM per pooling",
+                                        "each column is the family model trained with that pooling"], args.cmap)
     atomic_save_image(args.out, figure, overwrite=True)
     print(args.out)
     return 0
