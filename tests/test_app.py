@@ -461,3 +461,27 @@ def test_export_options_format_layout_and_width(qtbot, make_window, tmp_path):
         FigureOptions("gif")
     with pytest.raises(ValueError, match="figure width"):
         FigureOptions(width=-5)
+
+
+def test_copy_and_export_a_grid_layout(qtbot, make_window, tmp_path):
+    w = make_window()
+    wait_for_map(qtbot, w)
+    w.set_layout("prompts")
+    idle(qtbot, w)
+    QApplication.clipboard().clear()
+    w.copy_figure()
+    qtbot.waitUntil(lambda: not QApplication.clipboard().image().isNull(), timeout=WAIT_MS)
+    n = len(w.analysis.texts)
+    assert QApplication.clipboard().image().width() > n * 256  # one tile per prompt
+    out = tmp_path / "grid"
+    w.export_map(str(out))
+    qtbot.waitUntil(lambda: (out / "shapes_scene__grid-prompt.json").is_file(), timeout=WAIT_MS)
+    meta = json.loads((out / "shapes_scene__grid-prompt.json").read_text())
+    assert meta["grid"] == "prompt" and len(meta["tiles"]) == n
+    assert meta["tiles"][0].startswith("\u201ca photo of a purple ellipse.\u201d")
+    w.set_layout("poolings")
+    idle(qtbot, w)
+    w.export_map(str(out))
+    qtbot.waitUntil(lambda: (out / "shapes_scene__grid-pooling.json").is_file(), timeout=WAIT_MS)
+    meta = json.loads((out / "shapes_scene__grid-pooling.json").read_text())
+    assert [t.split(" \u00b7 ")[0] for t in meta["tiles"]] == ["native", "avg", "max", "masked max"]

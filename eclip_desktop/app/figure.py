@@ -186,8 +186,54 @@ def figure_job(path: str, sha256: str, build, display: DisplayState):
     def run(ctx):
         image = _same_image(path, sha256)
         ctx.check()
-        return render(build(image.rgb), display)
+        fig = build(image.rgb)
+        return fig if isinstance(fig, np.ndarray) else render(fig, display)
     return run
+
+
+def grid_tiles(maps: dict, pairs: list, layout: str, shown: int) -> list[tuple[np.ndarray, list[str]]]:
+    """(values, caption lines) per tile of a grid layout, from the map sets on screen."""
+    from eclip_desktop.core.grids import score_caption, short_pooling
+    tiles = []
+    if layout == "prompts":
+        ms = maps[pairs[0]]
+        for t, hm in enumerate(ms.heatmaps):
+            scores = {"cosine": ms.scores["cosine"][t], "probability": ms.scores["probability"][t]}
+            tiles.append((hm.values, [f"\u201c{hm.text}\u201d", score_caption(scores)]))
+        return tiles
+    for method, pooling in pairs:
+        ms = maps.get((method, pooling))
+        if ms is None:
+            continue
+        t = min(shown, len(ms.heatmaps) - 1)
+        scores = {"cosine": ms.scores["cosine"][t], "probability": ms.scores["probability"][t]}
+        name = short_pooling(pooling) if layout == "poolings" else get_method(method).label
+        tiles.append((ms.heatmaps[t].values, [name, score_caption(scores)]))
+    return tiles
+
+
+def grid_picture(image_rgb: np.ndarray, tiles, title: list[str], display: DisplayState) -> np.ndarray:
+    from eclip_desktop.core.grids import grid_figure
+    return grid_figure(image_rgb, tiles, cmap=display.colormap, alpha=display.opacity, title_lines=title)
+
+
+def export_grid(out_dir: str | Path, image: LoadedImage, kind: str, tiles, title: list[str], display: DisplayState,
+                model_info: dict, overwrite: bool = False, **_ignored) -> list[Path]:
+    """A grid layout as `export --grid` names it: <stem>__grid-<kind>.png and a JSON sidecar."""
+    out = ensure_writable_dir(out_dir)
+    stem = f"{Path(image.path).stem or 'image'}__grid-{kind}"
+    targets = [out / f"{stem}.png", out / f"{stem}.json"]
+    if not overwrite:
+        for t in targets:
+            if t.exists():
+                raise OutputError(f"{t} exists; choose another folder or allow replacing")
+    sidecar = {"image": image.path, "image_sha256": image.sha256, **model_info, "grid": kind, "title": title,
+               "tiles": [" \u00b7 ".join(c for c in caption if c) for _, caption in tiles],
+               "display": display.to_dict(), "files": {"figure": targets[0].name}, "version": __version__,
+               "written_by": "eclip-desktop GUI"}
+    atomic_save_image(targets[0], grid_picture(image.rgb, tiles, title, display), overwrite=overwrite)
+    atomic_write_json(targets[1], sidecar, overwrite=overwrite)
+    return targets
 
 
 def export_job(path: str, sha256: str, out_dir: str, overwrite: bool, writer=None, **kw):

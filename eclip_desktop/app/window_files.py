@@ -7,8 +7,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from eclip_desktop.app.compute import thumbnails_job
-from eclip_desktop.app.figure import (contribution_figure, convis_figure, export_convis, export_job, figure_job,
-                                      map_figure)
+from eclip_desktop.app.figure import (contribution_figure, convis_figure, export_convis, export_grid, export_job,
+                                      figure_job, grid_picture, grid_tiles, map_figure)
 from eclip_desktop.app.image_list import image_extensions, split_paths, to_qimage
 from eclip_desktop.app.jobs import Job
 from eclip_desktop.app.session import SUFFIX, Session, SessionError, load_session, save_session
@@ -209,14 +209,39 @@ class FilesMixin:
             return None
         return r
 
+    def _model_text(self) -> str:
+        return f"{self.model_info['model']} ({self.model_info['pretrained']})" if self.model_info else ""
+
+    def _shown_grid(self, model: str):
+        """(grid kind, tiles, title lines) of a grid layout on screen, or None in the side-by-side view."""
+        from eclip_desktop.app.views import needed_pairs
+        kinds = {"poolings": "pooling", "prompts": "prompt", "methods": "method"}
+        if self.layout_name not in kinds or self.image_view is None:
+            return None
+        a = self.analysis
+        tiles = grid_tiles(self.maps, needed_pairs(self.layout_name, a, self.model), self.layout_name,
+                           a.shown_index())
+        if not tiles:
+            return None
+        kind = kinds[self.layout_name]
+        if kind == "pooling" and self.model is not None and self.model.family:
+            model = self.model.label()  # each tile is another sibling: no single weights file to name
+        fixed = {"pooling": f"method: {a.method}", "prompt": f"method: {a.method} \u00b7 pooling: {a.pooling}",
+                 "method": f"pooling: {a.pooling}"}[kind]
+        return kind, tiles, [f"{Path(self.image_view.path).name}: one tile per {kind}", f"{model} \u00b7 {fixed}"]
+
     def _figure_parts(self):
         """(image view, builder of the FigureSpec, map set, text index) of the map on screen;
         for a ConVis map the map set and index are None."""
         a = self.analysis
-        model = f"{self.model_info['model']} ({self.model_info['pretrained']})" if self.model_info else ""
+        model = self._model_text()
         convis = self._shown_convis()
         if convis is not None:
             return self.image_view, lambda rgb: convis_figure(rgb, convis, model), None, None
+        grid = self._shown_grid(model)
+        if grid is not None:
+            kind, tiles, title = grid
+            return self.image_view, lambda rgb: grid_picture(rgb, tiles, title, self.display), kind, tiles
         ms = self.maps.get((a.method, a.pooling))
         if self.image_view is None or ms is None:
             return None
@@ -259,7 +284,9 @@ class FilesMixin:
         self._export_folder = folder
         overwrite = False
         stem = Path(parts[0].path).stem
-        if parts[2] is None:
+        if isinstance(parts[2], str):
+            pattern, what = f"{stem}__grid-{parts[2]}.*", "This grid"
+        elif parts[2] is None:
             pattern, what = f"{stem}__convis__{self.selected_synset}.*", "The ConVis map of this synset"
         else:
             pattern = f"{stem}__{self.analysis.method}__{self.analysis.pooling}__*"
@@ -282,6 +309,12 @@ class FilesMixin:
         if parts is None:
             return
         view, _, ms, t = parts
+        if isinstance(ms, str):  # a grid layout: the grid figure and its sidecar
+            kind, tiles, title = self._shown_grid(self._model_text())
+            self.io.submit(Job(self._export_kind(), export_job(
+                view.path, view.sha256, folder, overwrite, writer=export_grid, kind=kind, tiles=tiles,
+                title=title, display=self.display, model_info=self.model_info or {}), label="exporting \u2026"))
+            return
         if ms is None:
             self.io.submit(Job(self._export_kind(), export_job(
                 view.path, view.sha256, folder, overwrite, writer=export_convis, result=self._shown_convis(),
