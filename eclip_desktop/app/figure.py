@@ -111,6 +111,19 @@ def _write_figure(target: Path, fig: FigureSpec, display: DisplayState, options:
         atomic_save_image(target, render(fig, display, options), overwrite=overwrite)
 
 
+def _write_triple(targets: list[Path], values: np.ndarray, fig: FigureSpec, sidecar: dict, display: DisplayState,
+                  options: FigureOptions, overwrite: bool) -> list[Path]:
+    """Figure, float32 map and sidecar (last: a sidecar says the export is complete)."""
+    sidecar = {**sidecar, "display": display.to_dict(), "figure_options": asdict(options),
+               "files": {"figure": targets[0].name, "npy": targets[1].name}, "version": __version__,
+               "written_by": "eclip-desktop GUI"}
+    json.dumps(sidecar)  # fail before writing anything if a value cannot be stored
+    atomic_save_npy(targets[1], values.astype(np.float32), overwrite=overwrite)
+    _write_figure(targets[0], fig, display, options, overwrite)
+    atomic_write_json(targets[2], sidecar, overwrite=overwrite)
+    return targets
+
+
 def _targets(out: Path, stem: str, options: FigureOptions, overwrite: bool) -> list[Path]:
     targets = [out / f"{stem}{ext}" for ext in (FIGURE_FORMATS[options.format], ".npy", ".json")]
     if not overwrite:
@@ -137,15 +150,8 @@ def export_map(out_dir: str | Path, image: LoadedImage, heatmap: Heatmap, poolin
                "labels": labels, "scores": {"cosine": scores["cosine"][index],
                                             "probability": scores["probability"][index]},
                "label_scores": scores, "raw_range": list(heatmap.raw_range),
-               "normalisation": heatmap.normalisation, "display": display.to_dict(),
-               "figure_options": asdict(options),
-               "files": {"figure": targets[0].name, "npy": targets[1].name}, "version": __version__,
-               "written_by": "eclip-desktop GUI"}
-    json.dumps(sidecar)  # fail before writing anything if a value cannot be stored
-    atomic_save_npy(targets[1], heatmap.values.astype(np.float32), overwrite=overwrite)
-    _write_figure(targets[0], fig, display, options, overwrite)
-    atomic_write_json(targets[2], sidecar, overwrite=overwrite)
-    return targets
+               "normalisation": heatmap.normalisation}
+    return _write_triple(targets, heatmap.values, fig, sidecar, display, options, overwrite)
 
 
 def export_convis(out_dir: str | Path, image: LoadedImage, result, display: DisplayState, model_info: dict,
@@ -161,15 +167,8 @@ def export_convis(out_dir: str | Path, image: LoadedImage, result, display: Disp
                **model_info, "method": "convis", "synset": result.synset, "gloss": result.gloss,
                "concept_set": {"name": result.set_name, "key": result.request.set_key},
                "windows": result.windows, "top_concepts": result.concepts or [],
-               "normalisation": "rank map, min-max to [0, 1]", "display": display.to_dict(),
-               "figure_options": asdict(options),
-               "files": {"figure": targets[0].name, "npy": targets[1].name}, "version": __version__,
-               "written_by": "eclip-desktop GUI"}
-    json.dumps(sidecar)  # fail before writing anything if a value cannot be stored
-    atomic_save_npy(targets[1], result.values.astype(np.float32), overwrite=overwrite)
-    _write_figure(targets[0], fig, display, options, overwrite)
-    atomic_write_json(targets[2], sidecar, overwrite=overwrite)
-    return targets
+               "normalisation": "rank map, min-max to [0, 1]"}
+    return _write_triple(targets, result.values, fig, sidecar, display, options, overwrite)
 
 
 def _same_image(path: str, sha256: str) -> LoadedImage:
