@@ -176,7 +176,8 @@ def cmd_bench(args) -> int:
 
 def cmd_train(args) -> int:
     from eclip_desktop.core.training.trainer import TrainConfig, train
-    cfg = TrainConfig(pooling=args.pooling, architecture=args.model, pretrained=args.pretrained, data=args.data,
+    cfg = TrainConfig(pooling=args.pooling, architecture=args.model, pretrained=args.pretrained, init=args.init,
+                      data=args.data,
                       scenes=args.scenes, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                       tau=args.tau, seed=args.seed, data_seed=args.data_seed, unlock_blocks=args.unlock_blocks,
                       device=args.device, amp=not args.no_amp, out=args.out, name=args.name,
@@ -480,6 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pooling", required=True, choices=pooling_names())
     p.add_argument("--model", default=recipe.ARCHITECTURE, help="architecture (project configs or open_clip)")
     p.add_argument("--pretrained", default=None, help="fine-tune these weights (tag or file); default: from scratch")
+    p.add_argument("--init", default=None,
+                   help="Shapes World: start from these weights (.safetensors or checkpoint) of a run with a "
+                        "smaller or equal input size; positional embeddings are resized, everything trains")
     p.add_argument("--data", default="shapes", help="'shapes' or an image+caption folder / CSV / JSONL manifest")
     p.add_argument("--scenes", type=int, default=recipe.SCENES, help="Shapes World training scenes")
     p.add_argument("--captions", default=recipe.CAPTIONS,
@@ -490,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning rate after warmup")
     p.add_argument("--warmup", type=int, default=100, help="linear warmup steps")
     p.add_argument("--steps", type=int, default=recipe.STEPS)
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=recipe.BATCH_SIZE)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--tau", default="mean", choices=TAU_CHOICES)
     p.add_argument("--seed", type=int, default=0, help="weights and batch order")

@@ -9,5 +9,6 @@ ConVis reads.
 ARCHITECTURE = "eclip-tiny-rn128"
 SCENES = 10000
 STEPS = 2400
+BATCH_SIZE = 128
 OBJECTS = "1"
 CAPTIONS = "name:0.35,template:0.25,short:0.2,gloss:0.1,hypernym_gloss:0.1"

@@ -32,6 +32,7 @@ from eclip_desktop.core.models import (ModelSpec, load_model, quiet_open_clip, r
 from eclip_desktop.core.poolings import pooling_names
 from eclip_desktop.core.text import encode_text_trimmed
 from eclip_desktop.core.training import recipe
+from eclip_desktop.core.training.init_weights import load_resized
 from eclip_desktop.core.training.data import caption_folder_data, shapes_training_data
 from eclip_desktop.core.training.objective import contrastive_loss, pooled_for_training
 
@@ -48,10 +49,11 @@ class TrainConfig:
     pooling: str = "masked_max"
     architecture: str = recipe.ARCHITECTURE  # defaults: the embedded family's recipe
     pretrained: str | None = None  # set: fine-tune these weights (text tower frozen)
+    init: str | None = None  # set: a from-scratch run starts from these weights (resized to this size)
     data: str = "shapes"  # 'shapes' or a caption folder / manifest
     scenes: int = recipe.SCENES
     steps: int = recipe.STEPS
-    batch_size: int = 128
+    batch_size: int = recipe.BATCH_SIZE
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup: int = 100
@@ -115,6 +117,11 @@ def _build(cfg: TrainConfig, device: torch.device):
             raise TrainingError(f"unknown architecture '{cfg.architecture}': {exc}") from exc
         kind = visual_kind(model.visual)
         guide = None
+        if cfg.init:
+            try:
+                load_resized(model, cfg.init)
+            except EclipError as exc:
+                raise TrainingError(str(exc)) from exc
     model = model.to(device).train()
     if cfg.pretrained:
         model.eval()  # batch-norm statistics of a pretrained ResNet stay as they are
@@ -244,6 +251,9 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
         raise TrainingError(f"unknown pooling '{cfg.pooling}': choose one of {', '.join(pooling_names())}")
     if cfg.steps < 1 or cfg.batch_size < 2:
         raise TrainingError("need at least 1 step and a batch of at least 2 (contrastive loss)")
+    if cfg.init and cfg.pretrained:
+        raise TrainingError("--init continues a Shapes World run from earlier weights; --pretrained fine-tunes "
+                            "a pretrained CLIP: give one of them")
     if cfg.schedule not in ("cosine", "constant"):
         raise TrainingError(f"unknown schedule '{cfg.schedule}': choose cosine or constant")
     kinds, n_objects = parse_caption_kinds(cfg.captions), parse_objects(cfg.objects)
@@ -321,7 +331,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
     card = {
         "format": "eclip-desktop-model-card", "version": 1, "name": cfg.run_name(),
         "architecture": cfg.architecture, "pooling": cfg.pooling, "tau": cfg.tau,
-        "init": cfg.pretrained or "scratch", "config": asdict(cfg),
+        "init": cfg.pretrained or cfg.init or "scratch", "config": asdict(cfg),
         "model_config": open_clip.get_model_config(cfg.architecture),
         "data": {"source": data.source, "items": n, "skipped": len(data.skipped), "seed": cfg.data_seed,
                  "prepare_seconds": data_s},

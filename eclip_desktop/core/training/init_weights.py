@@ -1,0 +1,66 @@
+"""`train --init FILE`: start a from-scratch run from earlier weights of the same model family, at
+another input size if need be (progressive resizing: learn shape cheaply at a small size, then
+continue at the size whose token grid is fine enough to point at objects).
+
+Every parameter keeps training as in a run from scratch; only the visual positional embeddings are
+resized (bicubic over the token grid, the class/mean token kept), because they are the only
+weights whose shape depends on the input size.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from eclip_desktop.core.errors import EclipError
+from eclip_desktop.core.features import interpolate_grid_embedding
+
+_POSITIONAL = ("visual.positional_embedding", "visual.attnpool.positional_embedding")
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Weights from a .safetensors file, a training checkpoint (.ckpt.pt) or a plain state dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise EclipError(f"--init weights {path} do not exist")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            state = state.get("model", state.get("state_dict", state)) if isinstance(state, dict) else state
+    except Exception as exc:  # safetensors, pickle and torch each raise their own types
+        raise EclipError(f"cannot read --init weights {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise EclipError(f"--init weights {path} hold no state dict of tensors")
+    return state
+
+
+def _grid_of(n_tokens: int) -> tuple[int, int]:
+    side = int(round((n_tokens - 1) ** 0.5))
+    return side, side
+
+
+def load_resized(model: torch.nn.Module, path: str | Path) -> list[str]:
+    """Loads `path` into `model` (same architecture family); returns the names that were resized."""
+    state = read_state_dict(path)
+    own = model.state_dict()
+    resized = []
+    for name in _POSITIONAL:
+        if name in state and name in own and state[name].shape != own[name].shape:
+            if state[name].shape[1:] != own[name].shape[1:]:
+                raise EclipError(f"--init weights {path}: {name} has width {tuple(state[name].shape[1:])}, "
+                                 f"this model {tuple(own[name].shape[1:])}")
+            state[name] = interpolate_grid_embedding(state[name].float(), _grid_of(own[name].shape[0]))
+            resized.append(name)
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    mismatched = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or mismatched:
+        detail = "; ".join(f"{label}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
+                           for label, keys in (("missing", missing), ("unexpected", unexpected),
+                                               ("other shape", mismatched)) if keys)
+        raise EclipError(f"--init weights {path} do not fit this architecture ({detail})")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    return resized
