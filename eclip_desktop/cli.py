@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "like --in-synset or its first lemma)")
     p.add_argument("--pooling", action="append", choices=pooling_names() + ["all"],
                    help="repeatable; with the embedded family each pooling is its own trained model")
-    p.add_argument("--limit", type=int, default=None, help="use at most this many images")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many images (ood: per class folder)")
     p.add_argument("--json", help="write the result table as JSON here")
     p.add_argument("-v", "--verbose", action="store_true")
     _add_model_args(p, default_model=None)

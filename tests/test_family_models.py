@@ -10,6 +10,7 @@ from eclip_desktop.core import family
 from eclip_desktop.core.evaluate import HELD_OUT_SEED, evaluate_maps, shapes_items, zero_shot_accuracy
 from eclip_desktop.core.poolings import pooling_names
 from eclip_desktop.core.shapes import class_names
+from eclip_desktop.core.training.recipe import FAMILY_ARCHITECTURE
 
 from test_app import WAIT_MS, make_window, no_dangling_threads_or_timers, settings, wait_for_map  # noqa: F401
 
@@ -26,10 +27,11 @@ def quick(engines):
     """ITSM on 200 held-out single-object scenes (seed 1000) and zero-shot on 200 of seed 1001."""
     classes, rows = class_names(), {}
     for p in ("native", "masked_max"):
-        rows[p] = evaluate_maps(engines[p], shapes_items(QUICK_SCENES, HELD_OUT_SEED, 128, n_objects=1), classes,
+        size = engines[p].handle.image_size
+        rows[p] = evaluate_maps(engines[p], shapes_items(QUICK_SCENES, HELD_OUT_SEED, size, n_objects=1), classes,
                                 "itsm")
         rows[p]["zero_shot"] = zero_shot_accuracy(
-            engines[p], shapes_items(QUICK_SCENES, HELD_OUT_SEED + 1, 128, n_objects=1), classes, p)
+            engines[p], shapes_items(QUICK_SCENES, HELD_OUT_SEED + 1, size, n_objects=1), classes, p)
     return rows
 
 
@@ -37,8 +39,10 @@ def test_every_pooling_is_shipped_with_its_card():
     assert family.available_poolings() == pooling_names()
     for p in pooling_names():
         card = family.card(p)
-        assert card["pooling"] == p and card["architecture"] == "eclip-tiny-rn128"
-        assert card["command"].startswith(f"eclip-desktop train --pooling {p} ")
+        assert card["pooling"] == p and card["architecture"] == FAMILY_ARCHITECTURE
+        assert card["command"].startswith(f"eclip-desktop train --pooling {p} --model {FAMILY_ARCHITECTURE} --init ")
+        assert card["stage1"]["command"].startswith(f"eclip-desktop train --pooling {p} --model eclip-tiny-rn128 ")
+        assert card["config"]["init"] and card["stage1"]["wall_seconds"] > 0
         assert card["metrics"]["itsm"]["zero_shot"] >= 0.0 and card["wall_seconds"] > 0
         weights = family.checkpoint_path(p)
         assert weights.stat().st_size < 8 * 2**20, "fp16 weights of a few MB"
@@ -51,27 +55,29 @@ def test_default_model_is_the_family(engines, tmp_path, capsys):
                "masked_max", "--out", str(tmp_path), "--device", "cpu"])
     assert rc == 0, capsys.readouterr().err
     meta = json.loads(next(tmp_path.glob("*__masked_max__*.json")).read_text())
-    assert meta["model"] == "eclip-tiny-rn128" and meta["pretrained"].endswith("masked_max.safetensors")
+    assert meta["model"] == FAMILY_ARCHITECTURE and meta["pretrained"].endswith("masked_max.safetensors")
     native = np.load(next(tmp_path.glob("*__native__*.npy")))
     masked = np.load(next(tmp_path.glob("*__masked_max__*.npy")))
-    assert native.shape == masked.shape == (256, 256)  # the sample's size, not the models' 128 px
+    assert native.shape == masked.shape == (256, 256)  # the sample's size, not the models' 224 px
     assert not np.allclose(native, masked), "each pooling is its own trained model"
 
 
 def test_quick_held_out_evaluation_matches_the_reported_claims(quick):
     native, masked = quick["native"], quick["masked_max"]
     # What docs/RESULTS.md reports for the shipped family (measured on these 200 scenes: native mSC
-    # -5.6 with 56 % of maps background-preferred, masked max +0.9; zero-shot 0.85 / 0.975): the
-    # models recognise the shapes, the native (attention-pooled) model's ITSM leans to the background
-    # (semantic shift), and masked max pooling moves it towards the object, but only a little.
-    assert native["msc"] < 0 and native["bg_preferred"] > 0.5
-    assert masked["msc"] > native["msc"] + 3
+    # -19.4 with 64 % of maps background-preferred, masked max +14.1 with 36 %, pointing 0.22 / 0.28,
+    # fg-mIoU 9.6 / 20.8; zero-shot 0.895 / 0.97): the models recognise the shapes, the native
+    # (attention-pooled) model's ITSM prefers the background (semantic shift), and masked max pooling
+    # turns it to the object, far from the paper's size of effect.
+    assert native["msc"] < -10 and native["bg_preferred"] > 0.55
+    assert masked["msc"] > 8 and masked["bg_preferred"] < 0.45
+    assert masked["miou_fg"] > native["miou_fg"] + 5 and masked["pointing"] > native["pointing"]
     for p, row in quick.items():
-        assert row["zero_shot"] >= 0.8, f"{p}: zero-shot {row['zero_shot']:.2f} on 8 classes"
+        assert row["zero_shot"] >= 0.85, f"{p}: zero-shot {row['zero_shot']:.2f} on 8 classes"
 
 
 def test_models_work_on_other_image_sizes(engines):
-    """The engine resizes any image to the models' 128 px: recognition holds at other scene sizes."""
+    """The engine resizes any image to the models' 224 px: recognition holds at other scene sizes."""
     for size in (96, 200, 320):
         acc = zero_shot_accuracy(engines["masked_max"], shapes_items(60, HELD_OUT_SEED + 1, size, n_objects=1),
                                  class_names(), "masked_max")
@@ -84,7 +90,7 @@ def test_first_launch_explains_the_sample_with_the_family(qtbot, make_window):
     wait_for_map(qtbot, w)
     assert w.model is not None and w.model.family and w.analysis.pooling == "masked_max"
     assert w.image_list.current_path() == str(sample_path())
-    assert w.model_info["model"] == "eclip-tiny-rn128" and "cpu" in w.status.device_label.text()
+    assert w.model_info["model"] == FAMILY_ARCHITECTURE and "cpu" in w.status.device_label.text()
     assert float(np.ptp(w.views.side.map.values)) > 0.1
     assert not w.banner.isVisible()
     for p in pooling_names():

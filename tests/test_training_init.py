@@ -2,6 +2,8 @@
 ideal-map ceiling of a token grid that motivates it."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import open_clip
 import pytest
@@ -17,6 +19,7 @@ from eclip_desktop.core.training.init_weights import load_resized
 from eclip_desktop.core.training.trainer import TrainConfig, TrainingError, train
 
 POS = "visual.attnpool.positional_embedding"
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -105,3 +108,24 @@ def test_a_coarse_grid_caps_pointing_a_fine_one_does_not():
     assert coarse["n"] == fine["n"] == 40
     assert coarse["pointing"] < 0.85 <= fine["pointing"]
     assert fine["miou_fg"] > coarse["miou_fg"]
+
+
+def test_family_cards_spell_out_both_stages():
+    import importlib.util
+    from dataclasses import asdict
+
+    from eclip_desktop.core.training import recipe
+    spec = importlib.util.spec_from_file_location("train_family", REPO / "packaging" / "scripts" / "train_family.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    first = asdict(TrainConfig(pooling="avg"))
+    assert module.train_command(first, "OUT/stage1") == (
+        f"eclip-desktop train --pooling avg --model {recipe.ARCHITECTURE} --scenes {recipe.SCENES} --steps "
+        f"{recipe.STEPS} --batch-size {recipe.BATCH_SIZE} --lr 0.001 --warmup 100 --schedule cosine --tau mean "
+        f"--seed 0 --data-seed 0 --captions {recipe.CAPTIONS} --objects {recipe.OBJECTS} --out OUT/stage1")
+    second = asdict(TrainConfig(pooling="avg", seed=1, name="avg_seed1", init="OUT/stage1/avg_seed1.safetensors",
+                                **recipe.STAGE2))
+    line = module.train_command(second, "OUT")
+    assert line.startswith(f"eclip-desktop train --pooling avg --model {recipe.FAMILY_ARCHITECTURE} "
+                           "--init OUT/stage1/avg_seed1.safetensors --scenes 8000 --steps 600 --batch-size 64 ")
+    assert line.endswith("--seed 1 --data-seed 0 --captions " + recipe.CAPTIONS + " --objects 1 --name avg_seed1 --out OUT")
