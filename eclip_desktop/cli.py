@@ -482,8 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=recipe.ARCHITECTURE, help="architecture (project configs or open_clip)")
     p.add_argument("--pretrained", default=None, help="fine-tune these weights (tag or file); default: from scratch")
     p.add_argument("--init", default=None,
-                   help="Shapes World: start from these weights (.safetensors or checkpoint) of a run with a "
-                        "smaller or equal input size; positional embeddings are resized, everything trains")
+                   help="start a from-scratch run from these weights (.safetensors or checkpoint) of the same "
+                        "architecture family at any input size; positional embeddings are resized, everything trains")
     p.add_argument("--data", default="shapes", help="'shapes' or an image+caption folder / CSV / JSONL manifest")
     p.add_argument("--scenes", type=int, default=recipe.SCENES, help="Shapes World training scenes")
     p.add_argument("--captions", default=recipe.CAPTIONS,

@@ -55,7 +55,7 @@ def evaluate(out: Path, name: str, device: str, scenes: int, stage1: Path) -> di
     card = json.loads((out / f"{name}.json").read_text())
     config = dict(card["config"])
     if config.get("init"):  # the card names the stage-1 file by where the recipe writes it
-        config["init"] = str(Path(str(out)) / "stage1" / Path(config["init"]).name)
+        config["init"] = str(out / "stage1" / Path(config["init"]).name)
     engine = Engine.load(ModelSpec(card["architecture"], str(out / f"{name}.safetensors"), device))
     metrics = {m: evaluate_shapes(engine, m, card["pooling"], scenes) for m in ("itsm", "surgery")}
     fields = {"command": train_command(config, str(out)), "metrics": {

@@ -32,8 +32,8 @@ from eclip_desktop.core.models import (ModelSpec, load_model, quiet_open_clip, r
 from eclip_desktop.core.poolings import pooling_names
 from eclip_desktop.core.text import encode_text_trimmed
 from eclip_desktop.core.training import recipe
-from eclip_desktop.core.training.init_weights import load_resized
 from eclip_desktop.core.training.data import caption_folder_data, shapes_training_data
+from eclip_desktop.core.training.init_weights import load_resized
 from eclip_desktop.core.training.objective import contrastive_loss, pooled_for_training
 
 _MEAN = (0.48145466, 0.4578275, 0.40821073)
