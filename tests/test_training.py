@@ -236,6 +236,20 @@ def test_cancel_then_resume_continues_from_the_checkpoint(tmp_path, monkeypatch)
     assert not ckpt.exists()  # a finished run removes its checkpoint
 
 
+def test_a_running_checkpoint_can_be_explored_with_pretrained(tmp_path):
+    # `eval/explain --pretrained <out>/<name>.ckpt.pt` reads the weights of a run that is still going
+    from eclip_desktop.core.models import ModelError, ModelSpec, load_model
+    cfg = tiny(tmp_path, pooling="avg", name="run")
+    with pytest.raises(CancelledError):
+        train(cfg, cancelled=lambda: True)
+    ckpt = tmp_path / "run.ckpt.pt"
+    state = torch.load(ckpt, weights_only=True)["model"]
+    handle = load_model(ModelSpec("eclip-tiny-vit", str(ckpt), "cpu"))
+    assert all(torch.equal(handle.model.state_dict()[k], v) for k, v in state.items())
+    with pytest.raises(ModelError, match="does not match the architecture eclip-tiny-rn"):
+        load_model(ModelSpec("eclip-tiny-rn", str(ckpt), "cpu"))
+
+
 def test_resume_refuses_another_architecture_or_pooling(tmp_path):
     cfg = tiny(tmp_path, pooling="avg", name="run")
     with pytest.raises(CancelledError):

@@ -216,17 +216,35 @@ def _resolve_weights(spec: ModelSpec) -> tuple[str | None, dict, str, str]:
     return cached, cfg, pretrained, f"{spec.architecture}:{pretrained}"
 
 
+def _training_checkpoint_weights(path: str) -> dict | None:
+    """The weights of an `eclip-desktop train` checkpoint (<name>.ckpt.pt: weights, optimiser, step),
+    so a run can be evaluated or explored while it trains; None for any other file."""
+    if Path(path).suffix.lower() not in (".pt", ".pth"):
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # not a plain tensor/dict pickle: leave it to open_clip's loader and its messages
+        return None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict) and "optimizer" in state:
+        return state["model"]
+    return None
+
+
 def load_model(spec: ModelSpec) -> ModelHandle:
     """Build the model on its device, in eval mode, frozen. Raises ModelError/DeviceError."""
     _check_architecture(spec.architecture)
     device = resolve_device(spec.device)
     dtype = resolve_dtype(device, spec.dtype)
     checkpoint, cfg, weights, identity = _resolve_weights(spec)
+    training_state = _training_checkpoint_weights(checkpoint) if checkpoint is not None else None
     source = checkpoint if checkpoint is not None else (weights if cfg else None)
     try:
         with quiet_open_clip():
             model, _, _ = open_clip.create_model_and_transforms(
-                spec.architecture, pretrained=source, force_quick_gelu=bool(cfg.get("quick_gelu", False)))
+                spec.architecture, pretrained=None if training_state is not None else source,
+                force_quick_gelu=bool(cfg.get("quick_gelu", False)))
+            if training_state is not None:
+                model.load_state_dict(training_state)
     except Exception as exc:  # torch, safetensors and pickle each raise their own types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if checkpoint is not None and not cfg:
