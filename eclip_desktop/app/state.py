@@ -20,13 +20,8 @@ DEFAULT_TEXTS = ("a photo of a cat.", "a photo of a dog.")
 
 
 @dataclass(frozen=True)
-class ModelChoice:
+class ModelChoice(ModelSpec):
     """A model as the user chose it; the embedded family stands for one sibling per pooling."""
-
-    architecture: str
-    pretrained: str | None = None
-    device: str = "auto"
-    dtype: str = "auto"
 
     @property
     def family(self) -> bool:
@@ -44,7 +39,7 @@ class ModelChoice:
     def label(self) -> str:
         if self.family:
             return f"{FAMILY} (embedded, one model per pooling)"
-        return ModelSpec(self.architecture, self.pretrained).label()
+        return super().label()
 
     def to_dict(self) -> dict:
         return asdict(self)
