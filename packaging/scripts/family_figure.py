@@ -4,6 +4,9 @@ object, from the sibling trained with that pooling.
 
     python packaging/scripts/family_figure.py --out docs/figures/shapes_poolings.png
 
+`--sibling POOLING=ARCHITECTURE:WEIGHTS` (repeatable) draws other models trained with each pooling
+instead, e.g. the tiny-ViT experiment of docs/RESULTS.md.
+
 Scenes are drawn at 256 px and resized by the engine to the models' input, as any user image is.
 """
 from __future__ import annotations
@@ -16,9 +19,22 @@ import numpy as np
 from eclip_desktop.core.atomic import atomic_save_image
 from eclip_desktop.core.evaluate import HELD_OUT_SEED, _loaded
 from eclip_desktop.core.family import available_poolings, engines_for
+from eclip_desktop.core.engine import Engine
+from eclip_desktop.core.errors import EclipError
 from eclip_desktop.core.grids import short_pooling
+from eclip_desktop.core.models import ModelSpec
+from eclip_desktop.core.poolings import pooling_names
 from eclip_desktop.core.render import annotate, overlay, side_by_side
 from eclip_desktop.core.shapes import generate_scene, prompt_for
+
+
+def _sibling(text: str) -> tuple[str, ModelSpec]:
+    pooling, _, rest = text.partition("=")
+    architecture, _, weights = rest.partition(":")
+    if pooling not in pooling_names() or not architecture or not weights:
+        raise ValueError(f"--sibling {text!r}: expected POOLING=ARCHITECTURE:WEIGHTS with POOLING one of "
+                         f"{', '.join(pooling_names())}")
+    return pooling, ModelSpec(architecture, weights, "cpu")
 
 
 def main(argv=None) -> int:
@@ -27,12 +43,28 @@ def main(argv=None) -> int:
     ap.add_argument("--scenes", nargs="+", type=int, default=[0, 1, 2, 3], help="held-out scene indices")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--cmap", default="jet")
+    ap.add_argument("--sibling", action="append", default=[], metavar="POOLING=ARCHITECTURE:WEIGHTS",
+                    help="a model trained with POOLING (repeatable); default: the embedded family")
     args = ap.parse_args(argv)
-    poolings = available_poolings()
-    if not poolings:
-        print("the embedded family is not installed (resources/models/eclip-shapes)", file=sys.stderr)
-        return 1
-    engines = engines_for("eclip-shapes", None, poolings, "cpu")
+    if args.sibling:
+        try:
+            specs = dict(_sibling(text) for text in args.sibling)
+        except ValueError as exc:
+            ap.error(str(exc))
+        try:
+            engines = {p: Engine.load(spec) for p, spec in specs.items()}
+        except EclipError as exc:
+            print(f"family_figure.py: {exc}", file=sys.stderr)
+            return 1
+        poolings = list(engines)
+        subtitle = f"columns: {specs[poolings[0]].architecture}, one model trained with each pooling"
+    else:
+        poolings = available_poolings()
+        subtitle = "each column is the family model trained with that pooling"
+        if not poolings:
+            print("the embedded family is not installed (resources/models/eclip-shapes)", file=sys.stderr)
+            return 1
+        engines = engines_for("eclip-shapes", None, poolings, "cpu")
     rows = []
     for index in args.scenes:
         scene = generate_scene(HELD_OUT_SEED, index, size=args.size)
@@ -48,7 +80,7 @@ def main(argv=None) -> int:
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
     figure = annotate(np.vstack(rows), ["Held-out scenes: ITSM per pooling",
-                                        "each column is the family model trained with that pooling"], args.cmap)
+                                        subtitle], args.cmap)
     atomic_save_image(args.out, figure, overwrite=True)
     print(args.out)
     return 0

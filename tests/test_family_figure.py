@@ -1,0 +1,49 @@
+"""packaging/scripts/family_figure.py: the semantic-shift figure, for the family or any siblings."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("family_figure", REPO / "packaging" / "scripts" / "family_figure.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def vit_weights(tmp_path, tiny_handles):
+    path = tmp_path / "tiny.safetensors"
+    save_file({k: v.contiguous() for k, v in tiny_handles["eclip-tiny-vit"].model.state_dict().items()}, str(path))
+    return path
+
+
+def test_siblings_figure_has_one_column_per_model(tmp_path, vit_weights):
+    fig = _script()
+    one, two = tmp_path / "one.png", tmp_path / "two.png"
+    base = ["--scenes", "0", "1", "--size", "64"]
+    assert fig.main(["--out", str(one), *base, "--sibling", f"native=eclip-tiny-vit:{vit_weights}"]) == 0
+    assert fig.main(["--out", str(two), *base, "--sibling", f"native=eclip-tiny-vit:{vit_weights}",
+                     "--sibling", f"masked_max=eclip-tiny-vit:{vit_weights}"]) == 0
+    w1, h1 = Image.open(one).size
+    w2, h2 = Image.open(two).size
+    assert w2 > w1 and w2 / h2 > w1 / h1  # a second sibling adds a column, not a row
+
+
+def test_bad_siblings_are_refused(tmp_path, vit_weights, capsys):
+    fig = _script()
+    out = tmp_path / "x.png"
+    with pytest.raises(SystemExit) as exc:
+        fig.main(["--out", str(out), "--sibling", f"bogus=eclip-tiny-vit:{vit_weights}"])
+    assert exc.value.code == 2 and "POOLING=ARCHITECTURE:WEIGHTS" in capsys.readouterr().err
+    assert fig.main(["--out", str(out), "--sibling", f"native=eclip-tiny-vit:{tmp_path / 'nope.safetensors'}"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    assert not out.exists()
