@@ -149,3 +149,24 @@ def test_eta_text():
     assert eta_text(None).startswith("estimating")
     assert eta_text(30) == "about 30 s left"
     assert eta_text(600) == "about 10.0 min left"
+
+
+def test_maps_still_answer_during_a_batch_export(qtbot, make_window, tmp_path):
+    w = make_window()
+    wait_for_map(qtbot, w)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(60):
+        _variant(folder / f"img{i:02d}.png", i + 1)
+    d = _dialog(qtbot, w, tmp_path / "out", str(folder))
+    d.methods["surgery"].setChecked(True)
+    d.start()
+    qtbot.waitUntil(lambda: d.bar.value() >= 1, timeout=WAIT_MS)
+    w.controls.prompts.setPlainText("a photo of a star.")
+    # the maps of a new context start empty and fill when the worker's result arrives
+    qtbot.waitUntil(lambda: "a photo of a star." in str(w._context) and bool(w.maps), timeout=WAIT_MS)
+    # the new prompt's map came between two exported images, not after the whole export
+    assert d._running and d.bar.value() < d.bar.maximum()
+    d.cancel()
+    qtbot.waitUntil(lambda: not d._running, timeout=WAIT_MS)
+    assert "ok" in {r["status"] for r in _rows(tmp_path / "out")}

@@ -195,7 +195,7 @@ class BatchExportDialog(QDialog):
         self.bar.setValue(0)
         self._say(f"exporting {len(req.images)} image(s) into {req.out_dir} \u2026")
         win.compute.submit(Job(KIND, batch_export_job(req, win.model, wordnet, win.wordnet_dock.key),
-                               label="batch export \u2026"))
+                               label="batch export \u2026", yields=True))
 
     def cancel(self) -> None:
         self.window_.compute.cancel(KIND)

@@ -3,7 +3,8 @@
 Qt-free like compute.py. The engines come from the WorkerState, so a batch right after looking at
 images reuses the loaded model, and the core's `run_export` does the rest exactly as the CLI does
 (same names, index, resume and no-overwrite rule). Progress goes out as partial results so the
-dialog can show a bar and an estimate; a cancel lands between images, where the index is valid.
+dialog can show a bar and an estimate; a cancel lands between images, where the index is valid,
+and there the maps the user asks for meanwhile are computed (the job yields, see jobs.py).
 """
 from __future__ import annotations
 
@@ -90,8 +91,13 @@ def batch_export_job(req: ExportRequest, choice: ModelChoice, wordnet=None, set_
                 ctx.partial(BatchProgress(info["done"], info["total"], info["image"], info["written"],
                                           info["skipped"], info["failed"], info["eta_s"]))
 
+            def between_images() -> bool:
+                # the index is written here, so a map the user asks for meanwhile can run first
+                ctx.let_others_run()
+                return stop()
+
             return run_export(engines, req, concepts=concepts if req.synsets else None, progress=progress,
-                              cancelled=stop)
+                              cancelled=between_images)
 
         ctx.progress(f"batch export: {len(req.images)} image(s) \u2026")
         result, _used, notices = with_cpu_fallback(ctx, choice, work)

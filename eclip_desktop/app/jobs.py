@@ -4,6 +4,11 @@ A job is a plain function of a context (see compute.py). Submitting a job of a k
 older job of that kind, running or queued, and results of superseded jobs are dropped, so a burst
 of requests costs at most the one running plus the newest. Cancellation is cooperative: jobs call
 ctx.check() between steps, which is how a cancel lands within about a second.
+
+A long job marked `yields` (a batch export) calls ctx.let_others_run() at its safe points; the jobs
+queued meanwhile (a new map, a model switch) run there, on the same thread and state, so the window
+keeps answering during a long export. Another yielding job that arrives then waits until the
+running one ends instead of nesting inside it.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from eclip_desktop.core.errors import CancelledError, EclipError
 
@@ -43,6 +48,7 @@ class Job:
     label: str = ""
     seq: int = 0
     token: CancelToken = field(default_factory=CancelToken)
+    yields: bool = False  # long job that lets queued jobs run at its safe points
 
 
 class JobContext:
@@ -67,6 +73,11 @@ class JobContext:
         self.check()
         self._worker.partial.emit(self._job.seq, self._job.kind, obj)
 
+    def let_others_run(self) -> None:
+        """Run the jobs queued on this worker now (call only where the job's state is consistent)."""
+        if self._job.yields:
+            QCoreApplication.processEvents()
+
 
 def readable(exc: BaseException) -> str:
     """One line for the user; the traceback goes to the log, never into the window."""
@@ -89,9 +100,23 @@ class _Worker(QObject):
     def __init__(self, state):
         super().__init__()
         self.state = state
+        self._depth = 0  # > 0 while a job runs; > 1 inside a yielding job's let_others_run()
+        self._deferred: list[Job] = []
 
     @Slot(object)
     def run(self, job: Job) -> None:
+        if self._depth and job.yields:
+            self._deferred.append(job)
+            return
+        self._depth += 1
+        try:
+            self._run(job)
+        finally:
+            self._depth -= 1
+        while not self._depth and self._deferred:
+            self.run(self._deferred.pop(0))
+
+    def _run(self, job: Job) -> None:
         if job.token.cancelled:
             self.cancelled.emit(job.seq, job.kind)
             return
