@@ -32,6 +32,18 @@ def _dialog(qtbot, w, out, images=None):
     return d
 
 
+def _long_export(qtbot, w, tmp_path, n):
+    """Starts an export of n distinct images (both methods) into tmp_path/out; returns the dialog."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(n):
+        _variant(folder / f"img{i:02d}.png", i + 1)
+    d = _dialog(qtbot, w, tmp_path / "out", str(folder))
+    d.methods["surgery"].setChecked(True)
+    d.start()
+    return d
+
+
 def _finished(d):
     return not d._running and (d.outcome is not None or "cancelled" in d.status.text()
                                or d.status.styleSheet())
@@ -74,14 +86,8 @@ def test_batch_export_writes_resumes_and_encodes_each_image_once(qtbot, make_win
 def test_batch_export_cancel_leaves_a_resumable_index(qtbot, make_window, tmp_path):
     w = make_window()
     wait_for_map(qtbot, w)
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(40):
-        _variant(folder / f"img{i:02d}.png", i + 1)
     out = tmp_path / "out"
-    d = _dialog(qtbot, w, out, str(folder))
-    d.methods["surgery"].setChecked(True)
-    d.start()
+    d = _long_export(qtbot, w, tmp_path, 40)
     qtbot.waitUntil(lambda: d.bar.value() >= 1, timeout=WAIT_MS)
     d.cancel()
     qtbot.waitUntil(lambda: not d._running, timeout=WAIT_MS)
@@ -154,13 +160,7 @@ def test_eta_text():
 def test_maps_still_answer_during_a_batch_export(qtbot, make_window, tmp_path):
     w = make_window()
     wait_for_map(qtbot, w)
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(60):
-        _variant(folder / f"img{i:02d}.png", i + 1)
-    d = _dialog(qtbot, w, tmp_path / "out", str(folder))
-    d.methods["surgery"].setChecked(True)
-    d.start()
+    d = _long_export(qtbot, w, tmp_path, 60)
     qtbot.waitUntil(lambda: d.bar.value() >= 1, timeout=WAIT_MS)
     w.controls.prompts.setPlainText("a photo of a star.")
     # the maps of a new context start empty and fill when the worker's result arrives
