@@ -57,7 +57,7 @@ def main(argv=None) -> int:
             print(f"family_figure.py: {exc}", file=sys.stderr)
             return 1
         poolings = list(engines)
-        subtitle = f"columns: {specs[poolings[0]].architecture}, one model trained with each pooling"
+        subtitle = f"columns: {specs[poolings[0]].architecture} trained with each pooling"
     else:
         poolings = available_poolings()
         subtitle = "each column is the family model trained with that pooling"
