@@ -218,8 +218,9 @@ def _resolve_weights(spec: ModelSpec) -> tuple[str | None, dict, str, str]:
 
 def _training_checkpoint_weights(path: str) -> dict | None:
     """The weights of an `eclip-desktop train` checkpoint (<name>.ckpt.pt: weights, optimiser, step),
-    so a run can be evaluated or explored while it trains; None for any other file."""
-    if Path(path).suffix.lower() not in (".pt", ".pth"):
+    so a run can be evaluated or explored while it trains; None for any other file. Only that name
+    is opened here: any other .pt (an openai TorchScript archive of 350 MB) must not be read twice."""
+    if not Path(path).name.lower().endswith(".ckpt.pt"):
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -236,7 +237,7 @@ def load_model(spec: ModelSpec) -> ModelHandle:
     device = resolve_device(spec.device)
     dtype = resolve_dtype(device, spec.dtype)
     checkpoint, cfg, weights, identity = _resolve_weights(spec)
-    training_state = _training_checkpoint_weights(checkpoint) if checkpoint is not None else None
+    training_state = _training_checkpoint_weights(checkpoint) if checkpoint is not None and not cfg else None
     source = checkpoint if checkpoint is not None else (weights if cfg else None)
     try:
         with quiet_open_clip():
