@@ -44,6 +44,10 @@ def test_bad_siblings_are_refused(tmp_path, vit_weights, capsys):
     with pytest.raises(SystemExit) as exc:
         fig.main(["--out", str(out), "--sibling", f"bogus=eclip-tiny-vit:{vit_weights}"])
     assert exc.value.code == 2 and "POOLING=ARCHITECTURE:WEIGHTS" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        fig.main(["--out", str(out), "--sibling", f"native=eclip-tiny-vit:{vit_weights}",
+                  "--sibling", f"native=eclip-tiny-vit:{vit_weights}"])
+    assert "given twice" in capsys.readouterr().err
     assert fig.main(["--out", str(out), "--sibling", f"native=eclip-tiny-vit:{tmp_path / 'nope.safetensors'}"]) == 1
     assert "does not exist" in capsys.readouterr().err
     assert not out.exists()

@@ -17,10 +17,10 @@ import sys
 import numpy as np
 
 from eclip_desktop.core.atomic import atomic_save_image
-from eclip_desktop.core.evaluate import HELD_OUT_SEED, _loaded
-from eclip_desktop.core.family import available_poolings, engines_for
 from eclip_desktop.core.engine import Engine
 from eclip_desktop.core.errors import EclipError
+from eclip_desktop.core.evaluate import HELD_OUT_SEED, _loaded
+from eclip_desktop.core.family import available_poolings, engines_for
 from eclip_desktop.core.grids import short_pooling
 from eclip_desktop.core.models import ModelSpec
 from eclip_desktop.core.poolings import pooling_names
@@ -48,9 +48,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.sibling:
         try:
-            specs = dict(_sibling(text) for text in args.sibling)
+            pairs = [_sibling(text) for text in args.sibling]
         except ValueError as exc:
             ap.error(str(exc))
+        specs = dict(pairs)
+        if len(specs) < len(pairs):
+            ap.error("--sibling: one model per pooling (a pooling was given twice)")
         try:
             engines = {p: Engine.load(spec) for p, spec in specs.items()}
         except EclipError as exc:
