@@ -4,6 +4,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A first install needs room: torch with its CUDA libraries is about 6 GB in .venv, and pip
+# unpacks into TMPDIR on the way. Failing here names the cause; pip's "Errno 28" halfway through
+# leaves a broken .venv behind. ECLIP_MIN_FREE_GB=0 skips the check.
+MIN_FREE_GB=${ECLIP_MIN_FREE_GB:-8}
+if ! compgen -G ".venv/lib/python3*/site-packages/torch" >/dev/null; then
+  for dir in . "${TMPDIR:-/tmp}"; do
+    free_kb=$(df -Pk "$dir" | awk 'NR==2 {print $4}')
+    if [ -n "$free_kb" ] && [ "$free_kb" -lt $((MIN_FREE_GB * 1024 * 1024)) ]; then
+      echo "bootstrap: $(cd "$dir" && pwd) has $((free_kb / 1024 / 1024)) GB free; installing torch and" \
+           "the app needs about $MIN_FREE_GB GB. Free some space (or set ECLIP_MIN_FREE_GB=0 to try anyway)." >&2
+      exit 1
+    fi
+  done
+fi
+
 SYSTEM_PACKAGES=(wordnet-base wordnet-sense-index libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0
                  libxcb-cursor0 libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core xvfb)
 missing=()
