@@ -21,7 +21,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from conftest import write_image
+from conftest import CodeCarryingPickle, write_image
 from eclip_desktop.cli import main
 from eclip_desktop.core.errors import CancelledError, DatasetError
 from eclip_desktop.core.models import ModelSpec, load_model, register_project_configs
@@ -267,6 +267,14 @@ def test_resume_refuses_another_architecture_or_pooling(tmp_path):
     ckpt.write_bytes(b"not a checkpoint")
     with pytest.raises(TrainingError, match="cannot read checkpoint"):
         train(replace(cfg, resume=True))
+
+    # A checkpoint whose pickle would run code is refused before anything in it runs.
+    marker = tmp_path / "code-ran"
+    torch.save({"model": {}, "optimizer": {}, "architecture": cfg.architecture, "pooling": cfg.pooling,
+                "step": 0, "payload": CodeCarryingPickle(marker)}, ckpt)
+    with pytest.raises(TrainingError, match="cannot read checkpoint.*read safely"):
+        train(replace(cfg, resume=True))
+    assert not marker.exists()
 
 
 # ----------------------------------------------------------------------------- fine-tuning

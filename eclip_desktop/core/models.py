@@ -23,6 +23,7 @@ import torch
 
 from eclip_desktop.core.device import dtype_name, resolve_device, resolve_dtype
 from eclip_desktop.core.errors import ModelError
+from eclip_desktop.core.training.checkpoint import checkpoint_weights, is_checkpoint_name, read_checkpoint
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 CONFIG_DIR = RESOURCES / "model_configs"
@@ -217,18 +218,15 @@ def _resolve_weights(spec: ModelSpec) -> tuple[str | None, dict, str, str]:
 
 
 def _training_checkpoint_weights(path: str) -> dict | None:
-    """The weights of an `eclip-desktop train` checkpoint (<name>.ckpt.pt: weights, optimiser, step),
-    so a run can be evaluated or explored while it trains; None for any other file. Only that name
-    is opened here: any other .pt (an openai TorchScript archive of 350 MB) must not be read twice."""
-    if not Path(path).name.lower().endswith(".ckpt.pt"):
+    """The weights of an `eclip-desktop train` checkpoint, so a run can be evaluated or explored while
+    it trains; None for any other file. Only that name (<name>.ckpt.pt) is opened here: any other .pt
+    (an openai TorchScript archive of 350 MB) must not be read twice."""
+    if not is_checkpoint_name(path):
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # not a plain tensor/dict pickle: leave it to open_clip's loader and its messages
+        return checkpoint_weights(read_checkpoint(path))
+    except (OSError, ValueError):  # leave it to open_clip's loader and its messages
         return None
-    if isinstance(state, dict) and isinstance(state.get("model"), dict) and "optimizer" in state:
-        return state["model"]
-    return None
 
 
 def load_model(spec: ModelSpec) -> ModelHandle:

@@ -14,6 +14,7 @@ import torch
 
 from eclip_desktop.core.errors import EclipError
 from eclip_desktop.core.features import interpolate_grid_embedding
+from eclip_desktop.core.training.checkpoint import read_checkpoint
 
 _POSITIONAL = ("visual.positional_embedding", "visual.attnpool.positional_embedding")
 
@@ -28,8 +29,8 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
             state = load_file(str(path))
         else:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-            state = state.get("model", state.get("state_dict", state)) if isinstance(state, dict) else state
+            state = read_checkpoint(path)
+            state = state.get("model", state.get("state_dict", state))
     except Exception as exc:  # safetensors, pickle and torch each raise their own types
         raise EclipError(f"cannot read --init weights {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -32,6 +32,8 @@ from eclip_desktop.core.models import (ModelSpec, load_model, quiet_open_clip, r
 from eclip_desktop.core.poolings import pooling_names
 from eclip_desktop.core.text import encode_text_trimmed
 from eclip_desktop.core.training import recipe
+from eclip_desktop.core.training.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
+from eclip_desktop.core.training.checkpoint import read_checkpoint, write_checkpoint
 from eclip_desktop.core.training.data import caption_folder_data, shapes_training_data
 from eclip_desktop.core.training.init_weights import load_resized
 from eclip_desktop.core.training.objective import contrastive_loss, pooled_for_training
@@ -190,21 +192,19 @@ def _pixels(batch: np.ndarray, device) -> torch.Tensor:
 
 
 def _checkpoint_path(cfg: TrainConfig) -> Path:
-    return Path(cfg.out) / f"{cfg.run_name()}.ckpt.pt"
+    return Path(cfg.out) / f"{cfg.run_name()}{CHECKPOINT_SUFFIX}"
 
 
 def _save_checkpoint(path: Path, model, opt, step: int, cfg: TrainConfig, elapsed: float) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                "architecture": cfg.architecture, "pooling": cfg.pooling, "config": asdict(cfg),
-                "elapsed": elapsed}, tmp)
-    os.replace(tmp, path)
+    write_checkpoint(path, {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                            "architecture": cfg.architecture, "pooling": cfg.pooling, "config": asdict(cfg),
+                            "elapsed": elapsed})
 
 
 def _load_checkpoint(path: Path, model, opt, cfg: TrainConfig) -> tuple[int, float]:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
+        state = read_checkpoint(path)
+    except (OSError, ValueError) as exc:
         raise TrainingError(f"cannot read checkpoint {path}: {exc}") from exc
     if state.get("architecture") != cfg.architecture:
         raise TrainingError(f"checkpoint {path} is for architecture {state.get('architecture')}, not "
