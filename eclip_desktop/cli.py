@@ -46,7 +46,6 @@ def cmd_explain(args) -> int:
     from eclip_desktop.core.errors import TextError
     from eclip_desktop.core.explain import ExplainRequest, check_targets, run_explain
     from eclip_desktop.core.family import engines_for
-    from eclip_desktop.core.poolings import expand_poolings
     from eclip_desktop.core.imageio import load_image
     from eclip_desktop.core.atomic import ensure_writable_dir
 
@@ -65,7 +64,7 @@ def cmd_explain(args) -> int:
     ensure_writable_dir(args.out)
     for p in args.images:
         load_image(p)
-    poolings = expand_poolings(args.pooling)
+    poolings = _poolings(args)
     engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype)
     req = ExplainRequest(images=args.images, texts=texts, out_dir=args.out, method=args.method,
                          poolings=poolings, ensemble=args.ensemble, input_size=args.input_size,
@@ -95,7 +94,6 @@ def cmd_eval(args) -> int:
     from eclip_desktop.core.evaluate import run_eval
     from eclip_desktop.core.family import engines_for
     from eclip_desktop.core.metrics import format_table
-    from eclip_desktop.core.poolings import expand_poolings
 
     if args.json:
         ensure_writable_dir(Path(args.json).resolve().parent)
@@ -119,7 +117,7 @@ def cmd_eval(args) -> int:
         plan = evaluate_convis.plan_convis_eval(args.dataset, args.method, hierarchy, concept_set,
                                                 args.synset if args.method == "convis" else args.in_synset,
                                                 args.in_class, args.limit)
-    engines = engines_for(args.model, args.pretrained, expand_poolings(args.pooling), args.device, args.dtype)
+    engines = engines_for(args.model, args.pretrained, _poolings(args), args.device, args.dtype)
 
     def progress(n):
         if args.verbose:
@@ -206,6 +204,21 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _poolings(args) -> list[str]:
+    """--pooling as given (default native); with a family, 'all' means every sibling it has, and a
+    family without a native sibling starts from its default one."""
+    from eclip_desktop.core import family
+    from eclip_desktop.core.poolings import expand_poolings
+    name = args.model if args.model is not None else (family.FAMILY if family.family_available() else None)
+    have = family.available_poolings(name) if name is not None and family.is_family(name) else None
+    asked = list(args.pooling or [])
+    if not asked:
+        asked = ["native" if have is None or "native" in have else family.default_pooling(name)]
+    if have is not None and "all" in asked:
+        asked = [p for p in asked if p != "all"] + have
+    return expand_poolings(asked)
+
+
 def _convis_spec(args):
     """The model `concepts` runs: as `explain` picks it (the embedded family's default sibling if installed)."""
     from eclip_desktop.core import family
@@ -216,7 +229,7 @@ def _convis_spec(args):
             return family.default_spec(args.device)
         model = "ViT-B-16"
     if family.is_family(model):
-        return family.default_spec(args.device)
+        return family.default_spec(args.device, name=model)
     return ModelSpec(model, args.pretrained, args.device, args.dtype)
 
 
@@ -285,7 +298,6 @@ def cmd_export(args) -> int:
     from eclip_desktop.core.errors import TextError
     from eclip_desktop.core.export_inputs import collect_images
     from eclip_desktop.core.family import engines_for, is_family
-    from eclip_desktop.core.poolings import expand_poolings
 
     if args.top < 0:
         from eclip_desktop.core.errors import ConceptError
@@ -310,7 +322,7 @@ def cmd_export(args) -> int:
     if "concept" in (args.grid or []) and not synsets:
         raise TextError("--grid concept compares ConVis maps: pass --synset too")
     ensure_writable_dir(args.out)  # a read-only target fails before a model loads
-    poolings = expand_poolings(args.pooling)
+    poolings = _poolings(args)
     methods = list(dict.fromkeys(args.method or ["itsm"]))
     surgery = {"vv": not args.no_vv, "feature": not args.no_feature_surgery}
     req = ExportRequest(images=images, out_dir=args.out, texts=texts, synsets=synsets, methods=methods,
@@ -601,8 +613,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--alpha must be between 0 and 1")
     if getattr(args, "input_size", None) is not None and not 32 <= args.input_size <= 2048:
         parser.error("--input-size must be between 32 and 2048")
-    if getattr(args, "pooling", "x") is None:
-        args.pooling = ["native"]
     from eclip_desktop.core.errors import EclipError
     try:
         return args.func(args)

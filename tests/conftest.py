@@ -79,3 +79,16 @@ class CodeCarryingPickle:
 
     def __reduce__(self):
         return (Path.touch, (self.marker,))
+
+
+@pytest.fixture(scope="session")
+def trained_family_dir(tmp_path_factory):
+    """A folder of `train` outputs like resources/models/eclip-shapes: two tiny siblings, 2 steps each."""
+    from eclip_desktop.core.training.trainer import TrainConfig, train
+    root = tmp_path_factory.mktemp("family")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ECLIP_DESKTOP_CACHE", str(tmp_path_factory.mktemp("cache")))
+        for pooling in ("native", "masked_max"):
+            train(TrainConfig(pooling=pooling, architecture="eclip-tiny-vit", scenes=64, batch_size=8, steps=2,
+                              lr=1e-3, warmup=1, device="cpu", out=str(root), checkpoint_every=0))
+    return root

@@ -368,9 +368,10 @@ def test_family_pooling_switches_the_model(qtbot, make_window, monkeypatch):
     # Stand in for the trained family with two tiny random siblings.
     siblings = {"native": ModelSpec("eclip-tiny-vit", "random", "cpu"),
                 "max": ModelSpec("eclip-tiny-rn", "random", "cpu")}
-    monkeypatch.setattr("eclip_desktop.app.state.family_spec", lambda p, device="auto", dtype="auto": siblings[p])
-    for target in ("eclip_desktop.app.main_window", "eclip_desktop.app.views", "eclip_desktop.core.family"):
-        monkeypatch.setattr(f"{target}.available_poolings", lambda: ["native", "max"])
+    monkeypatch.setattr("eclip_desktop.app.state.family_spec",
+                        lambda p, device="auto", dtype="auto", name=None: siblings[p])
+    for target in ("eclip_desktop.app.state", "eclip_desktop.core.family"):
+        monkeypatch.setattr(f"{target}.available_poolings", lambda name=None: ["native", "max"])
     w = make_window(model=ModelChoice("eclip-shapes"))
     qtbot.waitUntil(lambda: w.model is not None, timeout=WAIT_MS)
     assert w.analysis.pooling == "native"  # masked_max is not in this family

@@ -13,7 +13,6 @@ from eclip_desktop.cli import main
 from eclip_desktop.core import family
 from eclip_desktop.core.poolings import pooling_names
 from eclip_desktop.core.shapes.writer import write_voc
-from eclip_desktop.core.training.trainer import TrainConfig, train
 
 TINY = ["--model", "eclip-tiny-vit", "--pretrained", "random", "--device", "cpu"]
 MAP_KEYS = ("n", "miou_fg", "theta_fg", "miou_mean", "theta_mean", "msc", "pointing", "bg_preferred")
@@ -102,22 +101,10 @@ def test_voc_layout_dataset(tmp_path, capsys):
 # ----------------------------------------------------------------------------- embedded family
 
 
-@pytest.fixture(scope="module")
-def family_dir(tmp_path_factory):
-    """A stand-in for resources/models/eclip-shapes: two tiny siblings, 2 steps each."""
-    root = tmp_path_factory.mktemp("family")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ECLIP_DESKTOP_CACHE", str(tmp_path_factory.mktemp("cache")))
-        for pooling in ("native", "masked_max"):
-            train(TrainConfig(pooling=pooling, architecture="eclip-tiny-vit", scenes=64, batch_size=8, steps=2,
-                              lr=1e-3, warmup=1, device="cpu", out=str(root), checkpoint_every=0))
-    return root
-
-
 @pytest.fixture
-def installed_family(family_dir, monkeypatch):
-    monkeypatch.setattr(family, "FAMILY_DIR", family_dir)
-    return family_dir
+def installed_family(trained_family_dir, monkeypatch):
+    monkeypatch.setattr(family, "FAMILY_DIR", trained_family_dir)
+    return trained_family_dir
 
 
 def test_family_engines_are_the_trained_siblings(installed_family):

@@ -187,8 +187,7 @@ def load_model_job(choice: ModelChoice, pooling: str):
         # Models of earlier choices would otherwise hold (GPU) memory until evicted.
         keep = {engine.handle.spec}
         if used.family:
-            from eclip_desktop.core.family import available_poolings
-            keep |= {used.spec(p) for p in available_poolings()}
+            keep |= {used.spec(p) for p in used.poolings()}
         ctx.state.drop_engines(keep=lambda spec: spec in keep)
         return ModelLoaded(used, engine.handle.describe(), notices)
     return run

@@ -31,7 +31,7 @@ from eclip_desktop.app.status import StatusBar
 from eclip_desktop.app.views import POOLING_SHORT, SINGLE_MODEL_NOTE, ConVisPane, MapViews, Scene, needed_pairs
 from eclip_desktop.app.window_files import FilesMixin
 from eclip_desktop.app.wordnet_dock import WordNetDock
-from eclip_desktop.core.family import FAMILY, available_poolings, family_available
+from eclip_desktop.core.family import FAMILY, family_available
 from eclip_desktop.core.methods import method_names
 from eclip_desktop.core.models import ModelSpec
 from eclip_desktop.core.poolings import POOLING_LABELS, pooling_names
@@ -116,6 +116,8 @@ class MainWindow(FilesMixin, QMainWindow):
         self.act_open = A("&Open Images\u2026", self.open_images_dialog, QKeySequence.Open)
         self.act_open_folder = A("Open &Folder\u2026", self.open_folder_dialog, "Ctrl+Shift+O")
         self.act_sample = A("Open &Sample", self.open_sample)
+        self.act_open_family = A("Open Model &Family…", lambda: self.controls.picker.open_family(),
+                                 tip="A folder of models trained with each pooling (eclip-desktop train --out)")
         self.act_open_session = A("Open Session\u2026", self.open_session_dialog, "Ctrl+Alt+O")
         self.act_save_session = A("&Save Session\u2026", self.save_session_dialog, QKeySequence.Save)
         self.act_copy = A("&Copy Figure", self.copy_figure, "Ctrl+Shift+C",
@@ -186,6 +188,7 @@ class MainWindow(FilesMixin, QMainWindow):
         self.controls.method.activated.connect(lambda *_: self.leave_convis())
         self.controls.picker.load_requested.connect(
             lambda c: self.request_model(c.on_device(self.controls.device_name())))
+        self.controls.picker.refused.connect(lambda text: self.banner.show_message(text, "warning", "model"))
 
         self.status = StatusBar()
         self.status.cancel_requested.connect(self.cancel_jobs)
@@ -223,6 +226,7 @@ class MainWindow(FilesMixin, QMainWindow):
         m.addSeparator()
         for a in (self.act_open_session, self.act_save_session):
             m.addAction(a)
+        m.addAction(self.act_open_family)
         m.addSeparator()
         for a in (self.act_copy, self.act_export, self.act_batch):
             m.addAction(a)
@@ -263,7 +267,7 @@ class MainWindow(FilesMixin, QMainWindow):
             # The first start shows the family's default, the masked-max model (as the CLI does);
             # the native sibling's semantic shift is one key (1) away.
             start = "masked_max" if model == "auto" else self.analysis.pooling
-            self.analysis.pooling = self._family_pooling(start)
+            self.analysis.pooling = self._family_pooling(choice, start)
         self.controls.show_analysis(self.analysis)
         self.display_bar.show_display(self.display)
         self.pooling_actions[self.analysis.pooling].setChecked(True)
@@ -281,15 +285,15 @@ class MainWindow(FilesMixin, QMainWindow):
     # --- model ----------------------------------------------------------------------------------
 
     @staticmethod
-    def _family_pooling(pooling: str) -> str:
-        have = available_poolings()
+    def _family_pooling(choice: ModelChoice, pooling: str) -> str:
+        have = choice.poolings()
         if pooling in have:
             return pooling
         return "masked_max" if "masked_max" in have else (have[0] if have else pooling)
 
     def request_model(self, choice: ModelChoice) -> None:
         if choice.family:
-            self.set_pooling(self._family_pooling(self.analysis.pooling), compute=False)
+            self.set_pooling(self._family_pooling(choice, self.analysis.pooling), compute=False)
         self.controls.picker.set_choice(choice)
         self.controls.show_device(choice.device)
         self.compute.submit(Job("model", load_model_job(choice, self.analysis.pooling),
@@ -308,7 +312,7 @@ class MainWindow(FilesMixin, QMainWindow):
 
     def _update_pooling_availability(self, choice: ModelChoice | None) -> None:
         family = choice is not None and choice.family
-        have = set(available_poolings()) if family else set(pooling_names())
+        have = set(choice.poolings() if choice is not None else pooling_names())
         for p, a in self.pooling_actions.items():
             a.setEnabled(p in have)
         if family:

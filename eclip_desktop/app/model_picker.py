@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QCompleter, QFileDialog, QGridLayout, 
                                QLabel, QPushButton, QWidget)
 
 from eclip_desktop.app.state import ModelChoice
-from eclip_desktop.core.family import FAMILY, family_available
+from eclip_desktop.core.family import FAMILY, family_available, family_dir
 from eclip_desktop.core.models import (RANDOM, default_tag, is_tag_cached, list_architectures,
                                        list_pretrained_tags)
 
@@ -51,6 +51,7 @@ def initial_architecture(names: list[str]) -> str:
 
 class ModelPicker(QWidget):
     load_requested = Signal(object)  # ModelChoice without a device (the window adds it)
+    refused = Signal(str)  # why a chosen folder or file cannot be used
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -73,6 +74,7 @@ class ModelPicker(QWidget):
         self.checkpoint_button = QPushButton("Open checkpoint\u2026")
         self.checkpoint_button.setToolTip("Load weights from a local .safetensors/.bin/.pt file")
         self._checkpoints: dict[str, list[str]] = {}
+        self._families: list[str] = []  # family folders opened this session, shown after the embedded one
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(QLabel("Model"), 0, 0)
@@ -115,6 +117,12 @@ class ModelPicker(QWidget):
             self.about.setText("Embedded family: small CLIPs trained on Shapes World with each pooling. "
                                "Switching pooling switches model, so the map itself changes.")
             return
+        if arch in self._families:
+            self.weights.addItem("trained per pooling (family folder)", None)
+            self.weights.setEnabled(False)
+            self.about.setText("Family folder: one model per pooling, as `eclip-desktop train --out` writes "
+                               "them. Switching pooling switches model.")
+            return
         self.weights.setEnabled(True)
         tags = list_pretrained_tags(arch) if self.arch.findText(arch) >= 0 else []
         for tag in tags:
@@ -132,12 +140,14 @@ class ModelPicker(QWidget):
 
     def choice(self) -> ModelChoice:
         arch = self.architecture()
-        if arch == FAMILY:
-            return ModelChoice(FAMILY)
+        if arch == FAMILY or arch in self._families:
+            return ModelChoice(arch)
         return ModelChoice(arch, self.weights.currentData())
 
     def set_choice(self, choice: ModelChoice) -> None:
         """Show a model that was loaded some other way (session, command line, fall-back)."""
+        if choice.family and choice.architecture != FAMILY:
+            self._remember_family(choice.architecture)
         if self.arch.findText(choice.architecture) < 0:
             return
         if choice.pretrained and choice.pretrained not in list_pretrained_tags(choice.architecture) \
@@ -157,6 +167,28 @@ class ModelPicker(QWidget):
         if path not in known:
             known.append(path)
 
+    def _remember_family(self, folder: str) -> None:
+        if folder not in self._families:
+            self._families.append(folder)
+            at = len(self._families) - 1 + (1 if self.arch.findText(FAMILY) >= 0 else 0)
+            self.arch.insertItem(at, folder)
+            self.arch.setItemData(at, "family folder: one trained model per pooling", Qt.ToolTipRole)
+
+    def open_family(self, folder: str | None = None) -> None:
+        """Load a folder of `eclip-desktop train` outputs (<pooling>.safetensors + card) as a family."""
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Open a model family folder")
+            if not folder:
+                return
+        if family_dir(folder) is None:
+            self.refused.emit(f"{folder} holds no trained models: a family folder has <pooling>.safetensors "
+                              "with its <pooling>.json card, as `eclip-desktop train --pooling P --out DIR` "
+                              "writes them.")
+            return
+        choice = ModelChoice(folder)
+        self.set_choice(choice)
+        self.load_requested.emit(choice)
+
     def _load_clicked(self) -> None:
         self.load_requested.emit(self.choice())
 
@@ -166,7 +198,8 @@ class ModelPicker(QWidget):
             if not path:
                 return
         if arch is None:
-            names = [self.arch.itemText(i) for i in range(self.arch.count()) if self.arch.itemText(i) != FAMILY]
+            names = [self.arch.itemText(i) for i in range(self.arch.count())
+                     if self.arch.itemText(i) != FAMILY and self.arch.itemText(i) not in self._families]
             current = self.architecture()
             start = names.index(current) if current in names else 0
             arch, ok = QInputDialog.getItem(self, "Architecture of the checkpoint",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from eclip_desktop.core.family import FAMILY, family_spec
+from eclip_desktop.core.family import FAMILY, available_poolings, family_label, family_spec, is_family
 from eclip_desktop.core.methods import method_names
 from eclip_desktop.core.models import ModelSpec
 from eclip_desktop.core.poolings import pooling_names
@@ -21,15 +21,20 @@ DEFAULT_TEXTS = ("a photo of a cat.", "a photo of a dog.")
 
 @dataclass(frozen=True)
 class ModelChoice(ModelSpec):
-    """A model as the user chose it; the embedded family stands for one sibling per pooling."""
+    """A model as the user chose it; a family (the embedded one, or a folder of trained siblings)
+    stands for one model per pooling."""
 
     @property
     def family(self) -> bool:
-        return self.architecture == FAMILY
+        return self.architecture == FAMILY or (self.pretrained is None and is_family(self.architecture))
+
+    def poolings(self) -> list[str]:
+        """The poolings this choice can show: a family's siblings, or every readout of one model."""
+        return available_poolings(self.architecture) if self.family else pooling_names()
 
     def spec(self, pooling: str) -> ModelSpec:
         if self.family:
-            return family_spec(pooling, self.device, self.dtype)
+            return family_spec(pooling, self.device, self.dtype, name=self.architecture)
         return ModelSpec(self.architecture, self.pretrained, self.device, self.dtype)
 
     def on_device(self, device: str) -> "ModelChoice":
@@ -37,8 +42,10 @@ class ModelChoice(ModelSpec):
         return replace(self, device=device, dtype="auto")
 
     def label(self) -> str:
-        if self.family:
+        if self.architecture == FAMILY:
             return f"{FAMILY} (embedded, one model per pooling)"
+        if self.family:
+            return f"{family_label(self.architecture)} (family folder, one model per pooling)"
         return super().label()
 
     def to_dict(self) -> dict:

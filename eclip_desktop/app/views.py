@@ -17,7 +17,6 @@ from eclip_desktop.app.compute import ImageView, MapSet
 from eclip_desktop.app.side_by_side import SideBySideView
 from eclip_desktop.app.state import AnalysisState, DisplayState, ModelChoice
 from eclip_desktop.app.tiles import TileContent, TileGrid
-from eclip_desktop.core.family import available_poolings
 from eclip_desktop.core.methods import METHODS, method_names
 from eclip_desktop.core.poolings import POOLING_LABELS, pooling_names
 
@@ -30,7 +29,7 @@ SINGLE_MODEL_NOTE = ("One model: its similarity map (ITSM) is the same under eve
 
 
 def layout_poolings(model: ModelChoice | None) -> list[str]:
-    return available_poolings() if model is not None and model.family else pooling_names()
+    return model.poolings() if model is not None else pooling_names()
 
 
 def needed_pairs(layout: str, analysis: AnalysisState, model: ModelChoice | None) -> list[tuple[str, str]]:
@@ -168,7 +167,7 @@ class MapViews(QStackedWidget):
         a, tiles = s.analysis, []
         family = s.model is not None and s.model.family
         if family:
-            header = ("<b>One model per pooling</b> (embedded family): each tile is the model trained with "
+            header = ("<b>One model per pooling</b>: each tile is the model trained with "
                       "that pooling, so its similarity map differs \u2014 the semantic shift.")
         else:
             header = f"<b>{SINGLE_MODEL_NOTE}</b> Tiles show each pooling's contribution map."

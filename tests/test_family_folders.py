@@ -1,0 +1,80 @@
+"""A folder of `eclip-desktop train` outputs is a model family: --model DIR in the CLI, File >
+Open Model Family in the app; each pooling is its own sibling model, as with the embedded family."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import write_image
+from test_app import WAIT_MS, make_window, settings, wait_for_map  # noqa: F401
+from eclip_desktop.cli import main
+from eclip_desktop.core import family
+from eclip_desktop.core.errors import ModelError
+
+
+def test_a_train_output_folder_is_a_family(trained_family_dir, tmp_path):
+    name = str(trained_family_dir)
+    assert family.is_family(name) and family.available_poolings(name) == ["native", "masked_max"]
+    assert family.default_pooling(name) == "masked_max"
+    spec = family.family_spec("native", "cpu", name=name)
+    assert spec.architecture == "eclip-tiny-vit" and spec.pretrained == str(trained_family_dir / "native.safetensors")
+    engines = family.engines_for(name, None, ["native", "masked_max"], "cpu")
+    assert engines["native"].handle.weights != engines["masked_max"].handle.weights
+    with pytest.raises(ModelError, match=r"family .* has no model trained with pooling 'avg' \(have: native, masked_max\)"):
+        family.family_spec("avg", name=name)
+
+    # Weights without their card, an empty folder, a missing path: not families.
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    shutil.copy(trained_family_dir / "native.safetensors", partial)
+    for folder in (partial, tmp_path / "empty", tmp_path / "missing"):
+        (tmp_path / "empty").mkdir(exist_ok=True)
+        assert not family.is_family(str(folder)) and family.available_poolings(str(folder)) == []
+    with pytest.raises(ModelError, match=r"not a model family.*<pooling>.json card"):
+        family.engines_for(str(partial), None, ["native"], "cpu")
+    assert family.is_family("eclip-shapes") and not family.is_family("ViT-B-16")
+
+
+def test_explain_with_a_family_folder_uses_each_sibling(trained_family_dir, tmp_path, capsys):
+    image = write_image(tmp_path / "scene.png", w=48, h=40)
+    out = tmp_path / "out"
+    rc = main(["explain", str(image), "--text", "a photo of a circle.", "--model", str(trained_family_dir),
+               "--pooling", "all", "--device", "cpu", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    sidecars = {json.loads(p.read_text())["pooling"]: json.loads(p.read_text())
+                for p in out.glob("scene__itsm__*__a-photo-of-a-circle.json")}
+    assert sorted(sidecars) == ["masked_max", "native"]  # 'all' = the siblings the folder has
+    for pooling, meta in sidecars.items():
+        assert meta["pretrained"] == str(trained_family_dir / f"{pooling}.safetensors")
+    maps = [np.load(out / f"scene__itsm__{p}__a-photo-of-a-circle.npy") for p in ("native", "masked_max")]
+    assert maps[0].shape == (40, 48) and not np.array_equal(*maps)  # two models, two maps
+
+    capsys.readouterr()
+    rc = main(["explain", str(image), "--text", "a circle", "--model", str(tmp_path), "--out", str(tmp_path / "o2")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "is not a model family" in err[0]
+
+
+def test_the_app_opens_a_family_folder(qtbot, make_window, trained_family_dir, tmp_path):
+    w = make_window(model=None, open_sample=False)
+    w.open_paths([write_image(tmp_path / "scene.png")])
+    (tmp_path / "notes").mkdir()
+    w.controls.picker.open_family(str(tmp_path / "notes"))  # not a family: said in the banner, nothing loads
+    assert "holds no trained models" in w.banner.text() and w.model is None
+
+    w.controls.picker.open_family(str(trained_family_dir))
+    qtbot.waitUntil(lambda: w.model is not None, timeout=WAIT_MS)
+    assert w.model.family and w.model.architecture == str(trained_family_dir)
+    assert w.analysis.pooling == "native"  # the pooling in use stays when the family has it
+    assert [p for p, a in w.pooling_actions.items() if a.isEnabled()] == ["native", "masked_max"]
+    assert "family folder" in w.model.label()
+    assert w.controls.picker.choice() == w.model.on_device("auto")
+    wait_for_map(qtbot, w)
+    assert w.current_engine().handle.weights == str(trained_family_dir / "native.safetensors")
+    w.set_pooling("masked_max")
+    qtbot.waitUntil(lambda: ("itsm", "masked_max") in w.maps, timeout=WAIT_MS)
+    assert w.current_engine().handle.weights == str(trained_family_dir / "masked_max.safetensors")
+    assert w.maps[("itsm", "masked_max")].trained_with_pooling
