@@ -51,3 +51,17 @@ def test_bad_siblings_are_refused(tmp_path, vit_weights, capsys):
     assert fig.main(["--out", str(out), "--sibling", f"native=eclip-tiny-vit:{tmp_path / 'nope.safetensors'}"]) == 1
     assert "does not exist" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_family_folder_gives_one_column_per_sibling(tmp_path, trained_family_dir, capsys):
+    fig = _script()
+    out = tmp_path / "family.png"
+    base = ["--scenes", "0", "--size", "64"]
+    assert fig.main(["--out", str(out), *base, "--family", str(trained_family_dir)]) == 0
+    w, h = Image.open(out).size
+    assert w > 2 * h * 0.8  # the scene and two sibling columns side by side
+    assert fig.main(["--out", str(tmp_path / "x.png"), *base, "--family", str(tmp_path)]) == 1
+    assert "is not a family folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        fig.main(["--out", str(out), "--family", str(trained_family_dir), "--sibling", "native=a:b"])
+    assert "one or the other" in capsys.readouterr().err

@@ -4,8 +4,9 @@ object, from the sibling trained with that pooling.
 
     python packaging/scripts/family_figure.py --out docs/figures/shapes_poolings.png
 
-`--sibling POOLING=ARCHITECTURE:WEIGHTS` (repeatable) draws other models trained with each pooling
-instead, e.g. the tiny-ViT experiment of docs/RESULTS.md.
+`--family DIR` draws a folder of `eclip-desktop train` outputs instead (one model per pooling, e.g.
+the tiny-ViT experiment of docs/RESULTS.md); `--sibling POOLING=ARCHITECTURE:WEIGHTS` (repeatable)
+names each model by hand.
 
 Scenes are drawn at 256 px and resized by the engine to the models' input, as any user image is.
 """
@@ -20,7 +21,7 @@ from eclip_desktop.core.atomic import atomic_save_image
 from eclip_desktop.core.engine import Engine
 from eclip_desktop.core.errors import EclipError
 from eclip_desktop.core.evaluate import HELD_OUT_SEED, _loaded
-from eclip_desktop.core.family import available_poolings, engines_for
+from eclip_desktop.core.family import FAMILY, available_poolings, engines_for, family_label
 from eclip_desktop.core.grids import short_pooling
 from eclip_desktop.core.models import ModelSpec
 from eclip_desktop.core.poolings import pooling_names
@@ -43,9 +44,12 @@ def main(argv=None) -> int:
     ap.add_argument("--scenes", nargs="+", type=int, default=[0, 1, 2, 3], help="held-out scene indices")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--cmap", default="jet")
+    ap.add_argument("--family", default=FAMILY, help="the embedded family (default) or a folder of train outputs")
     ap.add_argument("--sibling", action="append", default=[], metavar="POOLING=ARCHITECTURE:WEIGHTS",
-                    help="a model trained with POOLING (repeatable); default: the embedded family")
+                    help="a model trained with POOLING (repeatable; instead of --family)")
     args = ap.parse_args(argv)
+    if args.sibling and args.family != FAMILY:
+        ap.error("--family and --sibling: give one or the other")
     if args.sibling:
         try:
             pairs = [_sibling(text) for text in args.sibling]
@@ -62,12 +66,14 @@ def main(argv=None) -> int:
         poolings = list(engines)
         subtitle = f"columns: {specs[poolings[0]].architecture} trained with each pooling"
     else:
-        poolings = available_poolings()
-        subtitle = "each column is the family model trained with that pooling"
+        poolings = available_poolings(args.family)
+        subtitle = f"each column is the model of {family_label(args.family)} trained with that pooling"
         if not poolings:
-            print("the embedded family is not installed (resources/models/eclip-shapes)", file=sys.stderr)
+            what = ("the embedded family is not installed (resources/models/eclip-shapes)" if args.family == FAMILY
+                    else f"{args.family} is not a family folder (<pooling>.safetensors with <pooling>.json)")
+            print(f"family_figure.py: {what}", file=sys.stderr)
             return 1
-        engines = engines_for("eclip-shapes", None, poolings, "cpu")
+        engines = engines_for(args.family, None, poolings, "cpu")
     rows = []
     for index in args.scenes:
         scene = generate_scene(HELD_OUT_SEED, index, size=args.size)
