@@ -173,15 +173,13 @@ def cmd_bench(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from eclip_desktop.core.errors import EclipError
+    from eclip_desktop.core.poolings import pooling_names
     from eclip_desktop.core.training.trainer import TrainConfig, train
-    cfg = TrainConfig(pooling=args.pooling, architecture=args.model, pretrained=args.pretrained, init=args.init,
-                      data=args.data,
-                      scenes=args.scenes, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                      tau=args.tau, seed=args.seed, data_seed=args.data_seed, unlock_blocks=args.unlock_blocks,
-                      device=args.device, amp=not args.no_amp, out=args.out, name=args.name,
-                      checkpoint_every=args.checkpoint_every, resume=args.resume,
-                      eval_every=args.eval_every, captions=args.captions, objects=args.objects,
-                      schedule=args.schedule, warmup=args.warmup)
+    # --pooling all trains one model per pooling into --out: a family folder, --model DIR elsewhere.
+    poolings = pooling_names() if args.pooling == "all" else [args.pooling]
+    if len(poolings) > 1 and args.name:
+        raise EclipError("--name names one model; with --pooling all each model is named after its pooling")
     tty = sys.stderr.isatty()
 
     def progress(info):
@@ -194,13 +192,27 @@ def cmd_train(args) -> int:
         elif info["step"] % 100 == 0 or info["step"] in (1, info["steps"]) or "zero_shot" in info:
             print(line, file=sys.stderr, flush=True)
 
-    card = train(cfg, progress=progress)
-    if int(os.environ.get("RANK", "0")) != 0:
-        return 0  # under torchrun only rank 0 writes the weights (and reports progress)
-    if tty:
-        print(file=sys.stderr)
-    print(f"wrote {Path(args.out) / card['weights']} and its model card "
-          f"({card['wall_seconds'] / 60:.1f} min, final loss {card['final_loss']:.3f})", file=sys.stderr)
+    for i, pooling in enumerate(poolings):
+        init = args.init
+        if init and Path(init).is_dir():  # a family folder: start each pooling from its own sibling
+            init = str(Path(init) / f"{pooling}.safetensors")
+        cfg = TrainConfig(pooling=pooling, architecture=args.model, pretrained=args.pretrained, init=init,
+                          data=args.data,
+                          scenes=args.scenes, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                          tau=args.tau, seed=args.seed, data_seed=args.data_seed, unlock_blocks=args.unlock_blocks,
+                          device=args.device, amp=not args.no_amp, out=args.out, name=args.name,
+                          checkpoint_every=args.checkpoint_every, resume=args.resume,
+                          eval_every=args.eval_every, captions=args.captions, objects=args.objects,
+                          schedule=args.schedule, warmup=args.warmup)
+        if len(poolings) > 1:
+            print(f"training {pooling} ({i + 1}/{len(poolings)})", file=sys.stderr, flush=True)
+        card = train(cfg, progress=progress)
+        if int(os.environ.get("RANK", "0")) != 0:
+            continue  # under torchrun only rank 0 writes the weights (and reports progress)
+        if tty:
+            print(file=sys.stderr)
+        print(f"wrote {Path(args.out) / card['weights']} and its model card "
+              f"({card['wall_seconds'] / 60:.1f} min, final loss {card['final_loss']:.3f})", file=sys.stderr)
     return 0
 
 
@@ -490,12 +502,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("train", help="train a small CLIP on Shapes World, or fine-tune one, with a pooling")
-    p.add_argument("--pooling", required=True, choices=pooling_names())
+    p.add_argument("--pooling", required=True, choices=pooling_names() + ["all"],
+                   help="the pooling to train with; all: one model per pooling into --out (a family folder)")
     p.add_argument("--model", default=recipe.ARCHITECTURE, help="architecture (project configs or open_clip)")
     p.add_argument("--pretrained", default=None, help="fine-tune these weights (tag or file); default: from scratch")
     p.add_argument("--init", default=None,
                    help="start a from-scratch run from these weights (.safetensors or checkpoint) of the same "
-                        "architecture family at any input size; positional embeddings are resized, everything trains")
+                        "architecture family at any input size; positional embeddings are resized, everything trains; "
+                        "a folder: its <pooling>.safetensors")
     p.add_argument("--data", default="shapes", help="'shapes' or an image+caption folder / CSV / JSONL manifest")
     p.add_argument("--scenes", type=int, default=recipe.SCENES, help="Shapes World training scenes")
     p.add_argument("--captions", default=recipe.CAPTIONS,

@@ -448,3 +448,26 @@ def test_cli_train_rejects_bad_inputs(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1 and "at least 1 step" in err[0]
     assert not (tmp_path / "o" / "avg.safetensors").exists()
+
+
+def test_cli_train_all_poolings_makes_a_family_folder(tmp_path, capsys):
+    from eclip_desktop.core import family
+    tiny = ["--model", "eclip-tiny-vit", "--scenes", "32", "--batch-size", "8", "--steps", "2", "--warmup", "1",
+            "--eval-every", "0", "--checkpoint-every", "0", "--device", "cpu"]
+    s1, s2 = tmp_path / "s1", tmp_path / "s2"
+    assert main(["train", "--pooling", "all", *tiny, "--out", str(s1)]) == 0
+    err = capsys.readouterr().err
+    assert [line for line in err.splitlines() if line.startswith("training ")] == [
+        f"training {p} ({i + 1}/4)" for i, p in enumerate(pooling_names())]
+    assert family.available_poolings(str(s1)) == pooling_names()
+    cards = {p: json.loads((s1 / f"{p}.json").read_text()) for p in pooling_names()}
+    assert {c["pooling"] for c in cards.values()} == set(pooling_names())
+
+    # A second stage from the folder: each pooling starts from its own sibling.
+    assert main(["train", "--pooling", "all", *tiny, "--init", str(s1), "--out", str(s2)]) == 0
+    capsys.readouterr()
+    for p in pooling_names():
+        assert json.loads((s2 / f"{p}.json").read_text())["config"]["init"] == str(s1 / f"{p}.safetensors")
+
+    rc = main(["train", "--pooling", "all", *tiny, "--name", "run", "--out", str(tmp_path / "s3")])
+    assert rc == 1 and "--name names one model" in capsys.readouterr().err
