@@ -78,3 +78,22 @@ def test_the_app_opens_a_family_folder(qtbot, make_window, trained_family_dir, t
     qtbot.waitUntil(lambda: ("itsm", "masked_max") in w.maps, timeout=WAIT_MS)
     assert w.current_engine().handle.weights == str(trained_family_dir / "masked_max.safetensors")
     assert w.maps[("itsm", "masked_max")].trained_with_pooling
+
+
+def test_a_session_remembers_the_family_folder(qtbot, make_window, trained_family_dir, tmp_path):
+    w = make_window(model=None, open_sample=False)
+    w.open_paths([write_image(tmp_path / "scene.png")])
+    w.controls.picker.open_family(str(trained_family_dir))
+    qtbot.waitUntil(lambda: w.model is not None, timeout=WAIT_MS)
+    w.set_pooling("masked_max")
+    wait_for_map(qtbot, w)
+    assert w.save_session(str(tmp_path / "s.eclip.json"))
+
+    again = make_window(model=None, open_sample=False)
+    assert again.open_session(str(tmp_path / "s.eclip.json"))
+    qtbot.waitUntil(lambda: again.model is not None, timeout=WAIT_MS)
+    assert again.model.family and again.model.architecture == str(trained_family_dir)
+    assert again.analysis.pooling == "masked_max"
+    assert again.controls.picker.architecture() == str(trained_family_dir)
+    wait_for_map(qtbot, again)
+    assert again.current_engine().handle.weights == str(trained_family_dir / "masked_max.safetensors")
