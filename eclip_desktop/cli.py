@@ -175,7 +175,7 @@ def cmd_bench(args) -> int:
 def cmd_train(args) -> int:
     from eclip_desktop.core.errors import EclipError
     from eclip_desktop.core.poolings import pooling_names
-    from eclip_desktop.core.training.trainer import TrainConfig, train
+    from eclip_desktop.core.training.trainer import process_group
     # --pooling all trains one model per pooling into --out: a family folder, --model DIR elsewhere.
     poolings = pooling_names() if args.pooling == "all" else [args.pooling]
     if len(poolings) > 1 and args.name:
@@ -192,28 +192,34 @@ def cmd_train(args) -> int:
         elif info["step"] % 100 == 0 or info["step"] in (1, info["steps"]) or "zero_shot" in info:
             print(line, file=sys.stderr, flush=True)
 
-    for i, pooling in enumerate(poolings):
-        init = args.init
-        if init and Path(init).is_dir():  # a family folder: start each pooling from its own sibling
-            init = str(Path(init) / f"{pooling}.safetensors")
-        cfg = TrainConfig(pooling=pooling, architecture=args.model, pretrained=args.pretrained, init=init,
-                          data=args.data,
-                          scenes=args.scenes, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                          tau=args.tau, seed=args.seed, data_seed=args.data_seed, unlock_blocks=args.unlock_blocks,
-                          device=args.device, amp=not args.no_amp, out=args.out, name=args.name,
-                          checkpoint_every=args.checkpoint_every, resume=args.resume,
-                          eval_every=args.eval_every, captions=args.captions, objects=args.objects,
-                          schedule=args.schedule, warmup=args.warmup)
-        if len(poolings) > 1:
-            print(f"training {pooling} ({i + 1}/{len(poolings)})", file=sys.stderr, flush=True)
-        card = train(cfg, progress=progress)
-        if int(os.environ.get("RANK", "0")) != 0:
-            continue  # under torchrun only rank 0 writes the weights (and reports progress)
-        if tty:
-            print(file=sys.stderr)
-        print(f"wrote {Path(args.out) / card['weights']} and its model card "
-              f"({card['wall_seconds'] / 60:.1f} min, final loss {card['final_loss']:.3f})", file=sys.stderr)
+    with process_group():
+        for i, pooling in enumerate(poolings):
+            _train_one(args, pooling, i, len(poolings), progress, tty)
     return 0
+
+
+def _train_one(args, pooling: str, i: int, n: int, progress, tty: bool) -> None:
+    from eclip_desktop.core.training.trainer import TrainConfig, train
+    init = args.init
+    if init and Path(init).is_dir():  # a family folder: start each pooling from its own sibling
+        init = str(Path(init) / f"{pooling}.safetensors")
+    cfg = TrainConfig(pooling=pooling, architecture=args.model, pretrained=args.pretrained, init=init,
+                      data=args.data,
+                      scenes=args.scenes, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                      tau=args.tau, seed=args.seed, data_seed=args.data_seed, unlock_blocks=args.unlock_blocks,
+                      device=args.device, amp=not args.no_amp, out=args.out, name=args.name,
+                      checkpoint_every=args.checkpoint_every, resume=args.resume,
+                      eval_every=args.eval_every, captions=args.captions, objects=args.objects,
+                      schedule=args.schedule, warmup=args.warmup)
+    if n > 1 and int(os.environ.get("RANK", "0")) == 0:
+        print(f"training {pooling} ({i + 1}/{n})", file=sys.stderr, flush=True)
+    card = train(cfg, progress=progress)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return  # under torchrun only rank 0 writes the weights (and reports progress)
+    if tty:
+        print(file=sys.stderr)
+    print(f"wrote {Path(args.out) / card['weights']} and its model card "
+          f"({card['wall_seconds'] / 60:.1f} min, final loss {card['final_loss']:.3f})", file=sys.stderr)
 
 
 def _poolings(args) -> list[str]:

@@ -428,6 +428,19 @@ def test_torchrun_two_processes_on_gloo(tmp_path, shapes_cache):
     # Only rank 0 writes, so only rank 0 reports what it wrote.
     assert len(re.findall(r"^wrote .*avg\.safetensors", proc.stderr, re.M)) == 1, proc.stderr
 
+    # --pooling all: several runs in one torchrun process share one process group (a destroyed
+    # group cannot be made again there).
+    family_out = tmp_path / "family"
+    proc = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "eclip_desktop", "train", "--pooling", "all",
+         "--steps", "1", "--scenes", "64", "--batch-size", "8", "--device", "cpu", "--out", str(family_out),
+         "--checkpoint-every", "0", "--eval-every", "0"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert sorted(p.stem for p in family_out.glob("*.safetensors")) == sorted(pooling_names())
+    assert all(json.loads((family_out / f"{p}.json").read_text())["world_size"] == 2 for p in pooling_names())
+    assert len(re.findall(r"^training ", proc.stderr, re.M)) == 4, proc.stderr
+
 
 # ----------------------------------------------------------------------------- CLI
 

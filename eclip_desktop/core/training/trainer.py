@@ -13,6 +13,7 @@ import math
 import os
 import platform
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -81,11 +82,25 @@ class TrainConfig:
         return self.name or self.pooling
 
 
-def _distributed() -> tuple[int, int]:
+def _distributed() -> tuple[int, int, bool]:
+    """(rank, world size, whether this call created the process group)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
+    created = world > 1 and not dist.is_initialized()
+    if created:
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return (dist.get_rank(), world) if world > 1 else (0, 1)
+    return (dist.get_rank(), world, created) if world > 1 else (0, 1, False)
+
+
+@contextmanager
+def process_group():
+    """Several train() calls in one torchrun process share one process group: once destroyed, a
+    group cannot be made again in that process (the rendezvous keys are spent)."""
+    _, world, created = _distributed()
+    try:
+        yield
+    finally:
+        if created:
+            dist.destroy_process_group()
 
 
 def _build(cfg: TrainConfig, device: torch.device):
@@ -257,7 +272,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
     if cfg.schedule not in ("cosine", "constant"):
         raise TrainingError(f"unknown schedule '{cfg.schedule}': choose cosine or constant")
     kinds, n_objects = parse_caption_kinds(cfg.captions), parse_objects(cfg.objects)
-    rank, world = _distributed()
+    rank, world, owns_group = _distributed()
     device = resolve_device(cfg.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
@@ -350,7 +365,8 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
             ckpt.unlink()
     if world > 1:
         dist.barrier()
-        dist.destroy_process_group()
+        if owns_group:
+            dist.destroy_process_group()
     return card
 
 
