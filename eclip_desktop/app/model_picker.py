@@ -10,7 +10,9 @@ from PySide6.QtWidgets import (QComboBox, QCompleter, QFileDialog, QGridLayout, 
                                QLabel, QPushButton, QWidget)
 
 from eclip_desktop.app.state import ModelChoice
-from eclip_desktop.core.family import FAMILY, family_available, family_dir
+from eclip_desktop.core.errors import ModelError
+from eclip_desktop.core.family import (FAMILY, available_poolings, card, embedded_families, family_available,
+                                       family_dir)
 from eclip_desktop.core.models import (RANDOM, default_tag, is_tag_cached, list_architectures,
                                        list_pretrained_tags)
 
@@ -36,6 +38,13 @@ def supported_architectures() -> list[str]:
 
 
 COMMON = ("ViT-B-16", "ViT-B-32", "RN50", "ViT-L-14")
+
+
+def _architecture_of(family_name: str) -> str:
+    try:
+        return card(available_poolings(family_name)[0], family_name).get("architecture", "small CLIP")
+    except (IndexError, ModelError):
+        return "small CLIP"
 
 
 def initial_architecture(names: list[str]) -> str:
@@ -95,9 +104,10 @@ class ModelPicker(QWidget):
 
     def _fill_architectures(self) -> None:
         names = supported_architectures()
-        if family_available():
-            self.arch.addItem(FAMILY)
-            self.arch.setItemData(0, "embedded family: small CLIPs trained here, one per pooling", Qt.ToolTipRole)
+        self._embedded = embedded_families()
+        for i, name in enumerate(self._embedded):
+            self.arch.addItem(name)
+            self.arch.setItemData(i, "embedded family: small CLIPs trained here, one per pooling", Qt.ToolTipRole)
         self.arch.addItems(names)
         self.arch.setCurrentIndex(max(0, self.arch.findText(initial_architecture(names))))
         completer = QCompleter(self.arch.model(), self.arch)
@@ -116,6 +126,12 @@ class ModelPicker(QWidget):
             self.weights.setEnabled(False)
             self.about.setText("Embedded family: small CLIPs trained on Shapes World with each pooling. "
                                "Switching pooling switches model, so the map itself changes.")
+            return
+        if arch in self._embedded:
+            self.weights.addItem("trained per pooling (embedded)", None)
+            self.weights.setEnabled(False)
+            self.about.setText(f"Embedded family of {_architecture_of(arch)} models trained on Shapes World "
+                               "with each pooling. Switching pooling switches model.")
             return
         if arch in self._families:
             self.weights.addItem("trained per pooling (family folder)", None)
@@ -140,13 +156,13 @@ class ModelPicker(QWidget):
 
     def choice(self) -> ModelChoice:
         arch = self.architecture()
-        if arch == FAMILY or arch in self._families:
+        if arch in self._embedded or arch in self._families:
             return ModelChoice(arch)
         return ModelChoice(arch, self.weights.currentData())
 
     def set_choice(self, choice: ModelChoice) -> None:
         """Show a model that was loaded some other way (session, command line, fall-back)."""
-        if choice.family and choice.architecture != FAMILY:
+        if choice.family and choice.architecture not in self._embedded:
             self._remember_family(choice.architecture)
         if self.arch.findText(choice.architecture) < 0:
             return
@@ -170,7 +186,7 @@ class ModelPicker(QWidget):
     def _remember_family(self, folder: str) -> None:
         if folder not in self._families:
             self._families.append(folder)
-            at = len(self._families) - 1 + (1 if self.arch.findText(FAMILY) >= 0 else 0)
+            at = len(self._families) - 1 + len(self._embedded)
             self.arch.insertItem(at, folder)
             self.arch.setItemData(at, "family folder: one trained model per pooling", Qt.ToolTipRole)
 
@@ -199,7 +215,7 @@ class ModelPicker(QWidget):
                 return
         if arch is None:
             names = [self.arch.itemText(i) for i in range(self.arch.count())
-                     if self.arch.itemText(i) != FAMILY and self.arch.itemText(i) not in self._families]
+                     if self.arch.itemText(i) not in self._embedded + self._families]
             current = self.architecture()
             start = names.index(current) if current in names else 0
             arch, ok = QInputDialog.getItem(self, "Architecture of the checkpoint",

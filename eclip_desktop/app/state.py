@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from eclip_desktop.core.family import FAMILY, available_poolings, family_label, family_spec, is_family
+from eclip_desktop.core.family import FAMILY, available_poolings, family_label, family_spec, is_embedded, is_family
 from eclip_desktop.core.methods import method_names
 from eclip_desktop.core.models import ModelSpec
 from eclip_desktop.core.poolings import pooling_names
@@ -42,8 +42,8 @@ class ModelChoice(ModelSpec):
         return replace(self, device=device, dtype="auto")
 
     def label(self) -> str:
-        if self.architecture == FAMILY:
-            return f"{FAMILY} (embedded, one model per pooling)"
+        if self.family and is_embedded(self.architecture):
+            return f"{self.architecture} (embedded, one model per pooling)"
         if self.family:
             return f"{family_label(self.architecture)} (family folder, one model per pooling)"
         return super().label()

@@ -1,7 +1,8 @@
 """Families: one small CLIP per pooling, so switching pooling switches the model too.
 
-`--model eclip-shapes` names the embedded family (resources/models/eclip-shapes): small CLIPs
-trained here on Shapes World, which is how a user SEES semantic shift offline. Any folder of
+`--model eclip-shapes` names the default embedded family (resources/models/eclip-shapes): small
+CLIPs trained here on Shapes World, which is how a user SEES semantic shift offline; every other
+folder of resources/models is an embedded family too, named by its folder. Any folder of
 `eclip-desktop train` outputs is a family as well — <pooling>.safetensors beside its model card
 <pooling>.json (architecture, training command, data seed, steps, wall time, metrics) — so a user
 who trains their own siblings opens them with `--model DIR` and switches between them the same way.
@@ -15,19 +16,39 @@ from eclip_desktop.core.errors import ModelError
 from eclip_desktop.core.models import RESOURCES, ModelSpec
 from eclip_desktop.core.poolings import pooling_names
 
+MODELS_DIR = RESOURCES / "models"
 FAMILY = "eclip-shapes"
-FAMILY_DIR = RESOURCES / "models" / FAMILY
+FAMILY_DIR = MODELS_DIR / FAMILY
 
 
 def _siblings(folder: Path) -> list[str]:
     return [p for p in pooling_names() if (folder / f"{p}.safetensors").is_file() and (folder / f"{p}.json").is_file()]
 
 
+def is_embedded(name: str) -> bool:
+    """A family shipped in resources/models, named by its folder."""
+    if name == FAMILY:
+        return True
+    if not name or Path(name).name != name or name.startswith("."):
+        return False
+    folder = MODELS_DIR / name
+    return folder.is_dir() and bool(_siblings(folder))
+
+
+def embedded_families() -> list[str]:
+    """The shipped families, the default first."""
+    others = sorted(p.name for p in MODELS_DIR.iterdir() if p.name != FAMILY and is_embedded(p.name)) \
+        if MODELS_DIR.is_dir() else []
+    return ([FAMILY] if _siblings(FAMILY_DIR) else []) + others
+
+
 def family_dir(name: str = FAMILY) -> Path | None:
-    """The folder of family `name` (the embedded family's name, or a folder that holds at least one
+    """The folder of family `name` (an embedded family's name, or a folder that holds at least one
     sibling with its card); None when `name` is neither."""
     if name == FAMILY:
         return FAMILY_DIR
+    if is_embedded(name):
+        return MODELS_DIR / name
     try:
         folder = Path(name).expanduser()
         return folder if folder.is_dir() and _siblings(folder) else None
@@ -40,7 +61,7 @@ def is_family(name: str) -> bool:
 
 
 def family_label(name: str = FAMILY) -> str:
-    return name if name == FAMILY else Path(name).expanduser().name or name
+    return name if is_embedded(name) else Path(name).expanduser().name or name
 
 
 def _folder(name: str) -> Path:
