@@ -67,7 +67,7 @@ def main(argv=None) -> int:
         subtitle = f"columns: {specs[poolings[0]].architecture} trained with each pooling"
     else:
         poolings = available_poolings(args.family)
-        subtitle = f"each column is the model of {family_label(args.family)} trained with that pooling"
+        subtitle = f"columns: {family_label(args.family)}, one model per pooling"
         if not poolings:
             what = ("the embedded family is not installed (resources/models/eclip-shapes)" if args.family == FAMILY
                     else f"{args.family} is not a family folder (<pooling>.safetensors with <pooling>.json)")
