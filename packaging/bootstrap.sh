@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # A first install needs room: torch with its CUDA libraries is about 6 GB in .venv, and pip
 # unpacks into TMPDIR on the way. Failing here names the cause; pip's "Errno 28" halfway through
 # leaves a broken .venv behind. ECLIP_MIN_FREE_GB=0 skips the check.
-MIN_FREE_GB=${ECLIP_MIN_FREE_GB:-8}
+MIN_FREE_GB=${ECLIP_MIN_FREE_GB:-7}
 if ! compgen -G ".venv/lib/python3*/site-packages/torch" >/dev/null; then
   for dir in . "${TMPDIR:-/tmp}"; do
     free_kb=$(df -Pk "$dir" | awk 'NR==2 {print $4}')
