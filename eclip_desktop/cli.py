@@ -147,8 +147,19 @@ def cmd_eval(args) -> int:
 
 
 def cmd_models(args) -> int:
+    from eclip_desktop.core import family
     from eclip_desktop.core.models import is_tag_cached, list_architectures, list_pretrained_tags
     rows = []
+    # The embedded families first: they are what works offline, and --model takes their names.
+    for name in family.embedded_families():
+        if args.filter and args.filter.lower() not in name.lower():
+            continue
+        poolings = family.available_poolings(name)
+        architecture = family.card(poolings[0], name).get("architecture", "?")
+        rows.append({"model": name, "tags": [], "cached": [], "family": True, "poolings": poolings,
+                     "architecture": architecture})
+        if not args.json:
+            print(f"{name}: embedded family of {architecture}, one model per pooling ({', '.join(poolings)})")
     for arch in list_architectures():
         if args.filter and args.filter.lower() not in arch.lower():
             continue

@@ -97,3 +97,14 @@ def test_a_session_remembers_the_family_folder(qtbot, make_window, trained_famil
     assert again.controls.picker.architecture() == str(trained_family_dir)
     wait_for_map(qtbot, again)
     assert again.current_engine().handle.weights == str(trained_family_dir / "masked_max.safetensors")
+
+
+def test_models_lists_the_embedded_families_first(capsys):
+    assert main(["models", "--filter", "eclip-shapes"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("eclip-shapes: embedded family of eclip-tiny-rn224, one model per pooling (native, avg")
+    assert lines[1].startswith("eclip-shapes-vit: embedded family of eclip-tiny-vit64")
+    assert main(["models", "--filter", "shapes-vit", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows == [{"model": "eclip-shapes-vit", "tags": [], "cached": [], "family": True,
+                     "poolings": ["native", "avg", "max", "masked_max"], "architecture": "eclip-tiny-vit64"}]
