@@ -154,8 +154,7 @@ def cmd_models(args) -> int:
     for name in family.embedded_families():
         if args.filter and args.filter.lower() not in name.lower():
             continue
-        poolings = family.available_poolings(name)
-        architecture = family.card(poolings[0], name).get("architecture", "?")
+        poolings, architecture = family.available_poolings(name), family.family_architecture(name)
         rows.append({"model": name, "tags": [], "cached": [], "family": True, "poolings": poolings,
                      "architecture": architecture})
         if not args.json:

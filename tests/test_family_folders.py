@@ -108,3 +108,13 @@ def test_models_lists_the_embedded_families_first(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert rows == [{"model": "eclip-shapes-vit", "tags": [], "cached": [], "family": True,
                      "poolings": ["native", "avg", "max", "masked_max"], "architecture": "eclip-tiny-vit64"}]
+
+
+def test_an_unreadable_card_is_named_not_fatal(trained_family_dir, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_family_dir, broken)
+    (broken / "native.json").write_text("{not json")
+    assert family.family_architecture(str(broken)) == "unknown architecture"
+    with pytest.raises(ModelError, match="model card .*native.json is missing or unreadable"):
+        family.family_spec("native", name=str(broken))
+    assert family.family_architecture(str(trained_family_dir)) == "eclip-tiny-vit"

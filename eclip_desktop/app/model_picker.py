@@ -10,9 +10,7 @@ from PySide6.QtWidgets import (QComboBox, QCompleter, QFileDialog, QGridLayout, 
                                QLabel, QPushButton, QWidget)
 
 from eclip_desktop.app.state import ModelChoice
-from eclip_desktop.core.errors import ModelError
-from eclip_desktop.core.family import (FAMILY, available_poolings, card, embedded_families, family_available,
-                                       family_dir)
+from eclip_desktop.core.family import FAMILY, embedded_families, family_architecture, family_available, family_dir
 from eclip_desktop.core.models import (RANDOM, default_tag, is_tag_cached, list_architectures,
                                        list_pretrained_tags)
 
@@ -38,13 +36,6 @@ def supported_architectures() -> list[str]:
 
 
 COMMON = ("ViT-B-16", "ViT-B-32", "RN50", "ViT-L-14")
-
-
-def _architecture_of(family_name: str) -> str:
-    try:
-        return card(available_poolings(family_name)[0], family_name).get("architecture", "small CLIP")
-    except (IndexError, ModelError):
-        return "small CLIP"
 
 
 def initial_architecture(names: list[str]) -> str:
@@ -121,23 +112,13 @@ class ModelPicker(QWidget):
     def _fill_weights(self) -> None:
         arch = self.architecture()
         self.weights.clear()
-        if arch == FAMILY:
-            self.weights.addItem("trained per pooling (embedded)", None)
+        if arch in self._embedded or arch in self._families:
+            embedded = arch in self._embedded
+            self.weights.addItem(f"trained per pooling ({'embedded' if embedded else 'family folder'})", None)
             self.weights.setEnabled(False)
-            self.about.setText("Embedded family: small CLIPs trained on Shapes World with each pooling. "
+            where = "Embedded family" if embedded else "Family folder (as `eclip-desktop train --out` writes it)"
+            self.about.setText(f"{where}: {family_architecture(arch)} models trained with each pooling. "
                                "Switching pooling switches model, so the map itself changes.")
-            return
-        if arch in self._embedded:
-            self.weights.addItem("trained per pooling (embedded)", None)
-            self.weights.setEnabled(False)
-            self.about.setText(f"Embedded family of {_architecture_of(arch)} models trained on Shapes World "
-                               "with each pooling. Switching pooling switches model.")
-            return
-        if arch in self._families:
-            self.weights.addItem("trained per pooling (family folder)", None)
-            self.weights.setEnabled(False)
-            self.about.setText("Family folder: one model per pooling, as `eclip-desktop train --out` writes "
-                               "them. Switching pooling switches model.")
             return
         self.weights.setEnabled(True)
         tags = list_pretrained_tags(arch) if self.arch.findText(arch) >= 0 else []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from eclip_desktop.core.family import FAMILY, available_poolings, family_label, family_spec, is_embedded, is_family
+from eclip_desktop.core.family import available_poolings, family_label, family_spec, is_embedded, is_family
 from eclip_desktop.core.methods import method_names
 from eclip_desktop.core.models import ModelSpec
 from eclip_desktop.core.poolings import pooling_names
@@ -26,7 +26,7 @@ class ModelChoice(ModelSpec):
 
     @property
     def family(self) -> bool:
-        return self.architecture == FAMILY or (self.pretrained is None and is_family(self.architecture))
+        return self.pretrained is None and is_family(self.architecture)
 
     def poolings(self) -> list[str]:
         """The poolings this choice can show: a family's siblings, or every readout of one model."""

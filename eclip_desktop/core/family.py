@@ -90,6 +90,16 @@ def available_poolings(name: str = FAMILY) -> list[str]:
     return _siblings(folder) if folder is not None else []
 
 
+def family_architecture(name: str = FAMILY) -> str:
+    """The architecture of a family's models, as its first sibling's card names it."""
+    have = available_poolings(name)
+    try:
+        architecture = card(have[0], name).get("architecture") if have else None
+    except ModelError:  # an unreadable card: loading that sibling will say so
+        architecture = None
+    return architecture if isinstance(architecture, str) and architecture else "unknown architecture"
+
+
 def family_available(name: str = FAMILY) -> bool:
     return bool(available_poolings(name))
 
