@@ -17,7 +17,7 @@ def _read_labels(path: str) -> list[str]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise TextError(f"cannot read labels file {path}: {exc.strerror if isinstance(exc, OSError) else exc}")
+        raise TextError(f"cannot read labels file {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
     labels = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not labels:
         raise TextError(f"labels file {path} has no labels (one text per line; '#' starts a comment)")
@@ -36,7 +36,7 @@ def _add_model_args(p: argparse.ArgumentParser, default_model: str | None = None
 
 
 def _spec(args):
-    from eclip_desktop.core.models import ModelSpec
+    from eclip_desktop.core.model.loading import ModelSpec
     return ModelSpec(args.model, args.pretrained, args.device, args.dtype)
 
 
@@ -44,10 +44,14 @@ def cmd_explain(args) -> int:
     from dataclasses import replace
 
     from eclip_desktop.core.errors import TextError
-    from eclip_desktop.core.explain import ExplainRequest, check_targets, run_explain
-    from eclip_desktop.core.family import engines_for
-    from eclip_desktop.core.imageio import load_image
-    from eclip_desktop.core.atomic import ensure_writable_dir
+    from eclip_desktop.core.export.explain_job import (
+        ExplainRequest,
+        check_targets,
+        run_explain,
+    )
+    from eclip_desktop.core.io.atomic import ensure_writable_dir
+    from eclip_desktop.core.io.imageio import load_image
+    from eclip_desktop.core.model.family import engines_for
 
     texts = list(args.text or [])
     if args.labels_file:
@@ -88,12 +92,12 @@ def cmd_explain(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from eclip_desktop.core.atomic import atomic_write_json, ensure_writable_dir
-    from eclip_desktop.core.datasets import parse_dataset_arg
     from eclip_desktop.core.errors import DatasetError
-    from eclip_desktop.core.evaluate import run_eval
-    from eclip_desktop.core.family import engines_for
-    from eclip_desktop.core.metrics import format_table
+    from eclip_desktop.core.evaluation.datasets import parse_dataset_arg
+    from eclip_desktop.core.evaluation.evaluate import run_eval
+    from eclip_desktop.core.evaluation.metrics import format_table
+    from eclip_desktop.core.io.atomic import atomic_write_json, ensure_writable_dir
+    from eclip_desktop.core.model.family import engines_for
 
     if args.json:
         ensure_writable_dir(Path(args.json).resolve().parent)
@@ -104,8 +108,9 @@ def cmd_eval(args) -> int:
     if args.method in ("convis", "ood"):
         # ConVis rows map WordNet concepts, not prompts: the concept set, the synset and the dataset's
         # files are all checked here, before a model loads.
-        from eclip_desktop.core import evaluate_convis, family
         from eclip_desktop.core.errors import ConceptError
+        from eclip_desktop.core.evaluation import convis_eval as evaluate_convis
+        from eclip_desktop.core.model import family
         from eclip_desktop.core.wordnet.hierarchy import Hierarchy
         wrong = ("--in-synset", args.in_synset) if args.method == "convis" else ("--synset", args.synset)
         if wrong[1]:
@@ -147,8 +152,12 @@ def cmd_eval(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from eclip_desktop.core import family
-    from eclip_desktop.core.models import is_tag_cached, list_architectures, list_pretrained_tags
+    from eclip_desktop.core.model import family
+    from eclip_desktop.core.model.loading import (
+        is_tag_cached,
+        list_architectures,
+        list_pretrained_tags,
+    )
     rows = []
     # The embedded families first: they are what works offline, and --model takes their names.
     for name in family.embedded_families():
@@ -173,18 +182,18 @@ def cmd_models(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from eclip_desktop.core.bench import run_bench
+    from eclip_desktop.core.evaluation.bench import run_bench
     result = run_bench(_spec(args), repeats=args.repeats, input_size=args.input_size)
     print(json.dumps(result, indent=2) if args.json else result["table"])
     if args.out:
-        from eclip_desktop.core.atomic import atomic_write_json
+        from eclip_desktop.core.io.atomic import atomic_write_json
         atomic_write_json(args.out, result, overwrite=True)
     return 0
 
 
 def cmd_train(args) -> int:
     from eclip_desktop.core.errors import EclipError
-    from eclip_desktop.core.poolings import pooling_names
+    from eclip_desktop.core.model.poolings import pooling_names
     from eclip_desktop.core.training.trainer import process_group
     # --pooling all trains one model per pooling into --out: a family folder, --model DIR elsewhere.
     poolings = pooling_names() if args.pooling == "all" else [args.pooling]
@@ -235,8 +244,8 @@ def _train_one(args, pooling: str, i: int, n: int, progress, tty: bool) -> None:
 def _poolings(args) -> list[str]:
     """--pooling as given (default native); with a family, 'all' means every sibling it has, and a
     family without a native sibling starts from its default one."""
-    from eclip_desktop.core import family
-    from eclip_desktop.core.poolings import expand_poolings
+    from eclip_desktop.core.model import family
+    from eclip_desktop.core.model.poolings import expand_poolings
     name = args.model if args.model is not None else (family.FAMILY if family.family_available() else None)
     have = family.available_poolings(name) if name is not None and family.is_family(name) else None
     asked = list(args.pooling or [])
@@ -249,8 +258,8 @@ def _poolings(args) -> list[str]:
 
 def _convis_spec(args):
     """The model `concepts` runs: as `explain` picks it (the embedded family's default sibling if installed)."""
-    from eclip_desktop.core import family
-    from eclip_desktop.core.models import ModelSpec
+    from eclip_desktop.core.model import family
+    from eclip_desktop.core.model.loading import ModelSpec
     model = args.model
     if model is None:
         if family.family_available():
@@ -272,12 +281,16 @@ def _concept_set(hierarchy, spec: str):
 def cmd_concepts(args) -> int:
     import time
 
-    from eclip_desktop.core.atomic import ensure_writable_dir
-    from eclip_desktop.core.convis.report import ConceptsRequest, plan_concepts, run_concepts
+    from eclip_desktop.core.convis.report import (
+        ConceptsRequest,
+        plan_concepts,
+        run_concepts,
+    )
     from eclip_desktop.core.convis.sets import resolve_in_set
     from eclip_desktop.core.errors import ConceptError
-    from eclip_desktop.core.imageio import load_image
-    from eclip_desktop.core.models import load_model
+    from eclip_desktop.core.io.atomic import ensure_writable_dir
+    from eclip_desktop.core.io.imageio import load_image
+    from eclip_desktop.core.model.loading import load_model
     from eclip_desktop.core.wordnet.hierarchy import Hierarchy
 
     if args.top < 0:
@@ -321,17 +334,17 @@ def cmd_export(args) -> int:
     import signal
     import threading
 
-    from eclip_desktop.core.atomic import ensure_writable_dir
-    from eclip_desktop.core.batch_export import ExportRequest, run_export
     from eclip_desktop.core.errors import TextError
-    from eclip_desktop.core.export_inputs import collect_images
-    from eclip_desktop.core.family import engines_for, is_family
+    from eclip_desktop.core.export.batch import ExportRequest, run_export
+    from eclip_desktop.core.export.inputs import collect_images
+    from eclip_desktop.core.io.atomic import ensure_writable_dir
+    from eclip_desktop.core.model.family import engines_for, is_family
 
     if args.top < 0:
         from eclip_desktop.core.errors import ConceptError
         raise ConceptError("--top must be 0 or more")
     from eclip_desktop.core.errors import OutputError
-    from eclip_desktop.core.figure_panel import parse_contour
+    from eclip_desktop.core.figures.panel import parse_contour
     try:
         parse_contour(args.contour)
     except ValueError as exc:
@@ -363,7 +376,7 @@ def cmd_export(args) -> int:
 
     def concepts():
         from eclip_desktop.core.convis.report import ConceptsRequest, prepare_concepts
-        from eclip_desktop.core.models import load_model
+        from eclip_desktop.core.model.loading import load_model
         handle = (load_model(_convis_spec(args)) if args.model is None or is_family(args.model)
                   else engines[poolings[0]].handle)  # a single model is shared with the CLIP maps
         creq = ConceptsRequest(images=images, synsets=synsets, out_dir=args.out, concept_set_spec=args.concept_set,
@@ -408,7 +421,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from eclip_desktop.core.reproduce import TOLERANCE, reproduce_check
+    from eclip_desktop.core.export.reproduce import TOLERANCE, reproduce_check
     values, diff, npy = reproduce_check(args.sidecar, device=args.device)
     print(f"recomputed {values.shape[1]}x{values.shape[0]} map; max |difference| to {npy}: {diff:.3g}")
     if args.check and not diff <= TOLERANCE:  # 'not <=' so a NaN difference fails too
@@ -452,9 +465,9 @@ def cmd_gui(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from eclip_desktop.core.methods import method_names
-    from eclip_desktop.core.poolings import TAU_CHOICES, pooling_names
-    from eclip_desktop.core.render import colormap_names
+    from eclip_desktop.core.explain.methods import method_names
+    from eclip_desktop.core.figures.render import colormap_names
+    from eclip_desktop.core.model.poolings import TAU_CHOICES, pooling_names
     from eclip_desktop.core.training import recipe
 
     parser = argparse.ArgumentParser(prog=PROG, description="See why a CLIP model matches an image with a text.")

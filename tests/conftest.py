@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from eclip_desktop.core.engine import Engine
-from eclip_desktop.core.models import ModelSpec, load_model
+from eclip_desktop.core.explain.engine import Engine
+from eclip_desktop.core.model.loading import ModelSpec, load_model
 
 TINY = ("eclip-tiny-vit", "eclip-tiny-rn")
 SYSTEM_WORDNET = "/usr/share/wordnet"

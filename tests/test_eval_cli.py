@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import load_file
 
 from eclip_desktop.cli import main
-from eclip_desktop.core import family
-from eclip_desktop.core.poolings import pooling_names
+from eclip_desktop.core.model import family
+from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.shapes.writer import write_voc
 
 TINY = ["--model", "eclip-tiny-vit", "--pretrained", "random", "--device", "cpu"]

@@ -7,12 +7,12 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import write_image
 from test_app import WAIT_MS, make_window, settings, wait_for_map  # noqa: F401
+
 from eclip_desktop.cli import main
-from eclip_desktop.core import family
 from eclip_desktop.core.errors import ModelError
+from eclip_desktop.core.model import family
 
 
 def test_a_train_output_folder_is_a_family(trained_family_dir, tmp_path):

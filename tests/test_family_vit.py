@@ -5,9 +5,14 @@ object."""
 import pytest
 
 from eclip_desktop.app.state import ModelChoice
-from eclip_desktop.core import family
-from eclip_desktop.core.evaluate import HELD_OUT_SEED, evaluate_maps, shapes_items, zero_shot_accuracy
-from eclip_desktop.core.poolings import pooling_names
+from eclip_desktop.core.evaluation.evaluate import (
+    HELD_OUT_SEED,
+    evaluate_maps,
+    shapes_items,
+    zero_shot_accuracy,
+)
+from eclip_desktop.core.model import family
+from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.shapes import class_names
 
 VIT = "eclip-shapes-vit"
@@ -55,7 +60,7 @@ def test_quick_held_out_evaluation_matches_the_reported_claims(quick):
 
 
 def test_the_picker_lists_it(qtbot):
-    from eclip_desktop.app.model_picker import ModelPicker
+    from eclip_desktop.app.widgets.model_picker import ModelPicker
     picker = ModelPicker()
     qtbot.addWidget(picker)
     assert [picker.arch.itemText(i) for i in range(2)] == ["eclip-shapes", VIT]

@@ -15,7 +15,7 @@ from eclip_desktop import __version__
 from eclip_desktop.core.convis.engine import ConVis
 from eclip_desktop.core.convis.windows import WindowParams
 from eclip_desktop.core.errors import CancelledError, OutputError
-from eclip_desktop.core.explain import _targets, _write_triple, image_stems
+from eclip_desktop.core.export.explain_job import _targets, _write_triple, image_stems
 
 METHOD = "convis"
 

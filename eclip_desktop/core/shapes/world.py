@@ -25,6 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from eclip_desktop.core.io.paths import RESOURCES
+
 MIN_SIZE = 32
 # Beyond this the generator would mostly fail to place objects without heavy occlusion.
 MAX_OBJECTS = 6
@@ -79,7 +81,7 @@ def concepts_path() -> Path:
     env = os.environ.get(CONCEPTS_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "resources" / "shapes" / "concepts.json"
+    return RESOURCES / "shapes" / "concepts.json"
 
 
 @functools.lru_cache(maxsize=4)

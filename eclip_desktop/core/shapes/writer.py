@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from eclip_desktop.core.shapes.world import Scene, _check_int, _options, class_names, iter_scenes, synset_for
+from eclip_desktop.core.shapes.world import (
+    Scene,
+    _check_int,
+    _options,
+    class_names,
+    iter_scenes,
+    synset_for,
+)
 
 ID_PREFIX = "shapes_"
 # VOC reserves 255 for "void" (the unlabelled border around each object in the
