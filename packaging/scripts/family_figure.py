@@ -20,7 +20,6 @@ import numpy as np
 from eclip_desktop.core.errors import EclipError
 from eclip_desktop.core.evaluation.evaluate import HELD_OUT_SEED, loaded_image
 from eclip_desktop.core.explain.engine import Engine, engines_for
-from eclip_desktop.core.figures.grids import short_pooling
 from eclip_desktop.core.figures.render import annotate, overlay, side_by_side
 from eclip_desktop.core.io.atomic import atomic_save_image
 from eclip_desktop.core.model.family import (
@@ -29,7 +28,7 @@ from eclip_desktop.core.model.family import (
     family_label,
 )
 from eclip_desktop.core.model.loading import ModelSpec
-from eclip_desktop.core.model.poolings import pooling_names
+from eclip_desktop.core.model.poolings import pooling_names, short_pooling
 from eclip_desktop.core.shapes import generate_scene, prompt_for
 
 

@@ -196,7 +196,8 @@ def figure_job(path: str, sha256: str, build, display: DisplayState):
 
 def grid_tiles(maps: dict, pairs: list, layout: str, shown: int) -> list[tuple[np.ndarray, list[str]]]:
     """(values, caption lines) per tile of a grid layout, from the map sets on screen."""
-    from eclip_desktop.core.figures.grids import score_caption, short_pooling
+    from eclip_desktop.core.figures.grids import score_caption
+    from eclip_desktop.core.model.poolings import short_pooling
     tiles = []
     if layout == "prompts":
         ms = maps[pairs[0]]

@@ -183,7 +183,7 @@ def grid_stem(image_stem: str, kind: str) -> str:
 
 def _grid_tiles(row: Row, req: ExportRequest) -> list[tuple[str, str, str, str]]:
     """(map name, caption, pooling, text) per tile; the names are rows of this image."""
-    from eclip_desktop.core.figures.grids import short_pooling
+    from eclip_desktop.core.model.poolings import short_pooling
     slugs = text_slugs(req.texts)
     kind = row.method[len("grid-"):]
     if kind == "concept":
