@@ -52,7 +52,7 @@ def _load(path: str) -> _Concepts:
     except FileNotFoundError:
         raise FileNotFoundError(
             f"Shapes World concepts not found at {path}; "
-            "run packaging/scripts/make_shapes_concepts.py or set " + CONCEPTS_ENV
+            "run scripts/make_shapes_concepts.py or set " + CONCEPTS_ENV
         ) from None
     shapes = tuple(data["shapes"])
     synsets = data["synsets"]

@@ -9,7 +9,7 @@ background, caption and noise draw from separate random streams, so asking for
 a different caption kind or background leaves the rest of the scene unchanged.
 
 The WordNet facts (glosses, hypernym paths) come from resources/shapes/concepts.json,
-written by packaging/scripts/make_shapes_concepts.py; WordNet is not needed here.
+written by scripts/make_shapes_concepts.py; WordNet is not needed here.
 """
 from __future__ import annotations
 

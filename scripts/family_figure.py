@@ -2,7 +2,7 @@
 family's poolings (columns), each tile the ITSM of "a photo of a {shape}." for the scene's first
 object, from the sibling trained with that pooling.
 
-    python packaging/scripts/family_figure.py --out docs/figures/shapes_poolings.png
+    python scripts/family_figure.py --out docs/figures/shapes_poolings.png
 
 `--family DIR` draws a folder of `eclip-desktop train` outputs instead (one model per pooling, e.g.
 the tiny-ViT experiment of docs/RESULTS.md); `--sibling POOLING=ARCHITECTURE:WEIGHTS` (repeatable)
