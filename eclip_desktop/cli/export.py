@@ -127,8 +127,11 @@ def register(sub) -> None:
 
     p = sub.add_parser("export", help="batch export: images x texts x poolings x methods (and synsets), "
                                       "resumable, with an index")
-    p.add_argument("--images", action="append", required=True,
-                   help="a folder, a glob (quote it), an image, or a text file of image paths; repeatable")
+    # nargs="+" with extend: a shell-expanded `--images photos/*.jpg` and the repeated single-value form
+    # (`--images a --images b`) both give one list, in the order given.
+    p.add_argument("--images", action="extend", nargs="+", required=True, metavar="IMAGES",
+                   help="images, folders, globs (quoted: expanded here, recursive with **) or text files of "
+                        "image paths; several after one --images, or --images repeated")
     add_prompt_args(p)
     p.add_argument("--synset", action="append", help="ConVis concept maps for this synset or word; repeatable")
     p.add_argument("--concept-set", default="default", help="default, all, shapes, or a file of words/synsets")
