@@ -26,6 +26,7 @@ def run(images=None, model: str | None = None, pretrained: str | None = None, de
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationVersion(__version__)
+    _set_desktop_identity(app)
     _limit_torch_threads()
 
     from eclip_desktop.app.main_window import MainWindow
@@ -42,6 +43,17 @@ def run(images=None, model: str | None = None, pretrained: str | None = None, de
     window.show()
     _close_on_interrupt(window)
     return app.exec()
+
+
+def _set_desktop_identity(app) -> None:
+    """The window icon, and the desktop entry's id (Wayland and the task bars match windows to launchers by it)."""
+    from PySide6.QtGui import QIcon
+
+    from eclip_desktop.core.io.paths import APP_ID, ICON_NAME, LINUX_FILES
+    app.setDesktopFileName(APP_ID)
+    svg = LINUX_FILES / "icons" / f"{ICON_NAME}.svg"
+    if svg.is_file():
+        app.setWindowIcon(QIcon(str(svg)))
 
 
 def _close_on_interrupt(window) -> None:

@@ -11,12 +11,24 @@ import os
 import sys
 
 from eclip_desktop import __version__
-from eclip_desktop.cli import bench, concepts, evaluate, explain, export, gui, models, reproduce, train, wordnet
+from eclip_desktop.cli import (
+    bench,
+    concepts,
+    evaluate,
+    explain,
+    export,
+    gui,
+    install_desktop_entry,
+    models,
+    reproduce,
+    train,
+    wordnet,
+)
 from eclip_desktop.cli.common import PROG
 from eclip_desktop.cli.gui import cmd_gui
 
 # The order of `eclip-desktop --help`.
-COMMANDS = (explain, evaluate, models, bench, train, concepts, export, reproduce, wordnet, gui)
+COMMANDS = (explain, evaluate, models, bench, train, concepts, export, reproduce, wordnet, gui, install_desktop_entry)
 
 
 def build_parser() -> argparse.ArgumentParser:
