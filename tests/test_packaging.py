@@ -57,10 +57,9 @@ def test_every_tracked_data_file_is_shipped(package, folder, unshipped):
 
 
 def test_package_dirs_map_the_repository_folders():
-    tree = ast.parse((REPO / "setup.py").read_text())
-    call = next(n.value for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call))
-    package_dir = ast.literal_eval(next(k.value for k in call.keywords if k.arg == "package_dir"))
+    package_dir = _setup_literal("PACKAGE_DIR")
     assert package_dir == {"eclip_desktop.resources": "resources", "eclip_desktop.linux": "packaging/linux"}
+    assert set(_setup_literal("PACKAGE_DATA")) == set(package_dir)
 
 
 def test_the_checkout_reads_its_one_copy_of_the_data():
