@@ -77,7 +77,7 @@ def cmd_export(args) -> int:
     engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype)
 
     def concepts():
-        from eclip_desktop.core.convis.report import ConceptsRequest, prepare_concepts
+        from eclip_desktop.core.export.concepts_job import ConceptsRequest, prepare_concepts
         from eclip_desktop.core.model.loading import load_model
         handle = (load_model(convis_spec(args)) if args.model is None or is_family(args.model)
                   else engines[poolings[0]].handle)  # a single model is shared with the CLIP maps

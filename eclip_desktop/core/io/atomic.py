@@ -162,7 +162,8 @@ def atomic_save_npy(path: str | os.PathLike[str], array: np.ndarray, overwrite: 
     return _atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False), overwrite)
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """What json.dumps cannot store by itself: arrays, numpy scalars, paths, sets."""
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, np.generic):
@@ -176,7 +177,7 @@ def _json_default(obj: Any) -> Any:
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, overwrite: bool = True) -> Path:
     # Serialised first so an unserialisable value fails before any file is touched.
-    text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, default=_json_default) + "\n"
+    text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, default=json_default) + "\n"
     return atomic_write_bytes(path, text.encode("utf-8"), overwrite)
 
 
