@@ -37,9 +37,14 @@ if hasattr(errno, "EDQUOT"):
     _CAUSES[errno.EDQUOT] = "disk quota exceeded"
 
 
-def _cause(exc: OSError) -> str:
+def os_cause(exc: OSError) -> str:
+    """The cause of an OSError in a few words ("disk full", "file name too long", ...)."""
     if exc.errno in _CAUSES:
         return _CAUSES[exc.errno]
+    if exc.errno is None and re.search(r"\d+ requested and \d+ written", str(exc)):
+        # numpy reports a short write (the file system took fewer bytes than asked) without an errno;
+        # on a local disk that is a full disk.
+        return "disk full"
     return exc.strerror or str(exc) or type(exc).__name__
 
 
@@ -61,13 +66,13 @@ def ensure_writable_dir(path: str | os.PathLike[str]) -> Path:
     except FileExistsError as exc:
         raise OutputError(f"output directory {target} is not writable: it exists and is not a directory") from exc
     except OSError as exc:
-        raise OutputError(f"output directory {target} is not writable: {_cause(exc)}") from exc
+        raise OutputError(f"output directory {target} is not writable: {os_cause(exc)}") from exc
     if not target.is_dir():
         raise OutputError(f"output directory {target} is not writable: it exists and is not a directory")
     try:
         fd, probe = tempfile.mkstemp(dir=target, prefix=".write-test-")
     except OSError as exc:
-        raise OutputError(f"output directory {target} is not writable: {_cause(exc)}") from exc
+        raise OutputError(f"output directory {target} is not writable: {os_cause(exc)}") from exc
     os.close(fd)
     try:
         os.unlink(probe)
@@ -123,7 +128,7 @@ def _atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any]
     except OutputError:
         raise
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {_cause(exc)}") from exc
+        raise OutputError(f"cannot write {target}: {os_cause(exc)}") from exc
     finally:
         if tmp is not None:
             try:
