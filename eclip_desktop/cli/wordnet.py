@@ -14,7 +14,7 @@ def cmd_wordnet(args) -> int:
         raise ConceptError(f"--limit must be at least 1, got {args.limit}")
     hierarchy = Hierarchy()
     cs = load_concept_set(hierarchy, args.concept_set) if args.concept_set else None
-    if looks_like_synset(args.query) and args.query.strip() not in hierarchy:
+    if looks_like_synset(args.query):
         # A synset name that does not exist (dog.n.999) or is not a noun (dog.v.01) is an error with
         # the word's real senses, not a listing of its first sense.
         hierarchy.resolve(args.query)
