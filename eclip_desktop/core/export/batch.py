@@ -169,11 +169,19 @@ def _expected(row: Row, req: ExportRequest, sha: str, models: dict) -> dict:
     info = models[row.pooling]
     want.update({"model": info["model"], "pretrained": info["pretrained"],
                  "weights_sha256": info.get("weights_sha256"), "pooling": row.pooling, "tau": req.tau,
-                 "input_size": req.input_size or info["model_input_size"], "labels": list(req.texts)})
+                 "input_size": req.input_size or info["model_input_size"]})
     if row.method != "contribution":
         want.update({"method": row.method, "method_options": req.method_options.get(row.method, {}),
                      "text": row.text, "ensemble": req.ensemble})
+        if row.method not in _LABEL_FREE:
+            want["labels"] = list(req.texts)
     return want
+
+
+# Methods whose map depends on the text alone. Their rows (and contribution rows, which depend on the
+# pooling only) are kept when texts are added to a folder: the sidecar's scores state their own label
+# set. Any other method (CLIP Surgery removes what all labels share) must match the whole label set.
+_LABEL_FREE = {"itsm"}
 
 
 def _files_load(row: Row, out: Path, meta: dict) -> str | None:
