@@ -117,7 +117,9 @@ def cmd_export(args) -> int:
         print(f"{PROG}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     if failed:
-        print(f"{PROG}: error: {failed} map(s) failed; see the error column of the index", file=sys.stderr)
+        first = next(r for r in result.rows if r.status == "failed")
+        print(f"{PROG}: error: {failed} map(s) failed; see the error column of the index (first: {first.name}: "
+              f"{first.error})", file=sys.stderr)
         return 1
     return 0
 
