@@ -139,6 +139,8 @@ def test_window_map_and_grid_exports_reproduce(ckpt, tmp_path, ensemble):
     gmeta = json.loads(grid[1].read_text())
     assert [(t["pooling"], t["method"], t["text"], t["pretrained"]) for t in gmeta["tile_sources"]] == \
         [("native", "itsm", "a cat", ckpt), ("max", "itsm", "a cat", ckpt)]
+    assert all(len(t["weights_sha256"]) == 64 for t in gmeta["tile_sources"])
+    assert gmeta["model"] == "eclip-tiny-vit" and gmeta["pretrained"] == ckpt  # one model: named once too
     with pytest.raises(OutputError, match="exists"):  # never replaced without the user's yes
         export_grid(out, image, "pooling", tiles, ["t"], DisplayState(), ms.model_info)
 

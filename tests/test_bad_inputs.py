@@ -211,6 +211,8 @@ CASES = {
     # --- eval and bench: an existing result is not replaced
     "eval json exists": (lambda w: ["eval", "--dataset", "shapes:4", "--json", str(w.root / "eval.json"), *RANDOM],
                          r"eval.json exists; pass --overwrite"),
+    "eval limit 0": (lambda w: ["eval", "--dataset", "shapes:4", "--limit", "0", *RANDOM],
+                     r"--limit must be at least 1"),
     "bench out exists": (lambda w: ["bench", "--out", str(w.root / "bench.json"), *TINY], r"bench.json exists"),
     "bench repeats 0": (lambda w: ["bench", "--repeats", "0", *TINY], r"--repeats must be at least 1"),
 }

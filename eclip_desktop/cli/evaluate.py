@@ -21,6 +21,8 @@ def cmd_eval(args) -> int:
     from eclip_desktop.core.explain.engine import engines_for
     from eclip_desktop.core.io.atomic import atomic_write_json, ensure_writable_dir
 
+    if args.limit is not None and args.limit < 1:
+        raise DatasetError(f"--limit must be at least 1, got {args.limit}")
     if args.json:
         # The result file is checked before any work: an existing one is never replaced silently.
         refuse_existing_result(args.json, args.overwrite)

@@ -34,7 +34,12 @@ def cmd_train(args) -> int:
         check_config(cfg)
     with process_group():
         for i, cfg in enumerate(configs):
-            _train_one(args, cfg, i, len(configs), progress, tty)
+            try:
+                _train_one(args, cfg, i, len(configs), progress, tty)
+            except EclipError:
+                if tty:
+                    print(file=sys.stderr)  # end the progress line so the error has a line of its own
+                raise
     return 0
 
 

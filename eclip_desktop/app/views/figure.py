@@ -181,8 +181,9 @@ def grid_tiles(maps: dict, pairs: list, layout: str, shown: int) -> list[tuple[n
     tiles = []
 
     def source(ms, t: int, caption: str) -> dict:
+        # No weights hash here (this runs on the UI thread); export_grid adds it on the I/O worker.
         meta = {**(ms.model_info or {}), "method": ms.method, "pooling": ms.pooling, "text": ms.heatmaps[t].text}
-        return artifacts.tile_source(caption, artifacts.model_provenance(meta))
+        return artifacts.tile_source(caption, meta)
 
     if layout == "prompts":
         ms = maps[pairs[0]]
@@ -220,6 +221,7 @@ def export_grid(out_dir: str | Path, image: LoadedImage, kind: str, tiles, title
     artifacts.refuse_existing(targets, overwrite, "choose another folder or allow replacing")
     sources = [tile[2] if len(tile) > 2 else artifacts.tile_source(" \u00b7 ".join(c for c in tile[1] if c),
                                                                    model_info) for tile in tiles]
+    sources = [artifacts.tile_source(src["caption"], artifacts.model_provenance(src)) for src in sources]
     sidecar = artifacts.grid_sidecar(image.path, image, kind=kind, tiles=sources, title=title,
                                      extra={"display": display.to_dict(), "files": {"figure": targets[0].name},
                                             "written_by": "eclip-desktop GUI"})
