@@ -222,18 +222,16 @@ def _triage(row: Row, out: Path, req: ExportRequest, sha: str, models: dict, red
     except (OSError, ValueError):
         redo.add(row.name)  # no readable sidecar: an interrupted write, not a result
         return True
-    differs = [k for k, v in _expected(row, req, sha, models).items() if meta.get(k) != v]
+    want = _expected(row, req, sha, models)
+    differs = [k for k, v in want.items() if meta.get(k) != v]
     if differs:
-        shown = ", ".join(f"{k}: {str(meta.get(k))[:40]!s} here, {str(v)[:40]!s} asked" if k in
-                          ("model", "pretrained", "text", "method", "pooling") else k
-                          for k, v in _expected(row, req, sha, models).items() if k in differs)
+        # What a reader needs to decide: the identity fields with both values, the others by name.
+        shown = ", ".join(f"{k}: {str(meta.get(k))[:40]} here, {str(want[k])[:40]} asked"
+                          if k in ("model", "pretrained", "text", "method", "pooling") else k for k in differs)
         row.status, row.error = "failed", (f"stale: made by another request ({shown}); pass --overwrite "
                                            "to replace it, or choose another --out")
         return False
-    broken = _files_load(row, out, meta) if not row.method.startswith("grid-") else None
-    if broken is None and row.method.startswith("grid-"):
-        broken = _files_load(Row(row.image, row.stem, row.method, None, None, None, row.name, row.files[:1]),
-                             out, meta)
+    broken = _files_load(row, out, meta)
     if broken is None:
         row.status = "skipped"
         return False
