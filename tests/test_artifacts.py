@@ -86,6 +86,9 @@ def test_export_sidecars_reproduce_and_grid_names_every_tile(ckpt, tmp_path, cap
     assert [(t["pooling"], t["method"], t["text"], t["model"], t["pretrained"]) for t in grid["tile_sources"]] == \
         [(p, "itsm", "a cat", "eclip-tiny-vit", ckpt) for p in ("native", "max")]
     assert all(t["weights_sha256"] and t["map"].startswith("photo__itsm__") for t in grid["tile_sources"])
+    capsys.readouterr()
+    assert main(["reproduce", str(out / "photo__grid-pooling.json"), "--check"]) == 0  # tile by tile
+    assert capsys.readouterr().out.count("tile photo__itsm__") == 2
 
 
 # --- round trips: the window ---------------------------------------------------------------------

@@ -198,3 +198,23 @@ def reproduce_check(sidecar_path: str | Path, device: str | None = None) -> tupl
         raise EclipError(f"the saved map {npy} is {saved.shape}, the recomputed one {values.shape}")
     diff = float(np.max(np.abs(values.astype(np.float64) - saved.astype(np.float64)))) if values.size else 0.0
     return values, diff, npy
+
+
+def grid_maps(sidecar_path: str | Path) -> list[Path] | None:
+    """For a grid sidecar (`export --grid`): the sidecars of its tiles' maps, beside it; None for any
+    other sidecar. A grid has no map of its own: it reproduces when every tile's map does."""
+    path = Path(sidecar_path)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # read_sidecar reports it
+    if not isinstance(meta, dict) or not str(meta.get("method", "")).startswith("grid-"):
+        return None
+    sources = meta.get("tile_sources")
+    if not isinstance(sources, list) or not sources:
+        raise EclipError(f"{path} is a grid sidecar without tile_sources; it cannot be checked")
+    names = [s.get("map") if isinstance(s, dict) else None for s in sources]
+    if not all(isinstance(n, str) and n and Path(n).name == n for n in names):
+        raise EclipError(f"{path}: a grid exported from the window has no map files of its own; export "
+                         "each map (Export Map) to reproduce it")
+    return [path.parent / f"{n}.json" for n in names]
