@@ -20,9 +20,12 @@ def read_sidecar(path: str | Path) -> dict:
     p = Path(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        why = os_cause(exc) if isinstance(exc, OSError) else str(exc)
-        raise EclipError(f"cannot read sidecar {p}: {why}") from exc
+    except OSError as exc:
+        raise EclipError(f"cannot read sidecar {p}: {os_cause(exc)}") from exc
+    except UnicodeDecodeError:
+        raise EclipError(f"cannot read sidecar {p}: not a JSON text file") from None
+    except ValueError as exc:
+        raise EclipError(f"cannot read sidecar {p}: not valid JSON ({str(exc)[:80]})") from None
     missing = [k for k in _REQUIRED if k not in data] if isinstance(data, dict) else list(_REQUIRED)
     if missing:
         raise EclipError(f"{p} is not an explain/export sidecar (missing: {', '.join(missing)})")
