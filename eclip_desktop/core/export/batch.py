@@ -17,7 +17,6 @@ full, read-only) stops the run, since every later image would fail the same way.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +50,7 @@ from eclip_desktop.core.export.artifacts import (
 )
 from eclip_desktop.core.export.explain_job import title_lines
 from eclip_desktop.core.export.index import Row, write_index
+from eclip_desktop.core.export.resume import figure_options, triage
 from eclip_desktop.core.figures.grids import CLIP_GRIDS
 from eclip_desktop.core.figures.panel import (
     compose_panel,
@@ -149,96 +149,6 @@ def plan_rows(req: ExportRequest, hashes: list[str] | None = None) -> list[Row]:
     return rows
 
 
-# --- resume: is a row on disk complete, interrupted or stale? ----------------------------------
-
-def _figure_options(req: ExportRequest) -> dict:
-    return {"format": req.figure_format, "layout": req.layout, "width": req.width, "contour": req.contour}
-
-
-def _expected(row: Row, req: ExportRequest, sha: str, models: dict) -> dict:
-    """The sidecar fields a complete row of this request must have (key -> value)."""
-    want = {"image_sha256": sha}
-    if row.method.startswith("grid-"):
-        return want
-    want["colormap"] = req.cmap
-    want["figure_options"] = _figure_options(req)
-    want["alpha"] = req.alpha
-    if row.method == "convis":
-        want["synset"] = row.synset
-        return want
-    info = models[row.pooling]
-    want.update({"model": info["model"], "pretrained": info["pretrained"],
-                 "weights_sha256": info.get("weights_sha256"), "pooling": row.pooling, "tau": req.tau,
-                 "input_size": req.input_size or info["model_input_size"]})
-    if row.method != "contribution":
-        want.update({"method": row.method, "method_options": req.method_options.get(row.method, {}),
-                     "text": row.text, "ensemble": req.ensemble})
-        if row.method not in _LABEL_FREE:
-            want["labels"] = list(req.texts)
-    return want
-
-
-# Methods whose map depends on the text alone. Their rows (and contribution rows, which depend on the
-# pooling only) are kept when texts are added to a folder: the sidecar's scores state their own label
-# set. Any other method (CLIP Surgery removes what all labels share) must match the whole label set.
-_LABEL_FREE = {"itsm"}
-
-
-def _files_load(row: Row, out: Path, meta: dict) -> str | None:
-    """None when every file of the row loads; else what is wrong (the row is then redone)."""
-    from PIL import Image
-    for f in row.files:
-        target = out / f
-        try:
-            if target.stat().st_size == 0:
-                return f"{f} is empty"
-            if f.endswith(".npy"):
-                values = np.load(target, allow_pickle=False)
-                w, h = (meta.get("image_size") or [None, None])[:2]
-                if values.dtype != np.float32 or values.shape != (h, w) or not np.all(np.isfinite(values)):
-                    return f"{f} is not the finite float32 {w}x{h} map of this row"
-            elif f.endswith((".png", ".jpg", ".tif")):
-                with Image.open(target) as im:
-                    im.load()  # decodes every byte: a truncated file fails here
-            elif f.endswith(".svg") and not target.read_bytes().rstrip().endswith(b"</svg>"):
-                return f"{f} is truncated"
-        except (OSError, ValueError, SyntaxError, EOFError) as exc:
-            return f"{f} does not load ({str(exc)[:80] or type(exc).__name__})"
-    return None
-
-
-def _triage(row: Row, out: Path, req: ExportRequest, sha: str, models: dict, redo: set) -> bool:
-    """True when the row must be computed (adding its name to `redo` when its leftovers may be
-    replaced); marks complete rows skipped and stale rows failed with the reason."""
-    import json
-    present = [f for f in row.files if os.path.lexists(out / f)]
-    if req.overwrite or not present or not sha:
-        return True  # (no sha: the image cannot be read, and fails in its own rows before any write)
-    sidecar = out / row.files[-1] if row.method.startswith("grid-") else out / row.files[2]
-    try:
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        if not isinstance(meta, dict):
-            raise ValueError("not an object")
-    except (OSError, ValueError):
-        redo.add(row.name)  # no readable sidecar: an interrupted write, not a result
-        return True
-    want = _expected(row, req, sha, models)
-    differs = [k for k, v in want.items() if meta.get(k) != v]
-    if differs:
-        # What a reader needs to decide: the identity fields with both values, the others by name.
-        shown = ", ".join(f"{k}: {str(meta.get(k))[:40]} here, {str(want[k])[:40]} asked"
-                          if k in ("model", "pretrained", "text", "method", "pooling") else k for k in differs)
-        row.status, row.error = "failed", (f"stale: made by another request ({shown}); pass --overwrite "
-                                           "to replace it, or choose another --out")
-        return False
-    broken = _files_load(row, out, meta)
-    if broken is None:
-        row.status = "skipped"
-        return False
-    redo.add(row.name)  # this request's own row, damaged or cut short: redoing it loses nothing
-    return True
-
-
 def _write_row(row: Row, out: Path, req: ExportRequest, rgb, values, lines, sidecar, colorbar: str,
                overwrite: bool) -> None:
     check_finite(values, sidecar, row.name)  # before rendering: a NaN map must not reach the colormap
@@ -260,7 +170,7 @@ def _write_row(row: Row, out: Path, req: ExportRequest, rgb, values, lines, side
     sidecar["files"] = {"figure": fig, "npy": npy, **{k: row.name + s for k, s in RAW_SUFFIX.items()
                                                       if k in req.raw}}
     sidecar["raw16_scale"] = 65535
-    sidecar["figure_options"] = _figure_options(req)
+    sidecar["figure_options"] = figure_options(req)
     sidecar["alpha"] = req.alpha
     write_artifacts(out / fig, out / npy, out / js, values, figure, sidecar, overwrite,
                     raw16=[out / f for f in row.files[3:]])
@@ -390,7 +300,7 @@ def run_export(engines: dict, req: ExportRequest, concepts: Callable[[], object]
     try:
         write_index(out, rows, summary)
         redo: set[str] = set()
-        todo_images = {img: [r for r in rs if _triage(r, out, req, sha[img], models, redo)]
+        todo_images = {img: [r for r in rs if triage(r, out, req, sha[img], models, redo)]
                        for img, rs in per_image.items()}
         for rs in todo_images.values():
             # A grid is drawn from its maps: when one of them is (re)computed the grid follows.
