@@ -9,13 +9,13 @@ from eclip_desktop.cli.common import add_display_args, add_model_args, add_outpu
 def cmd_concepts(args) -> int:
     import time
 
-    from eclip_desktop.core.convis.report import (
+    from eclip_desktop.core.convis.sets import resolve_in_set
+    from eclip_desktop.core.errors import ConceptError
+    from eclip_desktop.core.export.concepts_job import (
         ConceptsRequest,
         plan_concepts,
         run_concepts,
     )
-    from eclip_desktop.core.convis.sets import resolve_in_set
-    from eclip_desktop.core.errors import ConceptError
     from eclip_desktop.core.io.atomic import ensure_writable_dir
     from eclip_desktop.core.io.imageio import load_image
     from eclip_desktop.core.model.loading import load_model
