@@ -177,6 +177,9 @@ def test_synsets_use_the_concepts_names_and_resume(two_images, tmp_path, capsys,
     assert len(meta["top_concepts"]["by_mass"]) == 2
     assert not np.array_equal(np.load(tmp_path / "stoch" / "a__convis__circle.n.01.npy"),
                               np.load(out / "a__convis__circle.n.01.npy"))
+    # Resume checks ConVis settings too: the grid-mode map is not taken for a stochastic one.
+    rc, err = run(args[:-len(TINY) - 2] + ["--convis-mode", "stochastic", "--out", str(out), *TINY], capsys)
+    assert rc == 1 and "stale" in err and "algorithm.mode" in err
     rc, err = run(["export", "--images", two_images[1], "--synset", "circle", "--top", "-1",
                    "--out", str(tmp_path / "o3"), *TINY], capsys)
     assert rc == 1 and "--top must be 0 or more" in err

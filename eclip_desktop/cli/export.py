@@ -73,7 +73,8 @@ def cmd_export(args) -> int:
                         overwrite=args.overwrite, ensemble=args.ensemble, input_size=args.input_size,
                         tau=args.tau, cmap=args.colormap, alpha=args.alpha, method_options={"surgery": surgery},
                         grids=list(dict.fromkeys(args.grid or [])), contour=args.contour, layout=args.layout,
-                        width=args.width)
+                        width=args.width, convis_options={"mode": args.convis_mode, "seed": args.convis_seed,
+                                                          "concept_set": args.concept_set})
     engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype)
 
     def concepts():

@@ -90,6 +90,8 @@ class ExportRequest:
     contour: str = "none"  # figure_panel.parse_contour: none, otsu, fixed:L, percentile:P
     layout: str = "overlay"  # figure_panel.LAYOUTS: the overlay alone, or image | overlay
     width: int = 0  # px of the image panel(s) in the figure; 0: the image's own size
+    # ConVis settings resume must match (mode, seed, concept_set spec) when given; the CLI gives them.
+    convis_options: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -36,6 +36,12 @@ def _expected(row: Row, req: ExportRequest, sha: str, models: dict) -> dict:
     want["alpha"] = req.alpha
     if row.method == "convis":
         want["synset"] = row.synset
+        # The ConVis settings, when the caller states them (the CLI does): window mode and noise seed
+        # change the map, the concept set changes the ranks.
+        for key, field in (("mode", "algorithm.mode"), ("seed", "algorithm.seed"),
+                           ("concept_set", "concept_set.spec")):
+            if key in req.convis_options:
+                want[field] = req.convis_options[key]
         return want
     info = models[row.pooling]
     want.update({"model": info["model"], "pretrained": info["pretrained"],
@@ -53,6 +59,14 @@ def _expected(row: Row, req: ExportRequest, sha: str, models: dict) -> dict:
 # pooling only) are kept when texts are added to a folder: the sidecar's scores state their own label
 # set. Any other method (CLIP Surgery removes what all labels share) must match the whole label set.
 _LABEL_FREE = {"itsm"}
+
+
+def _field(meta: dict, dotted: str):
+    """meta["a"]["b"] for "a.b"; None where any level is missing."""
+    value = meta
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _files_load(row: Row, out: Path, meta: dict) -> str | None:
@@ -92,10 +106,10 @@ def triage(row: Row, out: Path, req: ExportRequest, sha: str, models: dict, redo
         redo.add(row.name)  # no readable sidecar: an interrupted write, not a result
         return True
     want = _expected(row, req, sha, models)
-    differs = [k for k, v in want.items() if meta.get(k) != v]
+    differs = [k for k, v in want.items() if _field(meta, k) != v]
     if differs:
         # What a reader needs to decide: the identity fields with both values, the others by name.
-        shown = ", ".join(f"{k}: {str(meta.get(k))[:40]} here, {str(want[k])[:40]} asked"
+        shown = ", ".join(f"{k}: {str(_field(meta, k))[:40]} here, {str(want[k])[:40]} asked"
                           if k in ("model", "pretrained", "text", "method", "pooling") else k for k in differs)
         row.status, row.error = "failed", (f"stale: made by another request ({shown}); pass --overwrite "
                                            "to replace it, or choose another --out")
