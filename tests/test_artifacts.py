@@ -197,6 +197,24 @@ def test_resume_refuses_a_changed_image_and_writes_a_punctuation_variant_beside(
     assert all(r["status"] == "failed" and "image_sha256" in r["error"] for r in rows)
 
 
+def test_resume_keeps_rows_of_an_older_export_folder(ckpt, tmp_path, capsys):
+    """Sidecars written before `alpha` and `weights_sha256` existed are judged on the other fields."""
+    img = write_image(tmp_path / "photo.png", w=64, h=48)
+    out = tmp_path / "out"
+    args = ["export", "--images", img, "--text", "a cat", "--out", str(out), *model_args(ckpt)]
+    assert main(args) == 0
+    for sidecar in out.glob("photo__*.json"):
+        meta = json.loads(sidecar.read_text())
+        meta.pop("alpha"), meta.pop("weights_sha256")
+        sidecar.write_text(json.dumps(meta))
+    assert main(args) == 0, capsys.readouterr().err
+    assert {r["status"] for r in rows_of(out)} == {"skipped"}
+    fresh = tmp_path / "fresh"  # a sidecar that has the key must match it
+    assert main([*args[:-7], str(fresh), *args[-6:]]) == 0
+    assert main([*args[:-7], str(fresh), "--alpha", "0.7", *args[-6:]]) == 1
+    assert all("alpha" in r["error"] for r in rows_of(fresh))
+
+
 @pytest.mark.parametrize("damage", ["truncated npy", "broken json", "empty png", "missing png"])
 def test_resume_redoes_a_damaged_row_without_overwrite(ckpt, tmp_path, capsys, damage):
     img = write_image(tmp_path / "photo.png", w=64, h=48)

@@ -61,6 +61,11 @@ def _expected(row: Row, req: ExportRequest, sha: str, models: dict) -> dict:
 _LABEL_FREE = {"itsm"}
 
 
+# Keys sidecars gained with this resume rule: a sidecar written before them (an older export folder)
+# is judged on the rest, so an upgrade does not turn every finished row stale.
+_ADDED_KEYS = {"alpha", "weights_sha256"}
+
+
 def _field(meta: dict, dotted: str):
     """meta["a"]["b"] for "a.b"; None where any level is missing."""
     value = meta
@@ -106,7 +111,7 @@ def triage(row: Row, out: Path, req: ExportRequest, sha: str, models: dict, redo
         redo.add(row.name)  # no readable sidecar: an interrupted write, not a result
         return True
     want = _expected(row, req, sha, models)
-    differs = [k for k, v in want.items() if _field(meta, k) != v]
+    differs = [k for k, v in want.items() if _field(meta, k) != v and not (k in _ADDED_KEYS and k not in meta)]
     if differs:
         # What a reader needs to decide: the identity fields with both values, the others by name.
         shown = ", ".join(f"{k}: {str(_field(meta, k))[:40]} here, {str(want[k])[:40]} asked"
