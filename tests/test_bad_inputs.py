@@ -1,5 +1,6 @@
 """Hostile inputs, one table: every case ends with exactly one stderr line `eclip-desktop: error: ...`
-naming the cause, exit status 1, no traceback, and no file written, changed or removed.
+naming the cause, exit status 1 (2 for usage errors: a bad option or option value, as documented), no
+traceback, and no file written, changed or removed.
 
 The cases run in-process (`main([...])`) for speed; a few at the end run the installed command in a
 subprocess to prove that what reaches a terminal is that one line and no traceback.
@@ -127,17 +128,17 @@ CASES = {
     "explain missing labels file": (lambda w: ["explain", w.good, "--labels-file", str(w.root / "none.txt"), OUT,
                                                str(w.root / "o")], r"cannot read labels file"),
     "explain alpha 2": (lambda w: ["explain", w.good, "--text", "a", "--alpha", "2", OUT, str(w.root / "o")],
-                        r"--alpha must be between 0 and 1"),
+                        r"--alpha must be between 0 and 1", 2),
     "explain alpha nan": (lambda w: ["explain", w.good, "--text", "a", "--alpha", "nan", OUT, str(w.root / "o")],
-                          r"--alpha must be between 0 and 1"),
+                          r"--alpha must be between 0 and 1", 2),
     "explain input size 10": (lambda w: ["explain", w.good, "--text", "a", "--input-size", "10", OUT,
-                                         str(w.root / "o")], r"--input-size must be between 32 and 2048"),
+                                         str(w.root / "o")], r"--input-size must be between 32 and 2048", 2),
     "explain input size 100000": (lambda w: ["explain", w.good, "--text", "a", "--input-size", "100000", OUT,
-                                             str(w.root / "o")], r"--input-size must be between 32 and 2048"),
+                                             str(w.root / "o")], r"--input-size must be between 32 and 2048", 2),
     "explain unknown method": (lambda w: ["explain", w.good, "--text", "a", "--method", "bogus", OUT,
-                                          str(w.root / "o")], r"invalid choice: 'bogus'"),
+                                          str(w.root / "o")], r"invalid choice: 'bogus'", 2),
     "explain unknown option": (lambda w: ["explain", w.good, "--text", "a", "--frobnicate", OUT, str(w.root / "o")],
-                               r"unrecognized arguments: --frobnicate"),
+                               r"unrecognized arguments: --frobnicate", 2),
     # --- explain: outputs
     "explain existing output": (lambda w: ["explain", w.good, "--text", "a cat", "--text", "a dog", OUT, str(w.made),
                                            *TINY, "--pretrained", w.vit], r"exists; pass --overwrite"),
@@ -244,10 +245,10 @@ def snapshot(root: Path) -> dict:
     return files
 
 
-def check_one_line(rc: int, err: str, pattern: str) -> None:
+def check_one_line(rc: int, err: str, pattern: str, status: int = 1) -> None:
     # `train` reports its first step before the loss can go NaN: progress lines are not errors.
     lines = [ln for ln in err.replace("\r", "\n").splitlines() if ln.strip() and not re.match(r"step \d+/", ln)]
-    assert rc == 1, (rc, err)
+    assert rc == status, (rc, err)
     assert "Traceback" not in err
     assert len(lines) == 1, err
     assert lines[0].startswith(PREFIX), lines[0]
@@ -256,13 +257,16 @@ def check_one_line(rc: int, err: str, pattern: str) -> None:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input(case, w, capsys):
-    make_argv, pattern = CASES[case]
+    make_argv, pattern, *status = CASES[case]
     argv = make_argv(w)  # may write the tampered input itself: the snapshot is taken after
     before = snapshot(w.root)
     capsys.readouterr()
-    rc = main(argv)
+    try:
+        rc = main(argv)
+    except SystemExit as exc:  # argparse's usage errors leave by SystemExit, as before
+        rc = exc.code
     _, err = capsys.readouterr()
-    check_one_line(rc, err, pattern)
+    check_one_line(rc, err, pattern, *status)
     assert snapshot(w.root) == before, "a file was written, changed or removed"
 
 
@@ -309,9 +313,9 @@ def _cli(*args, env=None):
 @pytest.mark.parametrize("case", ["explain path part over 255", "reproduce input_size 100000",
                                   "explain unknown option"])
 def test_subprocess_prints_one_line_and_no_traceback(case, w):
-    make_argv, pattern = CASES[case]
+    make_argv, pattern, *status = CASES[case]
     argv = make_argv(w)
     before = snapshot(w.root)
     proc = _cli(*argv)
-    check_one_line(proc.returncode, proc.stderr, pattern)
+    check_one_line(proc.returncode, proc.stderr, pattern, *status)
     assert snapshot(w.root) == before

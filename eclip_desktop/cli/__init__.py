@@ -20,12 +20,13 @@ COMMANDS = (explain, evaluate, models, bench, train, concepts, export, reproduce
 
 
 class Parser(argparse.ArgumentParser):
-    """Usage errors (an unknown option, a bad choice, a missing value) take the one error path too:
-    one line with the prefix and exit status 1, not argparse's usage block and status 2."""
+    """Usage errors (an unknown option, a bad choice, a missing value) print one line with the same
+    prefix as every other error instead of argparse's usage block; their exit status stays 2, the
+    documented status of a usage error."""
 
     def error(self, message: str):
         print(f"{PROG}: error: {message} (`{self.prog} --help` lists the options)", file=sys.stderr)
-        raise SystemExit(1)
+        raise SystemExit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,17 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _usage_error(message: str) -> int:
+    # An option value outside its range is a usage error, as argparse's own: one line, status 2.
     print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 1
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version (0) or a usage error (1, already printed)
-        return int(exc.code or 0)
+    args = parser.parse_args(argv)  # a usage error exits 2 after its one line (Parser.error)
     if args.command is None:
         return cmd_gui(args)
     if getattr(args, "alpha", 0.5) is not None and not 0.0 <= getattr(args, "alpha", 0.5) <= 1.0:
