@@ -23,6 +23,7 @@ ROW_KEYS = {"pooling", "model", "weights", "zero_shot", "seconds", *MAP_KEYS}
 
 def run_eval_cli(capsys, tmp_path, *args):
     out = tmp_path / "eval.json"
+    out.unlink(missing_ok=True)  # each call is a new result: eval never replaces one without --overwrite
     rc = main(["eval", *args, "--json", str(out)])
     captured = capsys.readouterr()
     return rc, captured.out, captured.err, (json.loads(out.read_text()) if out.is_file() else None)

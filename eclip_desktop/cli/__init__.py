@@ -31,25 +31,43 @@ from eclip_desktop.cli.gui import cmd_gui
 COMMANDS = (explain, evaluate, models, bench, train, concepts, export, reproduce, wordnet, gui, install_desktop_entry)
 
 
+class Parser(argparse.ArgumentParser):
+    """Usage errors (an unknown option, a bad choice, a missing value) print one line with the same
+    prefix as every other error instead of argparse's usage block; their exit status stays 2, the
+    documented status of a usage error."""
+
+    def error(self, message: str):
+        print(f"{PROG}: error: {message} (`{self.prog} --help` lists the options)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="See why a CLIP model matches an image with a text.")
+    parser = Parser(prog=PROG, description="See why a CLIP model matches an image with a text.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
     for command in COMMANDS:
         command.register(sub)
     return parser
 
 
+def _usage_error(message: str) -> int:
+    # An option value outside its range is a usage error, as argparse's own: one line, status 2.
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a usage error exits 2 after its one line (Parser.error)
     if args.command is None:
         return cmd_gui(args)
     if getattr(args, "alpha", 0.5) is not None and not 0.0 <= getattr(args, "alpha", 0.5) <= 1.0:
-        parser.error("--alpha must be between 0 and 1")
-    if getattr(args, "input_size", None) is not None and not 32 <= args.input_size <= 2048:
-        parser.error("--input-size must be between 32 and 2048")
+        return _usage_error("--alpha must be between 0 and 1")
+    from eclip_desktop.core.model.poolings import INPUT_SIZE_RANGE
+    low, high = INPUT_SIZE_RANGE
+    if getattr(args, "input_size", None) is not None and not low <= args.input_size <= high:
+        return _usage_error(f"--input-size must be between {low} and {high}")
     from eclip_desktop.core.errors import EclipError
     try:
         return args.func(args)
@@ -61,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except MemoryError:
         print(f"{PROG}: error: out of memory; try fewer or smaller images, or --device cpu", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # A path the core did not expect to fail (a name over 255 bytes given as an argument, a disk
+        # that fills between two checks): its cause and the path, on one line.
+        from eclip_desktop.core.io.atomic import os_cause
+        name = str(exc.filename or "")
+        shown = f"{name[:60]}\u2026" if len(name) > 64 else name
+        print(f"{PROG}: error: {os_cause(exc)}" + (f": {shown}" if shown else ""), file=sys.stderr)
         return 1
     except RuntimeError as exc:
         if "out of memory" in str(exc).lower():

@@ -3,16 +3,21 @@ from __future__ import annotations
 
 import json
 
-from eclip_desktop.cli.common import add_model_args, model_spec
+from eclip_desktop.cli.common import add_model_args, model_spec, refuse_existing_result
 
 
 def cmd_bench(args) -> int:
     from eclip_desktop.core.evaluation.bench import run_bench
+    if args.out:
+        refuse_existing_result(args.out, args.overwrite)  # before the model loads
+    if args.repeats < 1:
+        from eclip_desktop.core.errors import EclipError
+        raise EclipError(f"--repeats must be at least 1, got {args.repeats}")
     result = run_bench(model_spec(args), repeats=args.repeats, input_size=args.input_size)
     print(json.dumps(result, indent=2) if args.json else result["table"])
     if args.out:
         from eclip_desktop.core.io.atomic import atomic_write_json
-        atomic_write_json(args.out, result, overwrite=True)
+        atomic_write_json(args.out, result, overwrite=args.overwrite)
     return 0
 
 
@@ -24,4 +29,5 @@ def register(sub) -> None:
     p.add_argument("--input-size", type=int, default=None)
     p.add_argument("--json", action="store_true")
     p.add_argument("--out", help="also write the result as JSON here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=cmd_bench)

@@ -19,6 +19,19 @@ def add_output_args(p: argparse.ArgumentParser, out_help: str = "output director
     p.add_argument("--overwrite", action="store_true", help=overwrite_help)
 
 
+def refuse_existing_result(path: str, overwrite: bool) -> None:
+    """One rule for every command that writes: an existing result is replaced only with --overwrite,
+    and that is checked before any work."""
+    import os
+
+    from eclip_desktop.core.errors import OutputError
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise OutputError(f"{target} is a directory; name a file to write")
+    if os.path.lexists(target) and not overwrite:
+        raise OutputError(f"{target} exists; pass --overwrite to replace it")
+
+
 def add_prompt_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text", action="append", help="a prompt; repeat for a label set")
     p.add_argument("--labels-file", help="a file of prompts, one per line")

@@ -4,7 +4,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from eclip_desktop.cli.common import add_model_args, load_concept_set, pooling_choices, poolings_arg
+from eclip_desktop.cli.common import (
+    add_model_args,
+    load_concept_set,
+    pooling_choices,
+    poolings_arg,
+    refuse_existing_result,
+)
 
 
 def cmd_eval(args) -> int:
@@ -15,7 +21,11 @@ def cmd_eval(args) -> int:
     from eclip_desktop.core.explain.engine import engines_for
     from eclip_desktop.core.io.atomic import atomic_write_json, ensure_writable_dir
 
+    if args.limit is not None and args.limit < 1:
+        raise DatasetError(f"--limit must be at least 1, got {args.limit}")
     if args.json:
+        # The result file is checked before any work: an existing one is never replaced silently.
+        refuse_existing_result(args.json, args.overwrite)
         ensure_writable_dir(Path(args.json).resolve().parent)
     kind, where = parse_dataset_arg(args.dataset)  # a bad dataset fails before a model loads
     if kind != "shapes" and not Path(where).exists():
@@ -56,14 +66,14 @@ def cmd_eval(args) -> int:
         print(f"{result['dataset']} - {result['method']} - {result['protocol']}")
         print(format_table(result["rows"], result["columns"]))
         if args.json:
-            atomic_write_json(args.json, result, overwrite=True)
+            atomic_write_json(args.json, result, overwrite=args.overwrite)
         return 0
     result = run_eval(args.dataset, args.method, engines, limit=args.limit, progress=progress)
     print(f"{result['dataset']} - {result['method']} - {result['protocol']}")
     print(format_table(result["rows"], ["pooling", "model", "miou_fg", "theta_fg", "miou_mean", "msc",
                                         "pointing", "bg_preferred", "zero_shot", "n"]))
     if args.json:
-        atomic_write_json(args.json, result, overwrite=True)
+        atomic_write_json(args.json, result, overwrite=args.overwrite)
     return 0
 
 
@@ -87,6 +97,7 @@ def register(sub) -> None:
                    help="repeatable; with the embedded family each pooling is its own trained model")
     p.add_argument("--limit", type=int, default=None, help="use at most this many images (ood: per class folder)")
     p.add_argument("--json", help="write the result table as JSON here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("-v", "--verbose", action="store_true")
     add_model_args(p, default_model=None)
     p.set_defaults(func=cmd_eval)

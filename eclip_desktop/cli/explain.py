@@ -1,6 +1,7 @@
 """`explain`: heatmaps of image-text similarity per pooling, png + npy + json each."""
 from __future__ import annotations
 
+import os
 import sys
 
 from eclip_desktop.cli.common import (
@@ -19,7 +20,7 @@ from eclip_desktop.cli.common import (
 def cmd_explain(args) -> int:
     from dataclasses import replace
 
-    from eclip_desktop.core.errors import TextError
+    from eclip_desktop.core.errors import ImageLoadError, TextError
     from eclip_desktop.core.explain.engine import engines_for
     from eclip_desktop.core.export.explain_job import (
         ExplainRequest,
@@ -39,9 +40,15 @@ def cmd_explain(args) -> int:
             raise TextError("empty prompt: type what to look for, e.g. --text 'a photo of a cat'")
     options = surgery_options(args) if args.method == "surgery" else {}
     # Cheap checks first so a bad path fails before a model loads.
-    ensure_writable_dir(args.out)
+    seen: dict[str, str] = {}
     for p in args.images:
         load_image(p)
+        key = os.path.realpath(p)
+        if key in seen:
+            # Both would get the same output names: the second write would fail after the first had written.
+            raise ImageLoadError(f"{p} is given twice (also as {seen[key]}): name each image once")
+        seen[key] = p
+    ensure_writable_dir(args.out)
     poolings = poolings_arg(args)
     engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype)
     req = ExplainRequest(images=args.images, texts=texts, out_dir=args.out, method=args.method,

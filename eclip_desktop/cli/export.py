@@ -73,7 +73,8 @@ def cmd_export(args) -> int:
                         overwrite=args.overwrite, ensemble=args.ensemble, input_size=args.input_size,
                         tau=args.tau, cmap=args.colormap, alpha=args.alpha, method_options={"surgery": surgery},
                         grids=list(dict.fromkeys(args.grid or [])), contour=args.contour, layout=args.layout,
-                        width=args.width)
+                        width=args.width, convis_options={"mode": args.convis_mode, "seed": args.convis_seed,
+                                                          "concept_set": args.concept_set})
     engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype)
 
     def concepts():
@@ -117,7 +118,9 @@ def cmd_export(args) -> int:
         print(f"{PROG}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
     if failed:
-        print(f"{PROG}: error: {failed} map(s) failed; see the error column of the index", file=sys.stderr)
+        first = next(r for r in result.rows if r.status == "failed")
+        print(f"{PROG}: error: {failed} map(s) failed; see the error column of the index (first: {first.name}: "
+              f"{first.error})", file=sys.stderr)
         return 1
     return 0
 

@@ -7,7 +7,24 @@ from eclip_desktop.cli.common import DEVICES, PROG
 
 
 def cmd_reproduce(args) -> int:
-    from eclip_desktop.core.export.reproduce import TOLERANCE, reproduce_check
+    from eclip_desktop.core.export.reproduce import TOLERANCE, grid_maps, reproduce_check
+    tiles = grid_maps(args.sidecar)
+    if tiles is not None:
+        # A grid reproduces when each of its tiles' maps does; every tile is validated before any work.
+        from eclip_desktop.core.export.reproduce import read_sidecar, validate_sidecar
+        for tile in tiles:
+            validate_sidecar(read_sidecar(tile), tile)
+        bad = []
+        for tile in tiles:
+            _, diff, npy = reproduce_check(tile, device=args.device)
+            print(f"tile {tile.stem}: max |difference| to {npy.name}: {diff:.3g}")
+            if not diff <= TOLERANCE:  # 'not <=' so a NaN difference fails too
+                bad.append(f"{tile.stem} by {diff:.3g}")
+        if args.check and bad:
+            print(f"{PROG}: error: the grid's tile {bad[0]} differs (more than {TOLERANCE:g}); "
+                  f"{len(bad)} of {len(tiles)} tiles differ", file=sys.stderr)
+            return 1
+        return 0
     values, diff, npy = reproduce_check(args.sidecar, device=args.device)
     print(f"recomputed {values.shape[1]}x{values.shape[0]} map; max |difference| to {npy}: {diff:.3g}")
     if args.check and not diff <= TOLERANCE:  # 'not <=' so a NaN difference fails too

@@ -28,14 +28,23 @@ def cmd_train(args) -> int:
         elif info["step"] % 100 == 0 or info["step"] in (1, info["steps"]) or "zero_shot" in info:
             print(line, file=sys.stderr, flush=True)
 
+    from eclip_desktop.core.training.trainer import check_config
+    configs = [_config(args, pooling) for pooling in poolings]
+    for cfg in configs:  # every model's numbers and outputs, before the first one trains
+        check_config(cfg)
     with process_group():
-        for i, pooling in enumerate(poolings):
-            _train_one(args, pooling, i, len(poolings), progress, tty)
+        for i, cfg in enumerate(configs):
+            try:
+                _train_one(args, cfg, i, len(configs), progress, tty)
+            except EclipError:
+                if tty:
+                    print(file=sys.stderr)  # end the progress line so the error has a line of its own
+                raise
     return 0
 
 
-def _train_one(args, pooling: str, i: int, n: int, progress, tty: bool) -> None:
-    from eclip_desktop.core.training.trainer import TrainConfig, train
+def _config(args, pooling: str):
+    from eclip_desktop.core.training.trainer import TrainConfig
     init = args.init
     if init and Path(init).is_dir():  # a family folder: start each pooling from its own sibling
         init = str(Path(init) / f"{pooling}.safetensors")
@@ -46,7 +55,13 @@ def _train_one(args, pooling: str, i: int, n: int, progress, tty: bool) -> None:
                       device=args.device, amp=not args.no_amp, out=args.out, name=args.name,
                       checkpoint_every=args.checkpoint_every, resume=args.resume,
                       eval_every=args.eval_every, captions=args.captions, objects=args.objects,
-                      schedule=args.schedule, warmup=args.warmup)
+                      schedule=args.schedule, warmup=args.warmup, overwrite=args.overwrite)
+    return cfg
+
+
+def _train_one(args, cfg, i: int, n: int, progress, tty: bool) -> None:
+    from eclip_desktop.core.training.trainer import train
+    pooling = cfg.pooling
     if n > 1 and int(os.environ.get("RANK", "0")) == 0:
         print(f"training {pooling} ({i + 1}/{n})", file=sys.stderr, flush=True)
     card = train(cfg, progress=progress)
@@ -94,4 +109,6 @@ def register(sub) -> None:
     p.add_argument("--checkpoint-every", type=int, default=250)
     p.add_argument("--eval-every", type=int, default=0, help="zero-shot probe on held-out scenes every N steps")
     p.add_argument("--resume", action="store_true", help="continue from <out>/<name>.ckpt.pt")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing <out>/<name>.safetensors and .json (else refused before training)")
     p.set_defaults(func=cmd_train)

@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 import json
-import sys
+import re
 
 from eclip_desktop.cli.common import load_concept_set
 
 
 def cmd_wordnet(args) -> int:
+    from eclip_desktop.core.errors import ConceptError
     from eclip_desktop.core.wordnet.hierarchy import Hierarchy
+    if args.limit < 1:
+        raise ConceptError(f"--limit must be at least 1, got {args.limit}")
     hierarchy = Hierarchy()
     cs = load_concept_set(hierarchy, args.concept_set) if args.concept_set else None
+    if looks_like_synset(args.query):
+        # A synset name that does not exist (dog.n.999) or is not a noun (dog.v.01) is an error with
+        # the word's real senses, not a listing of its first sense.
+        hierarchy.resolve(args.query)
     rows = []
     for name in hierarchy.search(args.query, limit=args.limit, concept_set=cs):
         info = hierarchy.details(name, cs)
@@ -22,8 +29,7 @@ def cmd_wordnet(args) -> int:
         return 0
     if not rows:
         where = f" in the concept set '{cs.name}'" if cs else ""
-        print(f"no noun synset matches '{args.query}'{where}", file=sys.stderr)
-        return 1
+        raise ConceptError(f"no noun synset matches '{args.query}'{where}")
     for r in rows:
         print(f"{r['synset']}  [{', '.join(r['lemmas'])}]  ({r['lexname']})")
         print(f"    {r['gloss']}")
@@ -32,6 +38,10 @@ def cmd_wordnet(args) -> int:
         scope = f" in {cs.name}" if cs else ""
         print(f"    {r['hyponyms']} direct hyponyms, subtree of {r['subtree_size']}{scope}")
     return 0
+
+
+def looks_like_synset(text: str) -> bool:
+    return re.match(r"^(.+)\.([nvasr])\.(\d{2,})$", text.strip()) is not None
 
 
 def register(sub) -> None:

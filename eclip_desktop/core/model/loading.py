@@ -233,6 +233,31 @@ def _training_checkpoint_weights(path: str) -> dict | None:
         return None
 
 
+def load_failure(exc: BaseException) -> tuple[str, bool]:
+    """(one line that names the cause, whether the file is weights of another architecture). torch's
+    state-dict error lists the keys on later lines, and its unpickler suggests weights_only=False, which
+    would run code from the file: that advice is never passed on."""
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if text.startswith("Error(s) in loading state_dict"):
+        parts = []
+        for ln in lines[1:]:
+            key = ln.split(":", 1)[0]
+            if ln.startswith(("Missing key(s)", "Unexpected key(s)")):
+                names = ln.split(":", 1)[1].replace('"', "").split(",")
+                more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+                parts.append(f"{key.lower()}: {', '.join(n.strip() for n in names[:3]).rstrip('.')}{more}")
+            elif ln.startswith("size mismatch"):
+                parts.append(ln.rstrip(".")[:160])
+                break
+        return ("; ".join(parts[:3]) or "its keys or shapes differ from the model's"), True
+    if "weights_only" in text or "Unpickl" in text or "pickle" in text.lower():
+        return ("not a weights file that can be read safely (not a torch or safetensors checkpoint, or it "
+                "carries code; such files are refused, never run)"), False
+    first = lines[0] if lines else type(exc).__name__
+    return first[:300], False
+
+
 def load_model(spec: ModelSpec) -> ModelHandle:
     """Build the model on its device, in eval mode, frozen. Raises ModelError/DeviceError."""
     _check_architecture(spec.architecture)
@@ -249,11 +274,13 @@ def load_model(spec: ModelSpec) -> ModelHandle:
             if training_state is not None:
                 model.load_state_dict(training_state)
     except Exception as exc:  # torch, safetensors and pickle each raise their own types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        why, is_mismatch = load_failure(exc)
         if checkpoint is not None and not cfg:
-            raise ModelError(f"checkpoint {checkpoint} does not match the architecture {spec.architecture}: "
-                             f"{first[:300]}") from exc
-        raise ModelError(f"could not load {spec.architecture} ({weights}): {first[:300]}") from exc
+            if is_mismatch:
+                raise ModelError(f"checkpoint {checkpoint} does not match the architecture {spec.architecture}: "
+                                 f"{why}") from exc
+            raise ModelError(f"cannot read checkpoint {checkpoint}: {why}") from exc
+        raise ModelError(f"could not load {spec.architecture} ({weights}): {why}") from exc
     visual = model.visual
     kind = visual_kind(visual)
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)

@@ -8,6 +8,9 @@ from typing import Callable
 import torch
 
 TAU_CHOICES = ("mean", "topk")
+# Square input sizes the image encoder accepts: the CLI's --input-size and `reproduce` share these bounds
+# (a sidecar asking for 100000 would otherwise allocate tens of GB).
+INPUT_SIZE_RANGE = (32, 2048)
 
 
 @dataclass
