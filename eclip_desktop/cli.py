@@ -63,7 +63,8 @@ def cmd_explain(args) -> int:
             raise TextError("empty prompt: type what to look for, e.g. --text 'a photo of a cat'")
     options = {}
     if args.method == "surgery":
-        options = {"vv": not args.no_vv, "feature": not args.no_feature_surgery}
+        options = {"vv": not args.no_vv, "feature": not args.no_feature_surgery,
+                   "empty_text": args.surgery_empty_text}
     # Cheap checks first so a bad path fails before a model loads.
     ensure_writable_dir(args.out)
     for p in args.images:
@@ -365,7 +366,8 @@ def cmd_export(args) -> int:
     ensure_writable_dir(args.out)  # a read-only target fails before a model loads
     poolings = _poolings(args)
     methods = list(dict.fromkeys(args.method or ["itsm"]))
-    surgery = {"vv": not args.no_vv, "feature": not args.no_feature_surgery}
+    surgery = {"vv": not args.no_vv, "feature": not args.no_feature_surgery,
+               "empty_text": args.surgery_empty_text}
     req = ExportRequest(images=images, out_dir=args.out, texts=texts, synsets=synsets, methods=methods,
                         poolings=poolings, figure_format=args.format, raw=list(dict.fromkeys(args.raw or ["npy"])),
                         overwrite=args.overwrite, ensemble=args.ensemble, input_size=args.input_size,
@@ -466,6 +468,7 @@ def cmd_gui(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from eclip_desktop.core.explain.methods import method_names
+    from eclip_desktop.core.explain.methods.surgery import DEFAULT_EMPTY_TEXT, EMPTY_TEXT_RULES
     from eclip_desktop.core.figures.render import colormap_names
     from eclip_desktop.core.model.poolings import TAU_CHOICES, pooling_names
     from eclip_desktop.core.training import recipe
@@ -491,6 +494,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity 0..1")
     p.add_argument("--no-vv", action="store_true", help="surgery: skip the v-v attention path")
     p.add_argument("--no-feature-surgery", action="store_true", help="surgery: skip feature surgery")
+    p.add_argument("--surgery-empty-text", default=DEFAULT_EMPTY_TEXT, choices=EMPTY_TEXT_RULES,
+                   help="surgery, single text: subtract the empty string encoded like the text (matched: "
+                        "ensembled with --ensemble, as the authors' code) or always the plain empty string")
     p.add_argument("-v", "--verbose", action="store_true")
     _add_model_args(p)
     p.set_defaults(func=cmd_explain)
@@ -618,6 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity 0..1")
     p.add_argument("--no-vv", action="store_true", help="surgery: skip the v-v attention path")
     p.add_argument("--no-feature-surgery", action="store_true", help="surgery: skip feature surgery")
+    p.add_argument("--surgery-empty-text", default=DEFAULT_EMPTY_TEXT, choices=EMPTY_TEXT_RULES,
+                   help="surgery, single text: subtract the empty string encoded like the text (matched: "
+                        "ensembled with --ensemble, as the authors' code) or always the plain empty string")
     _add_model_args(p)
     p.set_defaults(func=cmd_export)
 

@@ -140,7 +140,7 @@ def _targets(out: Path, stem: str, options: FigureOptions, overwrite: bool) -> l
 def export_map(out_dir: str | Path, image: LoadedImage, heatmap: Heatmap, pooling: str, scores: dict,
                labels: list[str], index: int, display: DisplayState, trained_with_pooling: bool,
                model_info: dict, method_options: dict, overwrite: bool = False,
-               options: FigureOptions = FigureOptions()) -> list[Path]:
+               options: FigureOptions = FigureOptions(), ensemble: bool = False) -> list[Path]:
     """Figure (options.format), raw map (.npy, float32 at the image size) and sidecar (.json), as the
     CLI names them."""
     from eclip_desktop.core.export.explain_job import text_slugs
@@ -154,7 +154,7 @@ def export_map(out_dir: str | Path, image: LoadedImage, heatmap: Heatmap, poolin
                "labels": labels, "scores": {"cosine": scores["cosine"][index],
                                             "probability": scores["probability"][index]},
                "label_scores": scores, "raw_range": list(heatmap.raw_range),
-               "normalisation": heatmap.normalisation}
+               "normalisation": heatmap.normalisation, "ensemble": ensemble, **heatmap.meta}
     return _write_triple(targets, heatmap.values, fig, sidecar, display, options, overwrite)
 
 

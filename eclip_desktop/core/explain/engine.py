@@ -82,7 +82,12 @@ class Engine:
         emb = self.texts.encode(texts, ensemble=ensemble)
         timings["text"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        raw = get_method(method).scores(analysis, emb, self.texts, **(method_options or {}))
+        # The ensemble flag is passed on: CLIP Surgery encodes its empty-text reference the same way.
+        raw = get_method(method).scores(analysis, emb, self.texts, ensemble=ensemble, **(method_options or {}))
+        meta = {}
+        if method == "surgery":
+            from eclip_desktop.core.explain.methods.surgery import empty_text_used
+            meta["surgery_empty_text"] = empty_text_used(len(texts), ensemble, method_options)
         w, h = image.width, image.height
         heatmaps = []
         for t, text in enumerate(texts):
@@ -91,7 +96,8 @@ class Engine:
             heatmaps.append(Heatmap(values=upsample(grid, w, h), method=method,
                                     model=self.handle.spec.architecture, pretrained=self.handle.weights,
                                     pooling="", text=text, grid=grid,
-                                    raw_range=(float(grid_raw.min()), float(grid_raw.max()))))
+                                    raw_range=(float(grid_raw.min()), float(grid_raw.max())),
+                                    meta=dict(meta)))
         timings["method"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         scores, contributions = {}, {}

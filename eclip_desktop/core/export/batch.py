@@ -257,7 +257,7 @@ def _clip_rows(engine_groups, req, todo, path, image, out, model_infos):
                                "scores": {q: {"cosine": s["cosine"][t], "probability": s["probability"][t]}
                                           for q, s in exp.scores.items()},
                                "label_scores": exp.scores, "raw_range": list(hm.raw_range),
-                               "pooling_note": POOLING_NOTE, "timings": dict(exp.timings)}
+                               "pooling_note": POOLING_NOTE, "timings": dict(exp.timings), **hm.meta}
                     yield row, hm.values, title_lines(hm, p, exp.scores[p], t, label), sidecar, \
                         "similarity (min\u2013max normalised)"
             for row in contrib:  # the contribution depends on the pooling only: from the first method run

@@ -157,7 +157,7 @@ def run_explain(engine, req: ExplainRequest, progress: Callable[[int, int, str],
                            "scores": {q: {"cosine": s["cosine"][t], "probability": s["probability"][t]}
                                       for q, s in exp.scores.items()},
                            "label_scores": exp.scores, "raw_range": list(hm.raw_range),
-                           "pooling_note": POOLING_NOTE, "timings": dict(exp.timings)}
+                           "pooling_note": POOLING_NOTE, "timings": dict(exp.timings), **hm.meta}
                 records.append(_write_triple(map_stem(stem, req.method, p, slugs[hm.text]), out, image.rgb,
                                              hm.values, title_lines(hm, p, exp.scores[p], t, method.label),
                                              sidecar, req.cmap, req.alpha,

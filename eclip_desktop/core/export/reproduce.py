@@ -48,6 +48,21 @@ def _device(recorded: str | None, override: str | None) -> str:
     return kind if kind in ("cpu", "auto") else "auto"
 
 
+def _method_options(meta: dict) -> dict:
+    """The recorded method options, with CLIP Surgery's empty-text rule made explicit: a sidecar
+    written before the rule was recorded (no `surgery_empty_text` key) was made with the plain
+    empty string; one that records what was subtracted names the rule that gives it."""
+    options = dict(meta.get("method_options") or {})
+    if meta.get("method") == "surgery" and "empty_text" not in options:
+        if "surgery_empty_text" not in meta:
+            options["empty_text"] = "plain"
+        elif meta["surgery_empty_text"] == "ensemble":
+            options["empty_text"] = "matched"
+        elif meta["surgery_empty_text"] == "plain":
+            options["empty_text"] = "plain"
+    return options
+
+
 def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.ndarray:
     """The float32 H x W map the sidecar describes, recomputed with the core."""
     from eclip_desktop.core.explain.engine import Engine
@@ -87,7 +102,7 @@ def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.nda
     # The whole label set is passed: a method may use the other labels (CLIP Surgery's redundancy).
     exp = engine.explain(image, labels, method=method, poolings=[pooling], ensemble=bool(meta.get("ensemble")),
                          input_size=meta.get("input_size"), tau=meta.get("tau", "mean"),
-                         method_options=meta.get("method_options") or {})
+                         method_options=_method_options(meta))
     index = meta.get("text_index")
     if index is None:
         index = labels.index(meta["text"])
