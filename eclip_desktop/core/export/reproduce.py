@@ -48,6 +48,21 @@ def _device(recorded: str | None, override: str | None) -> str:
     return kind if kind in ("cpu", "auto") else "auto"
 
 
+def _activation(meta: dict, pretrained: str) -> str:
+    """The activation the map was made with. Sidecars record it since issue 17; an older sidecar of
+    a weights file was made with the architecture config's activation (a tag's was decided by
+    open_clip then as now)."""
+    if meta.get("activation") in ("gelu", "quick_gelu"):
+        return meta["activation"]
+    from eclip_desktop.core.model.loading import CHECKPOINT_SUFFIXES
+    if Path(str(pretrained)).suffix.lower() in CHECKPOINT_SUFFIXES:
+        from eclip_desktop.core.model.activation import config_quick_gelu
+        from eclip_desktop.core.model.loading import register_project_configs
+        register_project_configs()
+        return "quick_gelu" if config_quick_gelu(meta["model"]) else "gelu"
+    return "auto"
+
+
 def _method_options(meta: dict) -> dict:
     """The recorded method options, with CLIP Surgery's empty-text rule made explicit: a sidecar
     written before the rule was recorded (no `surgery_empty_text` key) was made with the plain
@@ -88,7 +103,8 @@ def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.nda
     dev = _device(meta.get("device"), device)
     # The recorded precision only applies on the recorded kind of device (bf16 is refused on a CPU).
     same = dev == str(meta.get("device") or "").split(":")[0]
-    spec = ModelSpec(meta["model"], pretrained, dev, (meta.get("dtype") or "auto") if same else "auto")
+    spec = ModelSpec(meta["model"], pretrained, dev, (meta.get("dtype") or "auto") if same else "auto",
+                     _activation(meta, pretrained))
     engine = Engine.load(spec)
     pooling = meta["pooling"]
     labels = list(meta.get("labels") or ([meta["text"]] if meta.get("text") else []))
