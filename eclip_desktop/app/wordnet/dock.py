@@ -40,6 +40,7 @@ from eclip_desktop.app.wordnet.details import SynsetDetails
 from eclip_desktop.app.wordnet.service import (
     ALL_NOUNS,
     DEFAULT_SET,
+    PAPER,
     ROOT,
     SHAPES,
     SetLoaded,
@@ -112,6 +113,7 @@ class WordNetDock(QDockWidget):
         self.concepts = QComboBox()
         self.concepts.setToolTip("Which synsets the search, the tree and the subtree sizes cover")
         self.concepts.addItem("Default concepts", DEFAULT_SET)
+        self.concepts.addItem("ConVis paper's concepts (7,080)", PAPER)
         self.concepts.addItem("All nouns", ALL_NOUNS)
         self.concepts.addItem("Shapes World classes", SHAPES)
         self.concepts.addItem("Open vocabulary file\u2026", OPEN_FILE)
