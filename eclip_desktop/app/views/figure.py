@@ -77,7 +77,7 @@ def contribution_figure(image_rgb: np.ndarray, values: np.ndarray, pooling: str,
 
 def convis_figure(image_rgb: np.ndarray, result, model: str) -> FigureSpec:
     """The ConVis map on screen (a ConVisResult) as the `concepts` command draws its figure."""
-    from eclip_desktop.core.convis.report import COLORBAR
+    from eclip_desktop.core.export.concepts_job import COLORBAR
     lines = [f"ConVis \u00b7 {result.synset}: {result.gloss}",
              f"{model} \u00b7 concept set \u2018{result.set_name}\u2019 \u00b7 {result.windows} windows"]
     return FigureSpec(image_rgb, result.values, lines, COLORBAR)
@@ -161,7 +161,7 @@ def export_map(out_dir: str | Path, image: LoadedImage, heatmap: Heatmap, poolin
 def export_convis(out_dir: str | Path, image: LoadedImage, result, display: DisplayState, model_info: dict,
                   overwrite: bool = False, options: FigureOptions = FigureOptions()) -> list[Path]:
     """The ConVis map on screen as `concepts` names it: <stem>__convis__<synset>.{png,npy,json}."""
-    from eclip_desktop.core.convis.report import map_stem as convis_stem
+    from eclip_desktop.core.export.concepts_job import map_stem as convis_stem
     out = ensure_writable_dir(out_dir)
     stem = convis_stem(Path(image.path).stem or "image", result.synset)
     targets = _targets(out, stem, options, overwrite)
@@ -196,7 +196,8 @@ def figure_job(path: str, sha256: str, build, display: DisplayState):
 
 def grid_tiles(maps: dict, pairs: list, layout: str, shown: int) -> list[tuple[np.ndarray, list[str]]]:
     """(values, caption lines) per tile of a grid layout, from the map sets on screen."""
-    from eclip_desktop.core.figures.grids import score_caption, short_pooling
+    from eclip_desktop.core.figures.grids import score_caption
+    from eclip_desktop.core.model.poolings import short_pooling
     tiles = []
     if layout == "prompts":
         ms = maps[pairs[0]]

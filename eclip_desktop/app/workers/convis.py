@@ -56,7 +56,7 @@ class ConVisResult:
     final: bool = True  # False: the coarse preview (stride-32 windows) sent while the rest is encoded
 
 
-def _cancelled(ctx: Context):
+def cancel_check(ctx: Context):
     """The core asks "stop?" as a callable; the worker's answer is whether check() raises."""
     def stop() -> bool:
         try:
@@ -76,7 +76,7 @@ def _convis_map(ctx: Context, req: ConVisRequest, hierarchy, concept_set, image,
     if cv is None:
         cv = ConVis(handle, hierarchy, concept_set)
         ctx.state.remember_convis(key, cv)
-    stop = _cancelled(ctx)
+    stop = cancel_check(ctx)
     n = len(concept_set)
 
     def bank_progress(done: int, total: int) -> None:

@@ -110,7 +110,7 @@ def plan_rows(req: ExportRequest) -> list[Row]:
     """Every row of the run in a fixed order: per image, methods x poolings x texts, then contributions,
     then synsets."""
     slugs = text_slugs(req.texts)
-    from eclip_desktop.core.convis.report import map_stem as convis_stem
+    from eclip_desktop.core.export.concepts_job import map_stem as convis_stem
     rows = []
     for path, stem in zip(req.images, _safe_stems(req.images)):
         if req.texts:
@@ -183,11 +183,11 @@ def grid_stem(image_stem: str, kind: str) -> str:
 
 def _grid_tiles(row: Row, req: ExportRequest) -> list[tuple[str, str, str, str]]:
     """(map name, caption, pooling, text) per tile; the names are rows of this image."""
-    from eclip_desktop.core.figures.grids import short_pooling
+    from eclip_desktop.core.model.poolings import short_pooling
     slugs = text_slugs(req.texts)
     kind = row.method[len("grid-"):]
     if kind == "concept":
-        from eclip_desktop.core.convis.report import map_stem as convis_stem
+        from eclip_desktop.core.export.concepts_job import map_stem as convis_stem
         return [(convis_stem(row.stem, s), s, None, None) for s in req.synsets]
     m, p, t = req.methods[0], req.poolings[0], req.texts[0]
     if kind == "pooling":
@@ -213,7 +213,7 @@ def _write_grid(row: Row, out: Path, req: ExportRequest, rgb) -> None:
         tiles.append((values, [caption, score_caption(scores)] if p else [caption]))
     kind = row.method[len("grid-"):]
     if kind == "concept":
-        from eclip_desktop.core.convis.report import COLORBAR
+        from eclip_desktop.core.export.concepts_job import COLORBAR
         figure = grid_figure(rgb, tiles, cmap=req.cmap, alpha=req.alpha, colorbar_label=COLORBAR,
                              title_lines=[f"{row.stem}: one tile per concept", "ConVis"])
         atomic_save_image(out / row.files[0], figure, overwrite=req.overwrite)
@@ -275,7 +275,7 @@ def run_export(engines: dict, req: ExportRequest, concepts: Callable[[], object]
                cancelled: Callable[[], bool] | None = None) -> ExportResult:
     """engines: pooling -> Engine (as family.engines_for gives); concepts: builds the ConVis context
     (report.prepare_concepts) on first need, so a resume with nothing to do never loads glosses."""
-    from eclip_desktop.core.convis.report import COLORBAR, image_concept_maps
+    from eclip_desktop.core.export.concepts_job import COLORBAR, image_concept_maps
     t_start = time.perf_counter()
     out = ensure_writable_dir(req.out_dir)
     rows = plan_rows(req)

@@ -77,7 +77,7 @@ def contribution_stem(image_stem: str, pooling: str) -> str:
     return f"{image_stem}__contribution__{pooling}"
 
 
-def _targets(stem: str, out: Path) -> list[Path]:
+def triple_targets(stem: str, out: Path) -> list[Path]:
     return [out / f"{stem}{ext}" for ext in (".png", ".npy", ".json")]
 
 
@@ -90,13 +90,13 @@ def title_lines(hm: Heatmap, pooling: str, score: dict | None, index: int, metho
     return lines
 
 
-def _write_triple(stem: str, out: Path, rgb: np.ndarray, values: np.ndarray, lines: list[str],
+def write_triple(stem: str, out: Path, rgb: np.ndarray, values: np.ndarray, lines: list[str],
                   sidecar: dict, cmap: str, alpha: float, colorbar_label: str, overwrite: bool) -> dict:
     t0 = time.perf_counter()
     figure = annotate(overlay(rgb, values, cmap=cmap, alpha=alpha), lines, cmap=cmap,
                       colorbar_label=colorbar_label)
     render_s = time.perf_counter() - t0
-    png, npy, js = _targets(stem, out)
+    png, npy, js = triple_targets(stem, out)
     atomic_save_npy(npy, values.astype(np.float32), overwrite=overwrite)
     atomic_save_image(png, figure, overwrite=overwrite)
     sidecar["files"] = {"png": png.name, "npy": npy.name}
@@ -112,7 +112,7 @@ def _refuse_existing(req: ExplainRequest, stems, slugs, poolings, out: Path) -> 
         planned = [map_stem(stem, req.method, p, slugs[t]) for p in poolings for t in req.texts]
         planned += [contribution_stem(stem, p) for p in poolings]
         for s in planned:
-            for target in _targets(s, out):
+            for target in triple_targets(s, out):
                 if target.exists():
                     raise OutputError(f"{target} exists; pass --overwrite to replace it")
 
@@ -158,7 +158,7 @@ def run_explain(engine, req: ExplainRequest, progress: Callable[[int, int, str],
                                       for q, s in exp.scores.items()},
                            "label_scores": exp.scores, "raw_range": list(hm.raw_range),
                            "pooling_note": POOLING_NOTE, "timings": dict(exp.timings), **hm.meta}
-                records.append(_write_triple(map_stem(stem, req.method, p, slugs[hm.text]), out, image.rgb,
+                records.append(write_triple(map_stem(stem, req.method, p, slugs[hm.text]), out, image.rgb,
                                              hm.values, title_lines(hm, p, exp.scores[p], t, method.label),
                                              sidecar, req.cmap, req.alpha,
                                              "similarity (min\u2013max normalised)", req.overwrite))
@@ -168,7 +168,7 @@ def run_explain(engine, req: ExplainRequest, progress: Callable[[int, int, str],
                        "timings": dict(exp.timings)}
             lines = [f"contribution of each location to the {POOLING_LABELS[p]} pooled embedding",
                      f"{model_info['model']} ({model_info['pretrained']})"]
-            records.append(_write_triple(contribution_stem(stem, p), out, image.rgb, exp.contributions[p],
+            records.append(write_triple(contribution_stem(stem, p), out, image.rgb, exp.contributions[p],
                                          lines, sidecar, req.cmap, req.alpha, "share of pooling evidence",
                                          req.overwrite))
         if progress:

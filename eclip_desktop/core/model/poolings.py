@@ -68,6 +68,12 @@ POOLINGS: dict[str, Callable[..., PoolingReadout]] = {
 }
 POOLING_LABELS = {"native": "native (class token / attention pool)", "avg": "average",
                   "max": "max", "masked_max": "masked max (free attention)"}
+# Tile titles, pooling keys and batch check boxes: the name without the explanation.
+POOLING_SHORT = {"native": "native", "avg": "avg", "max": "max", "masked_max": "masked max"}
+
+
+def short_pooling(pooling: str) -> str:
+    return POOLING_SHORT.get(pooling, str(pooling).replace("_", " "))
 
 
 def pooling_names() -> list[str]:

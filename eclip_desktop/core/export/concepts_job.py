@@ -15,7 +15,7 @@ from eclip_desktop import __version__
 from eclip_desktop.core.convis.engine import ConVis
 from eclip_desktop.core.convis.windows import WindowParams
 from eclip_desktop.core.errors import CancelledError, OutputError
-from eclip_desktop.core.export.explain_job import _targets, _write_triple, image_stems
+from eclip_desktop.core.export.explain_job import image_stems, triple_targets, write_triple
 
 METHOD = "convis"
 
@@ -50,7 +50,7 @@ def plan_concepts(req: ConceptsRequest, images) -> list[str]:
     if not req.overwrite:
         for stem in stems:
             for s in req.synsets:
-                for target in _targets(map_stem(stem, s), out):
+                for target in triple_targets(map_stem(stem, s), out):
                     if target.exists():
                         raise OutputError(f"{target} exists; pass --overwrite to replace it")
     return stems
@@ -134,6 +134,6 @@ def run_concepts(handle, hierarchy, concept_set, req: ConceptsRequest, images,
             raise CancelledError(f"cancelled after {len(records)} maps")
         for synset, values, lines, sidecar in image_concept_maps(ctx, path, image, req.synsets, progress,
                                                                  cancelled, extra_timings):
-            records.append(_write_triple(map_stem(stem, synset), out, image.rgb, values, lines, sidecar,
+            records.append(write_triple(map_stem(stem, synset), out, image.rgb, values, lines, sidecar,
                                          req.cmap, req.alpha, COLORBAR, req.overwrite))
     return records
