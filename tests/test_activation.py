@@ -148,3 +148,21 @@ def test_sidecar_records_the_activation_and_reproduce_uses_it(tiny, tmp_path, ca
     assert np.abs(reproduce_map(sidecar) - saved).max() > 1e-4
     gelu = load_model(ModelSpec(TINY, weights, "cpu", activation="gelu"))
     assert act.built_activation(gelu.model) == "gelu"
+
+
+def test_cli_says_which_activation_and_takes_the_other(tiny, tmp_path, capsys):
+    from conftest import write_image
+
+    from eclip_desktop.cli import main
+    img = write_image(tmp_path / "photo.png", w=64, h=48)
+    weights = _state_file(tiny, tmp_path / "weights.safetensors")
+    assert main(["explain", img, "--text", "a dog", "--out", str(tmp_path / "a"), "--model", TINY,
+                 "--pretrained", weights, "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    notes = [ln for ln in err.splitlines() if "note: activation" in ln]
+    assert len(notes) == 1 and "GELU" in notes[0] and "--activation quick_gelu" in notes[0]
+    assert main(["explain", img, "--text", "a dog", "--out", str(tmp_path / "b"), "--model", TINY,
+                 "--pretrained", weights, "--device", "cpu", "--activation", "quick_gelu"]) == 0
+    assert "note: activation" not in capsys.readouterr().err
+    meta = json.loads((tmp_path / "b" / "photo__itsm__native__a-dog.json").read_text())
+    assert (meta["activation"], meta["activation_source"]) == ("quick_gelu", "requested")
