@@ -59,8 +59,8 @@ def _missing_message(path: Path) -> str:
 
 
 def _download(path: Path, timeout: float = 10.0) -> None:
-    from eclip_desktop.core.wordnet.provider import _online
-    if not _online():  # a 2-second probe: an offline machine must not wait on urllib's retries
+    from eclip_desktop.core.wordnet.provider import online
+    if not online():  # a 2-second probe: an offline machine must not wait on urllib's retries
         raise ConceptError(_missing_message(path))
     try:
         with urllib.request.urlopen(WORDS_URL, timeout=timeout) as response:  # noqa: S310 (fixed https URL)
