@@ -106,3 +106,25 @@ def test_unknown_concept_set_is_one_line_exit_1(hier, tmp_path, capsys, argv):
     assert rc == 1 and len(err.splitlines()) == 1, err
     assert "bogus" in err and "paper" in err
     assert not list((tmp_path / "out").rglob("*"))  # nothing written
+
+
+def test_download_is_checked_and_written_once(hier, monkeypatch, tmp_path):
+    import hashlib
+    import io
+    body = b"dog\ncat\n"
+    calls = []
+
+    def fake_urlopen(url, timeout):
+        calls.append(url)
+        return io.BytesIO(body)
+
+    monkeypatch.setattr(provider, "_online", lambda *a, **k: True)
+    monkeypatch.setattr(paper_set.urllib.request, "urlopen", fake_urlopen)
+    target = tmp_path / "words.txt"
+    monkeypatch.setenv(paper_set.WORDS_ENV, str(target))
+    with pytest.raises(ConceptError, match="does not match the pinned one"):
+        paper_set.read_words()  # the real pin: these bytes are not the authors' file
+    assert not target.exists() and calls == [paper_set.WORDS_URL]
+    monkeypatch.setattr(paper_set, "WORDS_SHA256", hashlib.sha256(body).hexdigest())
+    assert paper_set.read_words() == ["dog", "cat"] and target.read_bytes() == body
+    assert paper_set.read_words() == ["dog", "cat"] and len(calls) == 2  # the second read is local
