@@ -53,10 +53,14 @@ def add_map_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tau", default="mean", choices=TAU_CHOICES, help="free-attention mask threshold")
     p.add_argument("--no-vv", action="store_true", help="surgery: skip the v-v attention path")
     p.add_argument("--no-feature-surgery", action="store_true", help="surgery: skip feature surgery")
+    from eclip_desktop.core.explain.methods.surgery import DEFAULT_EMPTY_TEXT, EMPTY_TEXT_RULES
+    p.add_argument("--surgery-empty-text", default=DEFAULT_EMPTY_TEXT, choices=EMPTY_TEXT_RULES,
+                   help="surgery, single text: subtract the empty string encoded like the text (matched: "
+                        "ensembled with --ensemble, as the authors' code) or always the plain empty string")
 
 
 def surgery_options(args) -> dict:
-    return {"vv": not args.no_vv, "feature": not args.no_feature_surgery}
+    return {"vv": not args.no_vv, "feature": not args.no_feature_surgery, "empty_text": args.surgery_empty_text}
 
 
 def pooling_choices() -> list[str]:
@@ -85,11 +89,25 @@ def add_model_args(p: argparse.ArgumentParser, default_model: str | None = None)
                         "(.safetensors/.bin/.pt), or 'random' for untrained weights")
     add_device_arg(p)
     p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+    p.add_argument("--activation", default="auto", choices=["auto", "gelu", "quick_gelu"],
+                   help="MLP activation: auto decides from the weights (OpenAI's need quick_gelu; a weights "
+                        "file that cannot tell gets the architecture's, with a note on stderr)")
 
 
 def model_spec(args):
     from eclip_desktop.core.model.loading import ModelSpec
-    return ModelSpec(args.model, args.pretrained, args.device, args.dtype)
+    return ModelSpec(args.model, args.pretrained, args.device, args.dtype, args.activation)
+
+
+def say_activation(handles) -> None:
+    """One line on stderr per model whose weights file could not tell its activation (see
+    core/model/activation.py): which one is used and how to choose the other."""
+    seen = set()
+    for handle in handles:
+        note = handle.describe().get("activation_note")
+        if note and note not in seen:
+            seen.add(note)
+            print(f"{PROG}: note: {note}", file=sys.stderr)
 
 
 def poolings_arg(args) -> list[str]:
@@ -118,7 +136,7 @@ def convis_spec(args):
         model = "ViT-B-16"
     if family.is_family(model):
         return family.default_spec(args.device, name=model)
-    return ModelSpec(model, args.pretrained, args.device, args.dtype)
+    return ModelSpec(model, args.pretrained, args.device, args.dtype, args.activation)
 
 
 def load_concept_set(hierarchy, spec: str):

@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import sys
 
-from eclip_desktop.cli.common import add_display_args, add_model_args, add_output_args, convis_spec, load_concept_set
+from eclip_desktop.cli.common import (
+    add_display_args,
+    add_model_args,
+    add_output_args,
+    convis_spec,
+    load_concept_set,
+    say_activation,
+)
 
 
 def cmd_concepts(args) -> int:
@@ -36,6 +43,7 @@ def cmd_concepts(args) -> int:
     plan_concepts(req, images)  # refuses existing outputs before the model loads
     setup = time.perf_counter() - t0
     handle = load_model(convis_spec(args))
+    say_activation([handle])
 
     def progress(done, total, what):
         if args.verbose:
@@ -53,7 +61,8 @@ def register(sub) -> None:
     p.add_argument("--synset", action="append", required=True,
                    help="a noun synset (dog.n.01) or a word (its first sense); repeatable")
     p.add_argument("--concept-set", default="default",
-                   help="default (derived everyday nouns), all (every noun), shapes, or a file of words/synsets")
+                   help="default (derived everyday nouns), paper (the ConVis paper's 7,080 synsets), all (every noun), "
+                        "shapes, or a file of words/synsets")
     p.add_argument("--top", type=int, default=10, help="concepts listed in each sidecar")
     p.add_argument("--seed", type=int, default=0, help="the noise border's seed")
     p.add_argument("--mode", default="grid", choices=["grid", "stochastic"])

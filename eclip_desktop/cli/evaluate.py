@@ -10,6 +10,7 @@ from eclip_desktop.cli.common import (
     pooling_choices,
     poolings_arg,
     refuse_existing_result,
+    say_activation,
 )
 
 
@@ -48,7 +49,8 @@ def cmd_eval(args) -> int:
         plan = evaluate_convis.plan_convis_eval(args.dataset, args.method, hierarchy, concept_set,
                                                 args.synset if args.method == "convis" else args.in_synset,
                                                 args.in_class, args.limit)
-    engines = engines_for(args.model, args.pretrained, poolings_arg(args), args.device, args.dtype)
+    engines = engines_for(args.model, args.pretrained, poolings_arg(args), args.device, args.dtype, args.activation)
+    say_activation(e.handle for e in engines.values())
 
     def progress(n):
         if args.verbose:
@@ -86,7 +88,7 @@ def register(sub) -> None:
     p.add_argument("--method", default="itsm", choices=method_names() + ["convis", "ood"],
                    help="convis: ConVis maps (shapes, cub); ood: OOD AUROC on an image folder (docs/CONVIS.md)")
     p.add_argument("--concept-set", default=None,
-                   help="convis/ood: default, all, shapes or a vocabulary file (default: shapes for Shapes "
+                   help="convis/ood: default, paper, all, shapes or a vocabulary file (default: shapes for Shapes "
                         "World, default otherwise)")
     p.add_argument("--synset", default=None, help="convis on cub: the concept to map (default bird.n.01)")
     p.add_argument("--in-synset", default=None, help="ood: the concept of the in-distribution class")

@@ -13,6 +13,7 @@ from eclip_desktop.cli.common import (
     pooling_choices,
     poolings_arg,
     read_labels,
+    say_activation,
     surgery_options,
 )
 
@@ -50,7 +51,8 @@ def cmd_explain(args) -> int:
         seen[key] = p
     ensure_writable_dir(args.out)
     poolings = poolings_arg(args)
-    engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype)
+    engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype, args.activation)
+    say_activation(e.handle for e in engines.values())
     req = ExplainRequest(images=args.images, texts=texts, out_dir=args.out, method=args.method,
                          poolings=poolings, ensemble=args.ensemble, input_size=args.input_size,
                          tau=args.tau, cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite,

@@ -16,6 +16,7 @@ from eclip_desktop.cli.common import (
     pooling_choices,
     poolings_arg,
     read_labels,
+    say_activation,
     surgery_options,
 )
 
@@ -75,13 +76,15 @@ def cmd_export(args) -> int:
                         grids=list(dict.fromkeys(args.grid or [])), contour=args.contour, layout=args.layout,
                         width=args.width, convis_options={"mode": args.convis_mode, "seed": args.convis_seed,
                                                           "concept_set": args.concept_set})
-    engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype)
+    engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype, args.activation)
+    say_activation(e.handle for e in engines.values())
 
     def concepts():
         from eclip_desktop.core.export.concepts_job import ConceptsRequest, prepare_concepts
         from eclip_desktop.core.model.loading import load_model
         handle = (load_model(convis_spec(args)) if args.model is None or is_family(args.model)
                   else engines[poolings[0]].handle)  # a single model is shared with the CLIP maps
+        say_activation([handle])
         creq = ConceptsRequest(images=images, synsets=synsets, out_dir=args.out, concept_set_spec=args.concept_set,
                                top_k=args.top, seed=args.convis_seed, mode=args.convis_mode,
                                cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite)
@@ -137,7 +140,8 @@ def register(sub) -> None:
                         "image paths; several after one --images, or --images repeated")
     add_prompt_args(p)
     p.add_argument("--synset", action="append", help="ConVis concept maps for this synset or word; repeatable")
-    p.add_argument("--concept-set", default="default", help="default, all, shapes, or a file of words/synsets")
+    p.add_argument("--concept-set", default="default",
+                   help="default, paper (the ConVis paper's 7,080 synsets), all, shapes, or a file of words/synsets")
     p.add_argument("--top", type=int, default=10, help="ConVis: concepts listed in each sidecar")
     p.add_argument("--convis-mode", default="grid", choices=["grid", "stochastic"],
                    help="ConVis windows: the paper's grid, or its stochastic variant")

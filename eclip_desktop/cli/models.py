@@ -5,7 +5,9 @@ import json
 
 
 def cmd_models(args) -> int:
-    from eclip_desktop.core.model import family
+    import open_clip
+
+    from eclip_desktop.core.model import activation, family
     from eclip_desktop.core.model.loading import (
         is_tag_cached,
         list_architectures,
@@ -26,9 +28,19 @@ def cmd_models(args) -> int:
             continue
         tags = list_pretrained_tags(arch)
         marks = [f"{t}{' (cached)' if is_tag_cached(arch, t) else ''}" for t in tags]
-        rows.append({"model": arch, "tags": tags, "cached": [is_tag_cached(arch, t) for t in tags]})
+        # The activation each tag runs with, and the one a weights FILE gets (the config's unless the
+        # file says otherwise): OpenAI's weights given as a file need the -quickgelu config.
+        config = activation.QUICK_GELU if activation.config_quick_gelu(arch) else activation.GELU
+        quick = [t for t in tags if activation.decide(arch, tag_cfg=open_clip.get_pretrained_cfg(arch, t)).quick_gelu]
+        rows.append({"model": arch, "tags": tags, "cached": [is_tag_cached(arch, t) for t in tags],
+                     "activation": config, "quick_gelu_tags": quick})
         if not args.json:
-            print(f"{arch}: {', '.join(marks) if marks else '(no published weights; use a checkpoint or random)'}")
+            line = f"{arch}: {', '.join(marks) if marks else '(no published weights; use a checkpoint or random)'}"
+            if config == activation.GELU and quick:
+                other = activation.quickgelu_config_name(arch)
+                line += (f" [QuickGELU with {', '.join(quick)}; a weights file runs GELU"
+                         + (f", OpenAI weights as a file: --model {other}]" if other else "]"))
+            print(line)
     if args.json:
         print(json.dumps(rows, indent=2))
     return 0

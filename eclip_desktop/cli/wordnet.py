@@ -48,6 +48,6 @@ def register(sub) -> None:
     p = sub.add_parser("wordnet", help="look up WordNet noun synsets: gloss, lemmas, hypernym paths")
     p.add_argument("query", help="a word, part of a word, or a synset name")
     p.add_argument("--limit", type=int, default=10)
-    p.add_argument("--concept-set", default=None, help="search only inside default, all, shapes or a FILE")
+    p.add_argument("--concept-set", default=None, help="search only inside default, paper, all, shapes or a FILE")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_wordnet)

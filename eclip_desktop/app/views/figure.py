@@ -134,7 +134,8 @@ def export_map(out_dir: str | Path, image: LoadedImage, heatmap: Heatmap, poolin
         tau=tau, text=heatmap.text, index=index, labels=labels, ensemble=ensemble,
         input_size=input_size or model_info.get("model_input_size"), raw_range=heatmap.raw_range,
         normalisation=heatmap.normalisation, scores=scores,
-        extra={"pooling_trained": trained_with_pooling, **_window_fields(display, options, targets)})
+        extra={"pooling_trained": trained_with_pooling, **_window_fields(display, options, targets),
+               **heatmap.meta})
     artifacts.write_artifacts(*targets, heatmap.values, _figure(fig, display, options), sidecar, overwrite)
     return targets
 

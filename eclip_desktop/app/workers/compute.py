@@ -194,7 +194,10 @@ def load_model_job(choice: ModelChoice, pooling: str):
         if used.family:
             keep |= {used.spec(p) for p in used.poolings()}
         ctx.state.drop_engines(keep=lambda spec: spec in keep)
-        return ModelLoaded(used, engine.handle.describe(), notices)
+        info = engine.handle.describe()
+        if info.get("activation_note"):  # a weights file that cannot tell its activation: say which is used
+            notices = [*notices, info["activation_note"]]
+        return ModelLoaded(used, info, notices)
     return run
 
 

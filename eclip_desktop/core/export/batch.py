@@ -256,7 +256,7 @@ def _clip_rows(engine_groups, req, todo, path, image, out, model_infos):
                                           ensemble=req.ensemble, input_size=input_size, raw_range=hm.raw_range,
                                           normalisation=NORMALISATION, scores_by_pooling=exp.scores,
                                           colormap=req.cmap,
-                                          extra={"pooling_note": POOLING_NOTE, "timings": dict(exp.timings)})
+                                          extra={"pooling_note": POOLING_NOTE, "timings": dict(exp.timings), **hm.meta})
                     yield row, hm.values, title_lines(hm, p, exp.scores[p], t, label), sidecar, MAP_COLORBAR
             for row in contrib:  # the contribution depends on the pooling only: from the first method run
                 p = row.pooling

@@ -124,7 +124,7 @@ def run_explain(engine, req: ExplainRequest, progress: Callable[[int, int, str],
                                       index=t, labels=req.texts, ensemble=req.ensemble, input_size=input_size,
                                       raw_range=hm.raw_range, normalisation=NORMALISATION,
                                       scores_by_pooling=exp.scores, colormap=req.cmap,
-                                      extra={"pooling_note": POOLING_NOTE, "timings": dict(exp.timings)})
+                                      extra={"pooling_note": POOLING_NOTE, "timings": dict(exp.timings), **hm.meta})
                 records.append(write_triple(map_stem(stem, req.method, p, slugs[hm.text]), out, image.rgb,
                                             hm.values, title_lines(hm, p, exp.scores[p], t, method.label),
                                             sidecar, req.cmap, req.alpha, MAP_COLORBAR, req.overwrite))

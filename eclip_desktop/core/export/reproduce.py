@@ -72,9 +72,14 @@ def validate_sidecar(meta: dict, path: Path) -> dict:
     if not isinstance(ensemble, bool):
         raise bad("ensemble", "must be true or false")
     options = meta.get("method_options") or {}
-    if not isinstance(options, dict) or any(k not in ("vv", "feature") or not isinstance(v, bool)
-                                            for k, v in options.items()):
-        raise bad("method_options", "may only hold the surgery switches vv and feature (true/false)")
+    if not isinstance(options, dict) or any(
+            not (k in ("vv", "feature") and isinstance(v, bool)) and not (k == "empty_text" and v in ("matched", "plain"))
+            for k, v in options.items()):
+        raise bad("method_options", "may only hold the surgery switches vv and feature (true/false) and "
+                                    "empty_text (matched or plain)")
+    activation = meta.get("activation")
+    if activation is not None and activation not in ("gelu", "quick_gelu"):
+        raise bad("activation", f"is {activation!r}; choose gelu or quick_gelu")
     dtype = meta.get("dtype") or "auto"
     if dtype not in ("auto", "fp32", "fp16", "bf16"):
         raise bad("dtype", f"is {dtype!r}; choose auto, fp32, fp16 or bf16")
@@ -131,6 +136,36 @@ def _device(recorded: str | None, override: str | None) -> str:
     return kind if kind in ("cpu", "auto") else "auto"
 
 
+def _activation(meta: dict, pretrained: str) -> str:
+    """The activation the map was made with. Sidecars record it since issue 17; an older sidecar of
+    a weights file was made with the architecture config's activation (a tag's was decided by
+    open_clip then as now)."""
+    if meta.get("activation") in ("gelu", "quick_gelu"):
+        return meta["activation"]
+    from eclip_desktop.core.model.loading import CHECKPOINT_SUFFIXES
+    if Path(str(pretrained)).suffix.lower() in CHECKPOINT_SUFFIXES:
+        from eclip_desktop.core.model.activation import config_quick_gelu
+        from eclip_desktop.core.model.loading import register_project_configs
+        register_project_configs()
+        return "quick_gelu" if config_quick_gelu(meta["model"]) else "gelu"
+    return "auto"
+
+
+def _method_options(meta: dict) -> dict:
+    """The recorded method options, with CLIP Surgery's empty-text rule made explicit: a sidecar
+    written before the rule was recorded (no `surgery_empty_text` key) was made with the plain
+    empty string; one that records what was subtracted names the rule that gives it."""
+    options = dict(meta.get("method_options") or {})
+    if meta.get("method") == "surgery" and "empty_text" not in options:
+        if "surgery_empty_text" not in meta:
+            options["empty_text"] = "plain"
+        elif meta["surgery_empty_text"] == "ensemble":
+            options["empty_text"] = "matched"
+        elif meta["surgery_empty_text"] == "plain":
+            options["empty_text"] = "plain"
+    return options
+
+
 def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.ndarray:
     """The float32 H x W map the sidecar describes, recomputed with the core."""
     from eclip_desktop.core.explain.engine import Engine
@@ -163,7 +198,8 @@ def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.nda
     same = dev == str(meta.get("device") or "").split(":")[0]
     # Checkpoints load through the weights-only readers (core/model/loading): a file that carries code
     # is refused, never run.
-    spec = ModelSpec(meta["model"], pretrained, dev, v["dtype"] if same else "auto")
+    spec = ModelSpec(meta["model"], pretrained, dev, v["dtype"] if same else "auto",
+                     _activation(meta, pretrained))
     engine = Engine.load(spec)
     pooling = v["pooling"]
     labels = v["labels"]
@@ -174,7 +210,8 @@ def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.nda
         return exp.contributions[pooling].astype(np.float32)
     # The whole label set is passed: a method may use the other labels (CLIP Surgery's redundancy).
     exp = engine.explain(image, labels, method=method, poolings=[pooling], ensemble=v["ensemble"],
-                         input_size=v["input_size"], tau=v["tau"], method_options=v["method_options"])
+                         input_size=v["input_size"], tau=v["tau"], 
+                         method_options=_method_options({**meta, "method_options": v["method_options"]}))
     return exp.heatmaps[v["index"]].values.astype(np.float32)
 
 

@@ -23,6 +23,7 @@ import torch
 
 from eclip_desktop.core.errors import ModelError
 from eclip_desktop.core.io.paths import RESOURCES
+from eclip_desktop.core.model import activation as act
 from eclip_desktop.core.model.checkpoint import (
     checkpoint_weights,
     is_checkpoint_name,
@@ -66,12 +67,14 @@ def default_tag(architecture: str) -> str | None:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What to load. `pretrained` is a tag, a checkpoint path, or 'random' (explicitly untrained)."""
+    """What to load. `pretrained` is a tag, a checkpoint path, or 'random' (explicitly untrained).
+    `activation` is 'auto' (decided from the weights, see activation.py), 'gelu' or 'quick_gelu'."""
 
     architecture: str
     pretrained: str | None = None
     device: str = "auto"
     dtype: str = "auto"
+    activation: str = "auto"
 
     def label(self) -> str:
         return f"{self.architecture} ({self.pretrained or default_tag(self.architecture) or RANDOM})"
@@ -92,15 +95,19 @@ class ModelHandle:
     identity: str  # stable key for caches (architecture + weights content)
     logit_scale: float = 100.0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    activation: act.Activation | None = None
 
     @property
     def visual(self) -> torch.nn.Module:
         return self.model.visual
 
     def describe(self) -> dict:
-        return {"model": self.spec.architecture, "pretrained": self.weights,
+        info = {"model": self.spec.architecture, "pretrained": self.weights,
                 "device": str(self.device), "dtype": dtype_name(self.dtype),
                 "model_input_size": self.image_size, "kind": self.kind}
+        if self.activation is not None:
+            info.update(self.activation.describe())
+        return info
 
 
 @contextmanager
@@ -258,21 +265,57 @@ def load_failure(exc: BaseException) -> tuple[str, bool]:
     return first[:300], False
 
 
+def _torchscript_weights(path: str) -> dict:
+    """The weights of a TorchScript archive (OpenAI's own CLIP files). torch.load refuses such an
+    archive with weights_only; torch.jit.load reads TorchScript, not pickled Python, and is how
+    OpenAI's clip and open_clip read these files too. The archive's scalars and the attention-mask
+    buffer are not weights."""
+    state = torch.jit.load(path, map_location="cpu").state_dict()
+    return {k: v for k, v in state.items()
+            if k not in ("input_resolution", "context_length", "vocab_size", "attn_mask")}
+
+
+def _load_state(model: torch.nn.Module, state: dict) -> None:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    if missing:
+        raise ValueError(f"missing {len(missing)} weights, e.g. {missing[0]}")
+    model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=True)
+
+
 def load_model(spec: ModelSpec) -> ModelHandle:
     """Build the model on its device, in eval mode, frozen. Raises ModelError/DeviceError."""
     _check_architecture(spec.architecture)
     device = resolve_device(spec.device)
     dtype = resolve_dtype(device, spec.dtype)
     checkpoint, cfg, weights, identity = _resolve_weights(spec)
-    training_state = _training_checkpoint_weights(checkpoint) if checkpoint is not None and not cfg else None
+    file_given = checkpoint is not None and not cfg
+    training_state = _training_checkpoint_weights(checkpoint) if file_given else None
+    torchscript = file_given and training_state is None and act.is_torchscript_archive(checkpoint)
+    try:
+        activation = act.decide(spec.architecture, spec.activation, checkpoint if file_given else None,
+                                tag_cfg=cfg, tag=weights if cfg else None,
+                                training_checkpoint=training_state is not None)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from exc
+    # What open_clip alone would have built: the key of caches made before the activation was
+    # decided here stays valid wherever the choice is the same.
+    natural = act.QUICK_GELU if cfg.get("quick_gelu") or act.config_quick_gelu(spec.architecture) else act.GELU
+    if activation.name != natural:
+        identity = f"{identity}+{activation.name}"
     source = checkpoint if checkpoint is not None else (weights if cfg else None)
+    own_loader = training_state is not None or torchscript
     try:
         with quiet_open_clip():
+            # quick_gelu=False is passed as a config override: force_quick_gelu can only switch it on.
             model, _, _ = open_clip.create_model_and_transforms(
-                spec.architecture, pretrained=None if training_state is not None else source,
-                force_quick_gelu=bool(cfg.get("quick_gelu", False)))
+                spec.architecture, pretrained=None if own_loader else source,
+                force_quick_gelu=activation.quick_gelu,
+                **({} if activation.quick_gelu else {"quick_gelu": False}))
             if training_state is not None:
                 model.load_state_dict(training_state)
+            elif torchscript:
+                _load_state(model, _torchscript_weights(checkpoint))
     except Exception as exc:  # torch, safetensors and pickle each raise their own types
         why, is_mismatch = load_failure(exc)
         if checkpoint is not None and not cfg:
@@ -293,4 +336,4 @@ def load_model(spec: ModelSpec) -> ModelHandle:
     scale = float(model.logit_scale.exp().item()) if hasattr(model, "logit_scale") else 100.0
     return ModelHandle(spec=spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
                        image_size=size, mean=mean, std=std, kind=kind, weights=weights,
-                       identity=identity, logit_scale=scale)
+                       identity=identity, logit_scale=scale, activation=activation)
