@@ -210,7 +210,7 @@ def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.nda
         return exp.contributions[pooling].astype(np.float32)
     # The whole label set is passed: a method may use the other labels (CLIP Surgery's redundancy).
     exp = engine.explain(image, labels, method=method, poolings=[pooling], ensemble=v["ensemble"],
-                         input_size=v["input_size"], tau=v["tau"], 
+                         input_size=v["input_size"], tau=v["tau"],
                          method_options=_method_options({**meta, "method_options": v["method_options"]}))
     return exp.heatmaps[v["index"]].values.astype(np.float32)
 
