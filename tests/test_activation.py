@@ -70,13 +70,14 @@ def test_plain_state_dict_says_it_cannot_tell(tiny, tmp_path):
     assert not act.is_torchscript_archive(path)
     h = load_model(ModelSpec(TINY, path, "cpu"))
     assert act.built_activation(h.model) == "gelu" and _same_weights(h, tiny)
-    note = h.describe()["activation_note"]
-    assert h.activation.certain is False
-    assert note.startswith("activation GELU") and "--activation quick_gelu" in note
-    # Where open_clip has a -quickgelu config, the note names it.
+    # No OpenAI release exists of the tiny config: its config's activation is certain, no note.
+    assert h.activation.certain and h.describe()["activation_note"] is None
+    # An architecture OpenAI did release: the file cannot tell, and the note names both ways out.
     register_project_configs()
-    note = act.decide("ViT-B-16", checkpoint=path).note
-    assert "--model ViT-B-16-quickgelu" in note and "cannot tell" in note
+    decided = act.decide("ViT-B-16", checkpoint=path)
+    assert decided.name == "gelu" and decided.certain is False
+    assert decided.note.startswith("activation GELU") and "--activation quick_gelu" in decided.note
+    assert "--model ViT-B-16-quickgelu" in decided.note and "cannot tell" in decided.note
     # Asking for the other activation builds it, with the same weights.
     q = load_model(ModelSpec(TINY, path, "cpu", activation="quick_gelu"))
     assert act.built_activation(q.model) == "quick_gelu" and _same_weights(q, tiny)
@@ -150,10 +151,12 @@ def test_sidecar_records_the_activation_and_reproduce_uses_it(tiny, tmp_path, ca
     assert act.built_activation(gelu.model) == "gelu"
 
 
-def test_cli_says_which_activation_and_takes_the_other(tiny, tmp_path, capsys):
+def test_cli_says_which_activation_and_takes_the_other(tiny, tmp_path, capsys, monkeypatch):
     from conftest import write_image
 
     from eclip_desktop.cli import main
+    # The note is for architectures OpenAI released; let the tiny config stand in for one.
+    monkeypatch.setattr(act, "_has_openai_release", lambda architecture: True)
     img = write_image(tmp_path / "photo.png", w=64, h=48)
     weights = _state_file(tiny, tmp_path / "weights.safetensors")
     assert main(["explain", img, "--text", "a dog", "--out", str(tmp_path / "a"), "--model", TINY,

@@ -174,8 +174,18 @@ def decide(architecture: str, requested: str = "auto", checkpoint: str | None = 
         return Activation(QUICK_GELU, "the weights file's path names openai", False,
                           f"activation QuickGELU because the path of {path.name} names openai (OpenAI's CLIP "
                           "weights use it); for weights trained with GELU pass --activation gelu")
+    if not _has_openai_release(architecture):
+        # No OpenAI weights exist for this architecture (e.g. the project's own tiny configs): the
+        # QuickGELU question does not arise, so a note would only be noise.
+        return Activation(config, f"{architecture} config (no OpenAI release of this architecture)", True)
     return Activation(config, f"{architecture} config; the weights file does not say", False,
                       _uncertain_note(architecture, config))
+
+
+def _has_openai_release(architecture: str) -> bool:
+    import open_clip
+    base = architecture[: -len("-quickgelu")] if architecture.endswith("-quickgelu") else architecture
+    return any("openai" in tag for tag in open_clip.list_pretrained_tags_by_model(base))
 
 
 def built_activation(model) -> str | None:
