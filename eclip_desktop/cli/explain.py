@@ -42,8 +42,9 @@ def cmd_explain(args) -> int:
     options = surgery_options(args) if args.method == "surgery" else {}
     # Cheap checks first so a bad path fails before a model loads.
     seen: dict[str, str] = {}
+    loaded = []  # decoded once here, used by every sibling's run
     for p in args.images:
-        load_image(p)
+        loaded.append(load_image(p))
         key = os.path.realpath(p)
         if key in seen:
             # Both would get the same output names: the second write would fail after the first had written.
@@ -69,7 +70,7 @@ def cmd_explain(args) -> int:
     for p, engine in engines.items():
         groups.setdefault(id(engine), []).append(p)
     for group in groups.values():
-        records += run_explain(engines[group[0]], replace(req, poolings=group), progress=progress)
+        records += run_explain(engines[group[0]], replace(req, poolings=group), progress=progress, loaded=loaded)
     print(f"wrote {len(records)} maps (png + npy + json each) to {args.out}", file=sys.stderr)
     return 0
 

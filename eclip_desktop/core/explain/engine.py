@@ -92,12 +92,14 @@ class Engine:
             meta["surgery_empty_text"] = empty_text_used(len(texts), ensemble, method_options)
         w, h = image.width, image.height
         heatmaps = []
+        # The map is the model's; its pooling is the readout it is shown under (the first asked for;
+        # writers that show one map under several poolings copy it with dataclasses.replace).
         for t, text in enumerate(texts):
             grid_raw = analysis.grid_map(raw[t])
             grid = minmax(grid_raw)
             heatmaps.append(Heatmap(values=upsample(grid, w, h), method=method,
                                     model=self.handle.spec.architecture, pretrained=self.handle.weights,
-                                    pooling="", text=text, grid=grid,
+                                    pooling=poolings[0] if poolings else "", text=text, grid=grid,
                                     raw_range=(float(grid_raw.min()), float(grid_raw.max())),
                                     meta=dict(meta)))
         timings["method"] = time.perf_counter() - t0

@@ -18,7 +18,7 @@ full, read-only) stops the run, since every later image would fail the same way.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -250,7 +250,7 @@ def _clip_rows(engine_groups, req, todo, path, image, out, model_infos):
                     row = by_name.get(map_stem(todo[0].stem, m, p, slugs[hm.text]))
                     if row is None:
                         continue
-                    hm.pooling = p
+                    hm = replace(hm, pooling=p)
                     sidecar = map_sidecar(path, image, info, method=m, method_options=options, pooling=p,
                                           tau=req.tau, text=hm.text, index=t, labels=req.texts,
                                           ensemble=req.ensemble, input_size=input_size, raw_range=hm.raw_range,

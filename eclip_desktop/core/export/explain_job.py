@@ -12,7 +12,7 @@ atomically, so a failure leaves complete files or none.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -96,14 +96,17 @@ def check_targets(req: ExplainRequest) -> None:
 
 
 def run_explain(engine, req: ExplainRequest, progress: Callable[[int, int, str], None] | None = None,
-                cancelled: Callable[[], bool] | None = None) -> list[dict]:
-    """Runs the job; returns the sidecars written. Raises EclipError subclasses on bad input."""
+                cancelled: Callable[[], bool] | None = None, loaded: list | None = None) -> list[dict]:
+    """Runs the job; returns the sidecars written. Raises EclipError subclasses on bad input.
+    loaded: the request's images already decoded (LoadedImage, same order), so a caller that checked
+    them, or runs one job per family sibling, decodes each image once."""
     method = get_method(req.method)
     poolings = expand_poolings(req.poolings)
     out = ensure_writable_dir(req.out_dir)
     for t in req.texts:
         engine.texts.encode([t], ensemble=req.ensemble)  # validates every prompt before any work
-    images = [load_image(p) for p in req.images]  # every image must decode before anything is written
+    # Every image must decode before anything is written.
+    images = list(loaded) if loaded is not None else [load_image(p) for p in req.images]
     stems = image_stems(req.images, [im.sha256 for im in images])
     slugs = text_slugs(req.texts)
     _refuse_existing(req, stems, poolings, out)
@@ -118,7 +121,7 @@ def run_explain(engine, req: ExplainRequest, progress: Callable[[int, int, str],
                              input_size=req.input_size, tau=req.tau, method_options=req.method_options)
         for t, hm in enumerate(exp.heatmaps):
             for p in poolings:
-                hm.pooling = p
+                hm = replace(hm, pooling=p)
                 sidecar = map_sidecar(path, image, model_info, method=req.method,
                                       method_options=req.method_options, pooling=p, tau=req.tau, text=hm.text,
                                       index=t, labels=req.texts, ensemble=req.ensemble, input_size=input_size,
