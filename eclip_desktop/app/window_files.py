@@ -31,6 +31,7 @@ from eclip_desktop.app.widgets.image_list import (
 )
 from eclip_desktop.app.workers.compute import thumbnails_job
 from eclip_desktop.app.workers.jobs import Job
+from eclip_desktop.core.figures.render import short_model_name
 
 SESSION_FILTER = "eclip-desktop sessions (*.eclip.json *.json);;All files (*)"
 
@@ -229,7 +230,8 @@ class FilesMixin:
         return r
 
     def _model_text(self) -> str:
-        return f"{self.model_info['model']} ({self.model_info['pretrained']})" if self.model_info else ""
+        # Folder and file name only: a picture must not carry (or be cut by) an absolute path.
+        return short_model_name(self.model_info["model"], self.model_info["pretrained"]) if self.model_info else ""
 
     def _shown_grid(self, model: str):
         """(grid kind, tiles, title lines) of a grid layout on screen, or None in the side-by-side view."""
@@ -247,7 +249,13 @@ class FilesMixin:
             model = self.model.label()  # each tile is another sibling: no single weights file to name
         fixed = {"pooling": f"method: {a.method}", "prompt": f"method: {a.method} \u00b7 pooling: {a.pooling}",
                  "method": f"pooling: {a.pooling}"}[kind]
-        return kind, tiles, [f"{Path(self.image_view.path).name}: one tile per {kind}", f"{model} \u00b7 {fixed}"]
+        lines = [f"{Path(self.image_view.path).name}: one tile per {kind}", f"{model} \u00b7 {fixed}"]
+        if kind != "prompt":
+            # Every tile maps the same prompt; without it the grid would not say what was looked for.
+            ms = next((m for m in self.maps.values() if m.heatmaps), None)
+            if ms is not None:
+                lines.insert(1, f"\u201c{ms.heatmaps[min(a.shown_index(), len(ms.heatmaps) - 1)].text}\u201d")
+        return kind, tiles, lines
 
     def _figure_parts(self):
         """(image view, builder of the FigureSpec, map set, text index) of the map on screen;

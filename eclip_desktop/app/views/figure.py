@@ -20,7 +20,7 @@ from eclip_desktop.core.explain.methods import get_method
 from eclip_desktop.core.export.explain_job import map_stem, title_lines
 from eclip_desktop.core.figures.panel import LAYOUTS as FIGURE_LAYOUTS
 from eclip_desktop.core.figures.panel import compose_panel
-from eclip_desktop.core.figures.render import annotate
+from eclip_desktop.core.figures.render import annotate, short_model_name
 from eclip_desktop.core.io.atomic import (
     atomic_save_image,
     atomic_save_npy,
@@ -165,7 +165,7 @@ def export_convis(out_dir: str | Path, image: LoadedImage, result, display: Disp
     out = ensure_writable_dir(out_dir)
     stem = convis_stem(Path(image.path).stem or "image", result.synset)
     targets = _targets(out, stem, options, overwrite)
-    model = f"{model_info.get('model', '')} ({model_info.get('pretrained', '')})"
+    model = short_model_name(model_info.get("model", ""), model_info.get("pretrained", ""))
     fig = convis_figure(image.rgb, result, model)
     sidecar = {"image": image.path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
                **model_info, "method": "convis", "synset": result.synset, "gloss": result.gloss,

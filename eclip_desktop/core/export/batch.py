@@ -36,7 +36,7 @@ from eclip_desktop.core.figures.panel import (
     threshold_level,
     threshold_mask,
 )
-from eclip_desktop.core.figures.render import annotate
+from eclip_desktop.core.figures.render import annotate, short_model_name
 from eclip_desktop.core.figures.svg import figure_svg
 from eclip_desktop.core.io.atomic import (
     atomic_save_image,
@@ -265,7 +265,7 @@ def _clip_rows(engine_groups, req, todo, path, image, out, model_infos):
                 sidecar = {**base, "method": "contribution", "pooling": p, "tau": req.tau, "text": None,
                            "scores": dict(exp.scores), "labels": req.texts, "timings": dict(exp.timings)}
                 lines = [f"contribution of each location to the {POOLING_LABELS[p]} pooled embedding",
-                         f"{info['model']} ({info['pretrained']})"]
+                         short_model_name(info['model'], info['pretrained'])]
                 yield row, exp.contributions[p], lines, sidecar, "share of pooling evidence"
             contrib = []
 

@@ -23,7 +23,7 @@ from eclip_desktop import __version__
 from eclip_desktop.core.errors import CancelledError, OutputError
 from eclip_desktop.core.explain.heatmap import NORMALISATION, Heatmap
 from eclip_desktop.core.explain.methods import get_method
-from eclip_desktop.core.figures.render import annotate, overlay
+from eclip_desktop.core.figures.render import annotate, overlay, short_model_name
 from eclip_desktop.core.io.atomic import (
     atomic_save_image,
     atomic_save_npy,
@@ -83,7 +83,8 @@ def _targets(stem: str, out: Path) -> list[Path]:
 
 def title_lines(hm: Heatmap, pooling: str, score: dict | None, index: int, method_label: str) -> list[str]:
     lines = [f"\u201c{hm.text}\u201d" if hm.text else method_label,
-             f"{hm.model} ({hm.pretrained}) \u00b7 {method_label} \u00b7 pooling: {POOLING_LABELS.get(pooling, pooling)}"]
+             f"{short_model_name(hm.model, hm.pretrained)} \u00b7 {method_label} "
+             f"\u00b7 pooling: {POOLING_LABELS.get(pooling, pooling)}"]
     if score is not None:
         lines.append(f"zero-shot: p = {score['probability'][index]:.3f}, cos = {score['cosine'][index]:.3f} "
                      f"\u00b7 raw map range [{hm.raw_range[0]:.3f}, {hm.raw_range[1]:.3f}]")

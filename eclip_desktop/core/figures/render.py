@@ -34,6 +34,20 @@ DEFAULT_COLORBAR_LABEL = "similarity (min–max normalised)"
 _MIN_SHORT_SIDE = 256
 
 
+_WEIGHT_FILES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
+
+
+def short_model_name(model: str, weights: str | None = "") -> str:
+    """'architecture (weights)' for a picture: a checkpoint path is cut to its folder and file name,
+    so a figure neither leaks a local path nor loses its pooling to a long title (the sidecar keeps
+    the full path)."""
+    w = str(weights or "")
+    if "/" in w or "\\" in w or w.lower().endswith(_WEIGHT_FILES):
+        parts = [p for p in w.replace("\\", "/").split("/") if p]
+        w = "/".join(parts[-2:])
+    return f"{model} ({w})" if w else str(model)
+
+
 def colormap_names() -> list[str]:
     return list(COLORMAPS)
 
@@ -223,6 +237,30 @@ def _ellipsize(text: str, font, max_width: float) -> str:
     return text[:lo].rstrip() + ellipsis
 
 
+def _wrap(text: str, font, max_width: float) -> list[str]:
+    """Rows of ``text`` that each fit ``max_width`` pixels, broken at spaces (inside a word only
+    when the word alone is too wide)."""
+    rows: list[str] = []
+    row = ""
+    for word in text.split(" "):
+        candidate = f"{row} {word}" if row else word
+        if font.getlength(candidate) <= max_width:
+            row = candidate
+            continue
+        if row:
+            rows.append(row)
+        row = word
+        while font.getlength(row) > max_width and len(row) > 1:
+            cut = len(row) - 1
+            while cut > 1 and font.getlength(row[:cut]) > max_width:
+                cut -= 1
+            rows.append(row[:cut])
+            row = row[cut:]
+    if row or not rows:
+        rows.append(row)
+    return rows
+
+
 def _line_height(font) -> int:
     ascent, descent = font.getmetrics()
     return int(ascent + descent)
@@ -288,7 +326,8 @@ def annotate(
     for i, text in enumerate(titles):
         font = title_font if i == 0 else body_font
         room = title_w - (bold_shift if i == 0 else 0)
-        title_rows.append((_ellipsize(text, font, room), font, i == 0))
+        # Wrapped, never cut: a title's last words (the pooling, the method) are what it is for.
+        title_rows += [(row, font, i == 0) for row in _wrap(text, font, room)]
     title_h = sum(int(round(_line_height(f) * 1.2)) for _, f, _ in title_rows)
     # The top tick label is centred on the bar's top edge, so half a line must fit above it.
     panel_y = max(margin + title_h + (margin // 2 if title_rows else 0), body_h // 2 + 2)
