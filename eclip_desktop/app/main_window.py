@@ -4,9 +4,7 @@ Flow: a control changes a plain state -> display changes redraw at once on this 
 that need the model go through one debounce timer to a single "maps" job on the worker, whose
 result is merged into `self.maps` if it still belongs to what is on screen (`_context`).
 
-ConVis: a synset selected in the WordNet dock turns the side-by-side map pane into that synset's
-concept map of the current image ("convis" jobs on the same worker, which owns the model); picking
-a Method or a prompt under Controls returns the pane to the prompt maps.
+ConVis lives in window_convis.py, actions/menus/Help in window_menus.py, files in window_files.py.
 """
 from __future__ import annotations
 
@@ -14,7 +12,6 @@ import os
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QMainWindow,
@@ -25,12 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from eclip_desktop.app.settings import AppSettings
-from eclip_desktop.app.state import LAYOUTS, AnalysisState, DisplayState, ModelChoice
+from eclip_desktop.app.state import AnalysisState, DisplayState, ModelChoice
 from eclip_desktop.app.views.figure import FigureOptions
+from eclip_desktop.app.views.guide import guide_html
 from eclip_desktop.app.views.layouts import (
-    POOLING_SHORT,
-    SINGLE_MODEL_NOTE,
-    ConVisPane,
     MapViews,
     Scene,
     needed_pairs,
@@ -39,23 +34,24 @@ from eclip_desktop.app.widgets.banner import MessageBanner
 from eclip_desktop.app.widgets.controls import ControlsPanel
 from eclip_desktop.app.widgets.display_bar import DisplayBar
 from eclip_desktop.app.widgets.image_list import ImageList
+from eclip_desktop.app.widgets.reading_guide import ReadingGuide
 from eclip_desktop.app.widgets.status import StatusBar
+from eclip_desktop.app.window_convis import ConVisMixin
 from eclip_desktop.app.window_files import FilesMixin
+from eclip_desktop.app.window_menus import MenusMixin
+from eclip_desktop.app.window_model import ModelMixin
 from eclip_desktop.app.wordnet.dock import WordNetDock
 from eclip_desktop.app.workers.compute import (
     MapRequest,
     MapResult,
-    ModelLoaded,
     WorkerState,
-    load_model_job,
     map_job,
 )
-from eclip_desktop.app.workers.convis import ConVisRequest, ConVisResult, convis_job
+from eclip_desktop.app.workers.convis import ConVisResult
 from eclip_desktop.app.workers.jobs import Job, JobRunner
 from eclip_desktop.core.explain.methods import method_names
 from eclip_desktop.core.model.family import FAMILY, family_available
 from eclip_desktop.core.model.loading import ModelSpec
-from eclip_desktop.core.model.poolings import POOLING_LABELS, pooling_names
 
 TEXT_DEBOUNCE_MS = 250
 NO_FAMILY_MESSAGE = ("No embedded model found \u2014 choose a model: an open_clip architecture with downloaded "
@@ -71,7 +67,7 @@ def as_choice(model) -> ModelChoice | None:
     return None
 
 
-class MainWindow(FilesMixin, QMainWindow):
+class MainWindow(MenusMixin, ModelMixin, ConVisMixin, FilesMixin, QMainWindow):
     def __init__(self, model="auto", images=None, texts=None, settings: AppSettings | None = None,
                  open_sample: bool = True, restore_geometry: bool = True):
         """model: "auto" (embedded family if installed), a ModelSpec/ModelChoice, or None (none loaded)."""
@@ -117,56 +113,6 @@ class MainWindow(FilesMixin, QMainWindow):
                 self.restoreState(state)
         self._start(model, images, texts, open_sample)
 
-    # --- construction -----------------------------------------------------------------------------
-
-    def _action(self, text, slot=None, shortcut=None, tip="", checkable=False) -> QAction:
-        a = QAction(text, self)
-        if shortcut:
-            a.setShortcut(QKeySequence(shortcut))
-        if tip:
-            a.setToolTip(tip)
-            a.setStatusTip(tip)
-        a.setCheckable(checkable)
-        if slot is not None:
-            a.triggered.connect(slot)
-        self.addAction(a)  # shortcuts work while docks are hidden too
-        return a
-
-    def _build_actions(self) -> None:
-        A = self._action
-        self.act_open = A("&Open Images\u2026", self.open_images_dialog, QKeySequence.Open)
-        self.act_open_folder = A("Open &Folder\u2026", self.open_folder_dialog, "Ctrl+Shift+O")
-        self.act_sample = A("Open &Sample", self.open_sample)
-        self.act_open_family = A("Open Model &Family…", lambda: self.controls.picker.open_family(),
-                                 tip="A folder of models trained with each pooling (eclip-desktop train --out)")
-        self.act_open_session = A("Open Session\u2026", self.open_session_dialog, "Ctrl+Alt+O")
-        self.act_save_session = A("&Save Session\u2026", self.save_session_dialog, QKeySequence.Save)
-        self.act_copy = A("&Copy Figure", self.copy_figure, "Ctrl+Shift+C",
-                          "Copy the current map as an annotated figure")
-        self.act_export = A("&Export Map\u2026", self.export_dialog, "Ctrl+E",
-                            "Write the figure (.png), the raw map (.npy) and a sidecar (.json)")
-        self.act_batch = A("&Batch Export\u2026", self.batch_export_dialog, "Ctrl+Shift+E",
-                           "Export maps of many images, prompts, synsets, poolings and methods")
-        self.act_quit = A("&Quit", self.close, QKeySequence.Quit)
-        self.act_next = A("Next Image", lambda: self.image_list.step(1), "PgDown")
-        self.act_prev = A("Previous Image", lambda: self.image_list.step(-1), "PgUp")
-        self.act_zoom = A("Reset Zoom", lambda: self.views.reset_zoom(), "Ctrl+0")
-        self.act_recompute = A("Recompute", lambda: self.request_maps(0), "F5")
-        self.act_cancel = A("Cancel Job", self.cancel_jobs, "Esc")
-        self.pooling_group = QActionGroup(self)
-        self.pooling_actions = {}
-        for i, p in enumerate(pooling_names()):
-            a = A(POOLING_SHORT.get(p, p), lambda _=False, p=p: self.set_pooling(p), str(i + 1) if i < 9 else None,
-                  f"{POOLING_LABELS.get(p, p)} (key {i + 1})", checkable=True)
-            self.pooling_group.addAction(a)
-            self.pooling_actions[p] = a
-        self.layout_group = QActionGroup(self)
-        self.layout_actions = {}
-        for i, (key, label) in enumerate(LAYOUTS.items()):
-            a = A(label, lambda _=False, k=key: self.set_layout(k), f"Ctrl+{i + 1}", checkable=True)
-            self.layout_group.addAction(a)
-            self.layout_actions[key] = a
-
     def _build_ui(self) -> None:
         central = QWidget()
         box = QVBoxLayout(central)
@@ -174,10 +120,18 @@ class MainWindow(FilesMixin, QMainWindow):
         box.setSpacing(6)
         self.banner = MessageBanner()
         self.banner.action_triggered.connect(self._banner_action)
+        # A second strip for the out-of-domain notice: errors come and go in the first one, this
+        # stays while the picture and the model do not match.
+        self.domain_banner = MessageBanner()
+        self.domain_banner.action_triggered.connect(self._banner_action)
+        self.domain_banner.dismissed.connect(self._domain_closed)
         self.views = MapViews()
         self.views.shown_clicked.connect(self._shown_clicked)
+        self.guide = ReadingGuide()
         box.addWidget(self.banner)
+        box.addWidget(self.domain_banner)
         box.addWidget(self.views, 1)
+        box.addWidget(self.guide)
         self.setCentralWidget(central)
 
         self.image_list = ImageList()
@@ -238,35 +192,6 @@ class MainWindow(FilesMixin, QMainWindow):
         self.addDockWidget(Qt.RightDockWidgetArea, dock)
         self.tabifyDockWidget(self.controls_dock, dock)
 
-    def _build_menus(self) -> None:
-        m = self.menuBar().addMenu("&File")
-        for a in (self.act_open, self.act_open_folder, self.act_sample):
-            m.addAction(a)
-        self.recent_menu = m.addMenu("Open &Recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
-        m.addSeparator()
-        for a in (self.act_open_session, self.act_save_session):
-            m.addAction(a)
-        m.addAction(self.act_open_family)
-        m.addSeparator()
-        for a in (self.act_copy, self.act_export, self.act_batch):
-            m.addAction(a)
-        m.addSeparator()
-        m.addAction(self.act_quit)
-        v = self.menuBar().addMenu("&View")
-        for a in self.layout_actions.values():
-            v.addAction(a)
-        v.addSeparator()
-        for a in self.pooling_actions.values():
-            v.addAction(a)
-        v.addSeparator()
-        for a in (self.act_next, self.act_prev, self.act_zoom, self.act_recompute, self.act_cancel):
-            v.addAction(a)
-        v.addSeparator()
-        v.addAction(self.images_dock.toggleViewAction())
-        v.addAction(self.controls_dock.toggleViewAction())
-        v.addAction(self.wordnet_dock.toggleViewAction())
-
     def _connect_jobs(self) -> None:
         for runner in (self.compute, self.io):
             runner.busy_changed.connect(self._busy_changed)
@@ -303,54 +228,6 @@ class MainWindow(FilesMixin, QMainWindow):
             self.open_paths(paths, remember=bool(images))
         self.refresh()
 
-    # --- model ----------------------------------------------------------------------------------
-
-    @staticmethod
-    def _family_pooling(choice: ModelChoice, pooling: str) -> str:
-        have = choice.poolings()
-        if pooling in have:
-            return pooling
-        return "masked_max" if "masked_max" in have else (have[0] if have else pooling)
-
-    def request_model(self, choice: ModelChoice) -> None:
-        if choice.family:
-            self.set_pooling(self._family_pooling(choice, self.analysis.pooling), compute=False)
-        self.controls.picker.set_choice(choice)
-        self.controls.show_device(choice.device)
-        self.compute.submit(Job("model", load_model_job(choice, self.analysis.pooling),
-                                label=f"loading {choice.label()} \u2026"))
-
-    def _model_loaded(self, loaded: ModelLoaded) -> None:
-        self.model, self.model_info = loaded.choice, loaded.info
-        self.banner.clear_source("model")
-        self.status.set_model(loaded.info, loaded.choice.label())
-        self.controls.show_device(loaded.choice.device)
-        self._update_pooling_availability(loaded.choice)
-        for notice in loaded.notices:
-            self.banner.show_message(notice, "warning", "device")
-        self.maps, self._context = {}, None
-        self.request_maps(0)
-
-    def _update_pooling_availability(self, choice: ModelChoice | None) -> None:
-        family = choice is not None and choice.family
-        have = set(choice.poolings() if choice is not None else pooling_names())
-        for p, a in self.pooling_actions.items():
-            a.setEnabled(p in have)
-        if family:
-            note = ("Each pooling is its own model, trained with that pooling: switching shows that "
-                    "model's map, so semantic shift shows in the map itself.")
-        else:
-            note = ("One model: the pooling changes the scores and the contribution map, not the "
-                    "similarity map — that needs a model trained with the pooling.")
-        self.controls.pooling_note.setText(note)
-        self.controls.pooling_note.setToolTip(SINGLE_MODEL_NOTE if not family else note)
-
-    def current_engine(self):
-        """The engine behind the map on screen (read-only peek for tests and diagnostics)."""
-        if self.model is None:
-            return None
-        return self.compute.state.engines.get(self.model.spec(self.analysis.pooling))
-
     # --- analysis state -----------------------------------------------------------------------------
 
     def set_pooling(self, pooling: str, compute: bool = True) -> None:
@@ -376,6 +253,27 @@ class MainWindow(FilesMixin, QMainWindow):
             self.refresh()
         else:
             self.views.apply_display(self.display)
+            self._update_guide()
+
+    def toggle_map(self, on: bool) -> None:
+        """Overlay on/off (key O): the image alone, then the map again, with nothing recomputed."""
+        self.views.set_map_visible(on)
+        self.views.apply_display(self.display)
+
+    def remove_current_image(self) -> None:
+        path = self.image_list.current_path()
+        if path is None:
+            return
+        self.image_list.remove(path)
+        self._thumbs.discard(path)
+        if self.image_list.current_path() is None:
+            self.image_view, self.maps, self._context = None, {}, None
+        self.refresh()
+        self.request_maps(0)
+
+    def _update_guide(self) -> None:
+        convis = self.convis_on and self.layout_name == "side"
+        self.guide.set_html(guide_html(self.model, self.analysis, self.display, self.maps, convis))
 
     def _control_changed(self, what: str) -> None:
         if what == "device":
@@ -417,6 +315,7 @@ class MainWindow(FilesMixin, QMainWindow):
 
     def _submit_maps(self) -> None:
         path = self.image_list.current_path()
+        self.update_domain_notice()
         if path is None:
             self.refresh()
             return
@@ -470,106 +369,6 @@ class MainWindow(FilesMixin, QMainWindow):
                                                                                      self.model)):
             self.request_maps(0)
 
-    # --- ConVis -------------------------------------------------------------------------------------
-
-    def show_convis(self, synset: str) -> None:
-        """Show a synset's ConVis map of the current image (the WordNet dock's selection)."""
-        self.selected_synset = synset
-        self.convis_on = True
-        self._request_convis()
-
-    def leave_convis(self) -> None:
-        """Back to the prompt maps (ITSM / Surgery) in the map pane."""
-        if not self.convis_on:
-            return
-        self.convis_on = False
-        self._convis_asked = None
-        self.compute.cancel("convis")
-        self.wordnet_dock.set_convis_status("")
-        self.refresh()
-
-    def _convis_request(self) -> ConVisRequest | None:
-        path = self.image_list.current_path()
-        if path is None or self.model is None or not self.selected_synset or self.image_list.broken_message(path):
-            return None
-        req = ConVisRequest(path, self.model, self.analysis.pooling, self.selected_synset, self.wordnet_dock.key)
-        return replace(req, with_concepts=req.context() != self._concepts_context)
-
-    def _convis_current(self, req: ConVisRequest | None, preview_ok: bool = False) -> bool:
-        """The result on hand is the map `req` asks for (final, or also the coarse preview)."""
-        r = self.convis_result
-        return (req is not None and r is not None and r.synset == req.synset
-                and r.request.context() == req.context() and (r.final or preview_ok))
-
-    def _request_convis(self) -> None:
-        if not self.convis_on:
-            return
-        req = self._convis_request()
-        if req is None:
-            self._convis_note = "ConVis needs an image and a model"
-            self.wordnet_dock.set_convis_status(f"ConVis map of {self.selected_synset}: open an image and "
-                                                "load a model first.")
-        elif self._convis_current(req):
-            self.wordnet_dock.set_convis_status(f"ConVis map of {req.synset} shown.")
-        elif self._convis_asked != (req.context(), req.synset):
-            # A newer synset supersedes the older job (same kind); the rank matrix the older one
-            # finished stays cached in the core, so nothing done is lost.
-            self._convis_asked = (req.context(), req.synset)
-            self._convis_note = f"ConVis: computing {req.synset} \u2026"
-            self.compute.submit(Job("convis", convis_job(req, self.wordnet_dock.service),
-                                    label=f"ConVis: {req.synset} \u2026"))
-            self.wordnet_dock.set_convis_status(f"ConVis map of {req.synset}: computing \u2026 "
-                                                "(progress in the status bar; Esc cancels)")
-        self.refresh()
-
-    def _convis_partial(self, r: ConVisResult) -> None:
-        """The coarse preview: shown at once, replaced by the final map when the job ends."""
-        req = self._convis_request()
-        if not self.convis_on or req is None or r.synset != req.synset or r.request.context() != req.context():
-            return
-        self.convis_result = r
-        if self.image_view is None or self.image_view.path != r.image.path:
-            self.image_view = r.image
-        self.wordnet_dock.set_convis_status(f"ConVis map of {r.synset}: coarse preview from {r.windows} windows, "
-                                            "refining \u2026")
-        self.refresh()
-
-    def _convis_ready(self, r: ConVisResult) -> None:
-        self._convis_asked = None
-        if r.request.model != self.model and r.notices:
-            # The worker fell back to the CPU: what runs now is what the controls must show.
-            self.model = r.request.model
-            self.controls.show_device(self.model.device)
-        for notice in r.notices:
-            self.banner.show_message(notice, "warning", "device")
-        req = self._convis_request()
-        if not self.convis_on or req is None or r.request.context() != req.context():
-            return
-        if r.concepts is not None:
-            self.wordnet_dock.show_image_concepts(r.concepts, os.path.basename(r.request.path))
-            self._concepts_context = r.request.context()
-        self.convis_result = r
-        if self.image_view is None or self.image_view.path != r.image.path:
-            self.image_view = r.image
-        self.banner.clear_source("convis")
-        self.wordnet_dock.set_convis_status(f"ConVis map of {r.synset} shown ({r.windows} windows, "
-                                            f"concept set \u2018{r.set_name}\u2019).")
-        self.refresh()
-
-    def _convis_pane(self, path: str) -> ConVisPane | None:
-        if not self.convis_on or self.layout_name != "side":
-            return None
-        req = self._convis_request()
-        r = self.convis_result
-        if self._convis_current(req, preview_ok=True) and r.request.path == path:
-            caption = (f"rank map over {r.windows} windows \u00b7 concept set \u2018{r.set_name}\u2019 \u00b7 "
-                       "bright = the concept ranks high; 0 outside the centre square")
-            if not r.final:
-                caption = (f"coarse preview from {r.windows} windows (stride 32), refining \u2026 \u00b7 "
-                           f"concept set \u2018{r.set_name}\u2019")
-            return ConVisPane(f"ConVis \u00b7 {r.synset}: {r.gloss}", r.preview, r.values, caption)
-        return ConVisPane(f"ConVis \u00b7 {self.selected_synset}", note=self._convis_note or "computing \u2026")
-
     def _note(self) -> str:
         if self.model is None:
             return "no model loaded \u2014 choose one under Controls \u25b8 Model"
@@ -592,6 +391,8 @@ class MainWindow(FilesMixin, QMainWindow):
         convis = self._convis_pane(path) if image is not None else None
         self.views.render(self.layout_name, Scene(image, maps, self.analysis, self.display, self.model,
                                                   note, image_note, convis))
+        self.guide.set_html(guide_html(self.model, self.analysis, self.display, maps,
+                                       convis is not None and convis.preview is not None))
         name = os.path.basename(path) if path else ""
         self.setWindowTitle(f"{name} \u2014 eclip-desktop" if name else "eclip-desktop")
 
@@ -630,8 +431,7 @@ class MainWindow(FilesMixin, QMainWindow):
 
     def _job_failed(self, kind: str, message: str) -> None:
         if kind == "model":
-            self.banner.show_message(f"Could not load the model: {message}", "error", "model",
-                                     "choose-model", "Choose a model\u2026")
+            self._model_failed(message)
         elif kind == "maps":
             self.banner.show_message(message, "error", "maps")
             if self.image_view is None:
@@ -649,6 +449,8 @@ class MainWindow(FilesMixin, QMainWindow):
         self.status.set_job_text("")
 
     def _job_cancelled(self, kind: str) -> None:
+        if kind == "model":
+            self._model_cancelled()
         if kind == "maps":
             self._map_note = "cancelled \u2014 press F5 to compute again"
             self.refresh()
@@ -661,10 +463,14 @@ class MainWindow(FilesMixin, QMainWindow):
         self.status.set_job_text(f"{kind} cancelled")
 
     def _banner_action(self, action: str) -> None:
-        if action == "choose-model":
+        if action in ("choose-model", "open-checkpoint", "load-open-clip"):
             self.controls_dock.show()
             self.controls_dock.raise_()
             self.controls.picker.arch.setFocus()
+        if action == "open-checkpoint":
+            self.controls.picker.open_checkpoint()
+        elif action == "load-open-clip":
+            self.load_open_clip()
 
     # --- lifecycle -------------------------------------------------------------------------------
 

@@ -38,15 +38,20 @@ class MapCanvas:
         pen.setCosmetic(True)  # the same 2 screen pixels at any zoom
         self.outline.setPen(pen)
         self.outline.setZValue(2)
+        # Hatching on the side above the threshold: a bare outline around a dark hole reads like a
+        # detection just as one around a lit object does.
+        self.hatch = pg.ImageItem(axisOrder="row-major")
+        self.hatch.setZValue(1.5)
         self.note = pg.TextItem(color=(220, 220, 220), anchor=(0.5, 0.5))
         self.note.setZValue(3)
-        for item in (self.base, self.heat, self.outline, self.note):
+        for item in (self.base, self.heat, self.hatch, self.outline, self.note):
             vb.addItem(item)
         self.size: tuple[int, int] | None = None  # full-size width, height
         self.values: np.ndarray | None = None  # full-size map for the cursor readout
         self.preview: np.ndarray | None = None
         self.raw_range: tuple[float, float] | None = None
-        self._lut_name = ""
+        self._lut_key = None
+        self.map_visible = True  # the overlay on/off key hides the map without forgetting it
 
     # --- content -------------------------------------------------------------------------
 
@@ -71,6 +76,7 @@ class MapCanvas:
         self.preview, self.values, self.raw_range = preview, full, raw_range
         if preview is None:
             self.heat.clear()
+            self.hatch.clear()
             self.outline.setPath(QPainterPath())
         else:
             self.heat.setImage(preview, autoLevels=False, levels=(0.0, 1.0))
@@ -91,14 +97,43 @@ class MapCanvas:
     # --- display ---------------------------------------------------------------------------
 
     def apply_display(self, display: DisplayState) -> None:
-        if display.colormap != self._lut_name:
-            self.heat.setLookupTable(colormap_lut(display.colormap))
-            self._lut_name = display.colormap
-        self.heat.setOpacity(display.opacity)
+        mode = display.overlay
+        key = (display.colormap, mode, display.opacity if mode == "alpha" else None)
+        if key != self._lut_key:
+            lut = colormap_lut(display.colormap)
+            if mode == "alpha":
+                # Opacity grows with the value, as the exported figure's "alpha" overlay does: the
+                # image shows through low values and high values keep their own colour.
+                ramp = np.round(np.linspace(0.0, 255.0 * display.opacity, len(lut))).astype(np.uint8)
+                lut = np.concatenate([lut, ramp[:, None]], axis=1)
+            self.heat.setLookupTable(lut)
+            self._lut_key = key
+        self.heat.setOpacity(display.opacity if mode == "blend" else 1.0)
+        self.heat.setVisible(self.map_visible)
+        # "heatmap alone" hides the photo only where a map covers it; without one the image stays.
+        self.base.setVisible(not (mode == "heatmap" and self.preview is not None and self.map_visible))
         if self.preview is None:
             return
         self.heat.setLevels(clip_levels(self.preview, display.percentile))
-        self.outline.setPath(self._outline_path(threshold_mask(self.preview, display)))
+        mask = threshold_mask(self.preview, display)
+        self.outline.setPath(self._outline_path(mask))
+        self._set_hatch(mask)
+
+    def _set_hatch(self, mask) -> None:
+        if mask is None or not mask.any() or self.size is None:
+            self.hatch.clear()
+            return
+        h, w = mask.shape
+        yy, xx = np.mgrid[0:h, 0:w]
+        step = max(4, round(max(h, w) / 60))  # about 60 stripes across, whatever the preview size
+        stripes = ((xx + yy) % step) < max(1, step // 4)
+        rgba = np.zeros((h, w, 4), np.uint8)
+        rgba[stripes & mask] = (255, 255, 255, 150)
+        self.hatch.setImage(rgba, autoLevels=False)
+        self.hatch.setRect(QRectF(0, 0, *self.size))
+
+    def hatch_visible(self) -> bool:
+        return self.hatch.image is not None
 
     def _outline_path(self, mask) -> QPainterPath:
         path = QPainterPath()

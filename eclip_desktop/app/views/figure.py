@@ -90,7 +90,7 @@ def _panel(fig: FigureSpec, display: DisplayState, options: FigureOptions) -> tu
     if mask is not None:
         lines.append(f"outline: {display.threshold} threshold at {threshold_level(fig.values, display):.3f}")
     panel = compose_panel(fig.rgb, fig.values, display.colormap, display.opacity, levels, mask, options.width,
-                          options.layout)
+                          options.layout, mode=display.overlay)
     return panel, lines, levels
 
 

@@ -98,9 +98,15 @@ class MapViews(QStackedWidget):
         self.grid.cursor_text.connect(self.cursor_text)
         self.side.scores.row_clicked.connect(self.shown_clicked)
         self.layout_name = "side"
+        self.map_visible = True
 
     def canvases(self):
         return self.side.canvases() if self.layout_name == "side" else self.grid.canvases()
+
+    def set_map_visible(self, on: bool) -> None:
+        self.map_visible = on
+        for canvas in self.side.canvases() + [t.canvas for t in self.grid.tiles]:
+            canvas.map_visible = on
 
     def reset_zoom(self) -> None:
         for c in self.canvases():
@@ -116,6 +122,7 @@ class MapViews(QStackedWidget):
             self._render_side(s)
             return
         self.setCurrentWidget(self.grid)
+        self.grid.map_visible = self.map_visible  # tiles made for this render start as the others are
         header, tiles = {"poolings": self._pooling_tiles, "prompts": self._prompt_tiles,
                          "methods": self._method_tiles}[layout](s)
         self.grid.set_tiles(header, tiles, s.image, s.display)

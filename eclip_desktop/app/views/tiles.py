@@ -104,6 +104,7 @@ class TileGrid(QWidget):
         box.addWidget(self.header)
         box.addWidget(self.area, 1)
         self.tiles: list[Tile] = []
+        self.map_visible = True
         self._contents: list[TileContent] = []
 
     def canvases(self):
@@ -112,6 +113,7 @@ class TileGrid(QWidget):
     def _ensure(self, n: int) -> None:
         while len(self.tiles) < n:
             tile = Tile()
+            tile.canvas.map_visible = self.map_visible
             tile.glw.scene().sigMouseMoved.connect(lambda pos, t=tile: self.cursor_text.emit(t.canvas.readout(pos)))
             self.tiles.append(tile)
             link([t.canvas for t in self.tiles])

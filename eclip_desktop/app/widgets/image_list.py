@@ -105,6 +105,14 @@ class ImageList(QListWidget):
         row = self.row_of(path)
         return self.item(row).data(Qt.UserRole + 1) if row >= 0 else None
 
+    def remove(self, path: str) -> None:
+        """Take one image out of the list; the next one (or none) becomes current."""
+        row = self.row_of(path)
+        if row >= 0:
+            self.takeItem(row)
+            if self.count() == 0:
+                self.image_selected.emit("")  # nothing is current any more: the views must empty
+
     def step(self, delta: int) -> None:
         if self.count():
             self.setCurrentRow((max(self.currentRow(), 0) + delta) % self.count())

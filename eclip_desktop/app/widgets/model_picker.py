@@ -89,6 +89,11 @@ class ModelPicker(QWidget):
         self.about = QLabel()
         self.about.setWordWrap(True)
         self.about.setStyleSheet("color: palette(placeholder-text);")
+        # While a load runs: what is coming and what still draws the maps (bold, so it is not missed).
+        self.pending = QLabel()
+        self.pending.setWordWrap(True)
+        self.pending.setStyleSheet("font-weight: bold; color: #b36b00;")
+        self.pending.hide()
         self.load_button = QPushButton("Load model")
         self.load_button.setDefault(False)
         self.checkpoint_button = QPushButton("Open checkpoint\u2026")
@@ -102,10 +107,11 @@ class ModelPicker(QWidget):
         grid.addWidget(QLabel("Weights"), 1, 0)
         grid.addWidget(self.weights, 1, 1)
         grid.addWidget(self.about, 2, 0, 1, 2)
+        grid.addWidget(self.pending, 3, 0, 1, 2)
         buttons = QHBoxLayout()
         buttons.addWidget(self.load_button)
         buttons.addWidget(self.checkpoint_button)
-        grid.addLayout(buttons, 3, 0, 1, 2)
+        grid.addLayout(buttons, 4, 0, 1, 2)
         grid.setColumnStretch(1, 1)
         self._fill_architectures()
         self.arch.currentTextChanged.connect(lambda *_: self._fill_weights())
@@ -125,6 +131,10 @@ class ModelPicker(QWidget):
         completer.setFilterMode(Qt.MatchContains)
         completer.setCaseSensitivity(Qt.CaseInsensitive)
         self.arch.setCompleter(completer)
+
+    def set_pending(self, text: str) -> None:
+        self.pending.setText(text)
+        self.pending.setVisible(bool(text))
 
     def architecture(self) -> str:
         return self.arch.currentText().strip()

@@ -65,12 +65,12 @@ def parse_contour(text: str) -> tuple[str, float]:
 
 def compose_panel(rgb: np.ndarray, values: np.ndarray, cmap: str, alpha: float,
                   levels: Sequence[float] = (0.0, 1.0), mask: np.ndarray | None = None, width: int = 0,
-                  layout: str = "overlay") -> np.ndarray:
+                  layout: str = "overlay", mode: str = "blend") -> np.ndarray:
     """uint8 RGB: the overlay (with the mask's outline), resized to `width` px (0: as is), alone or
     to the right of the plain image."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown figure layout {layout!r}; choose {', '.join(LAYOUTS)}")
-    panel = overlay(rgb, values, cmap=cmap, alpha=alpha, levels=levels)
+    panel = overlay(rgb, values, cmap=cmap, alpha=alpha, levels=levels, mode=mode)
     if mask is not None:
         h, w = mask.shape
         panel = draw_contour(panel, mask, thickness=max(1, round(min(h, w) / 250)))

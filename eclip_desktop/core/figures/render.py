@@ -34,6 +34,7 @@ DEFAULT_COLORBAR_LABEL = "similarity (min–max normalised)"
 _MIN_SHORT_SIDE = 256
 
 
+OVERLAY_MODES = ("blend", "alpha", "heatmap")
 _WEIGHT_FILES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
 
 
@@ -113,8 +114,15 @@ def overlay(
     cmap: str = "jet",
     alpha: float = 0.5,
     levels: Sequence[float] = (0.0, 1.0),
+    mode: str = "blend",
 ) -> np.ndarray:
-    """Blend the coloured heatmap over the image; ``levels`` stretch heat before colouring."""
+    """Blend the coloured heatmap over the image; ``levels`` stretch heat before colouring.
+
+    mode: "blend" (one opacity everywhere), "alpha" (opacity grows with the value, so low values
+    leave the image untouched and high ones keep their true colour instead of mixing with it), or
+    "heatmap" (the map alone)."""
+    if mode not in OVERLAY_MODES:
+        raise ValueError(f"unknown overlay mode {mode!r}; choose {', '.join(OVERLAY_MODES)}")
     img = _check_rgb(rgb)
     h = np.asarray(heat, dtype=np.float32)
     if h.shape != img.shape[:2]:
@@ -123,7 +131,12 @@ def overlay(
     if not 0.0 <= a <= 1.0:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
     lo, hi = _check_levels(levels)
-    coloured = colorize((h - lo) / (hi - lo), cmap)
+    stretched = (h - lo) / (hi - lo)
+    coloured = colorize(stretched, cmap)
+    if mode == "heatmap":
+        return coloured
+    if mode == "alpha":
+        a = (a * np.clip(np.nan_to_num(stretched), 0.0, 1.0))[..., None]
     out = img.astype(np.float32) * (1.0 - a) + coloured.astype(np.float32) * a
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
