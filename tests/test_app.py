@@ -178,9 +178,10 @@ def test_bad_checkpoint_and_overlong_prompt_give_messages(qtbot, make_window, tm
     qtbot.waitUntil(lambda: "token" in w.banner.text(), timeout=WAIT_MS)
     assert w.banner.source == "maps"
     w.controls.picker.open_checkpoint(str(tmp_path / "missing.safetensors"), "eclip-tiny-vit")
-    qtbot.waitUntil(lambda: "Could not load the model" in w.banner.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "Could not load" in w.banner.text(), timeout=WAIT_MS)
     assert "missing.safetensors" in w.banner.text()
     assert w.model == ModelChoice("eclip-tiny-vit", "random", "cpu"), "a failed load keeps the working model"
+    assert w.controls.picker.choice() == ModelChoice("eclip-tiny-vit", "random"), "and the picker names it again"
     w.controls.prompts.setPlainText("a photo of a cat.")
     qtbot.waitUntil(lambda: w.views.side.scores.labels == ["a photo of a cat."], timeout=WAIT_MS)
     assert not w.banner.isVisible() or w.banner.source != "maps"

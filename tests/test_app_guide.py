@@ -151,3 +151,27 @@ def test_remove_image_from_list(qtbot, make_window, tmp_path):
     w.act_remove.trigger()
     assert w.image_list.count() == 0
     idle(qtbot, w)
+
+
+def test_usable_at_1000_by_700_and_capped_by_the_screen(qtbot, make_window, monkeypatch):
+    from PySide6.QtCore import QSize
+    w = make_window()
+    wait_for_map(qtbot, w)
+    for layout in ("side", "poolings", "prompts", "methods"):
+        w.set_layout(layout)
+        idle(qtbot, w)
+        assert w.minimumSizeHint().width() <= 1000, layout
+    w.resize(1000, 700)
+    # The docks shrink to their small widths, so the maps keep most of a small window.
+    qtbot.waitUntil(lambda: w.width() == 1000 and w.images_dock.width() <= 130
+                    and w.centralWidget().width() > 500, timeout=5_000)
+    w.act_panels.trigger()
+    assert not w.images_dock.isVisible() and not w.controls_dock.isVisible()
+    w.act_panels.trigger()
+    assert w.images_dock.isVisible() and w.controls_dock.isVisible()
+    # Whatever asks for more room later, the window stays within the screen it is on.
+    monkeypatch.setattr(type(w), "_screen_room", lambda self: QSize(1100, 760))
+    w.resize(1700, 1000)
+    w.fit_to_screen()
+    assert w.width() <= 1100 and w.height() <= 760 and w.maximumWidth() == 1100
+    w.setMaximumSize(16777215, 16777215)

@@ -38,6 +38,7 @@ from eclip_desktop.app.widgets.reading_guide import ReadingGuide
 from eclip_desktop.app.widgets.status import StatusBar
 from eclip_desktop.app.window_convis import ConVisMixin
 from eclip_desktop.app.window_files import FilesMixin
+from eclip_desktop.app.window_layout import LayoutMixin
 from eclip_desktop.app.window_menus import MenusMixin
 from eclip_desktop.app.window_model import ModelMixin
 from eclip_desktop.app.wordnet.dock import WordNetDock
@@ -67,7 +68,8 @@ def as_choice(model) -> ModelChoice | None:
     return None
 
 
-class MainWindow(MenusMixin, ModelMixin, ConVisMixin, FilesMixin, QMainWindow):
+class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, QMainWindow):
+    _horizontal = Qt.Horizontal
     def __init__(self, model="auto", images=None, texts=None, settings: AppSettings | None = None,
                  open_sample: bool = True, restore_geometry: bool = True):
         """model: "auto" (embedded family if installed), a ModelSpec/ModelChoice, or None (none loaded)."""
@@ -104,11 +106,12 @@ class MainWindow(MenusMixin, ModelMixin, ConVisMixin, FilesMixin, QMainWindow):
         self._build_ui()
         self._build_menus()
         self._connect_jobs()
-        self.resize(1440, 900)
+        self.initial_size()
         if restore_geometry:
             geometry, state = self.settings.geometry()
             if geometry is not None:
                 self.restoreGeometry(geometry)
+                self.fit_to_screen()  # saved on a larger screen than this one
             if state is not None:
                 self.restoreState(state)
         self._start(model, images, texts, open_sample)
@@ -139,14 +142,14 @@ class MainWindow(MenusMixin, ModelMixin, ConVisMixin, FilesMixin, QMainWindow):
         self.images_dock = QDockWidget("Images", self)
         self.images_dock.setObjectName("imagesDock")
         self.images_dock.setWidget(self.image_list)
-        self.images_dock.setMinimumWidth(170)
+        self.images_dock.setMinimumWidth(120)  # small screens: thumbnails and elided names still fit
         self.addDockWidget(Qt.LeftDockWidgetArea, self.images_dock)
 
         self.controls = ControlsPanel(list(self.pooling_actions.values()))
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.controls)
-        scroll.setMinimumWidth(340)
+        scroll.setMinimumWidth(280)
         self.controls_dock = QDockWidget("Controls", self)
         self.controls_dock.setObjectName("controlsDock")
         self.controls_dock.setWidget(scroll)
@@ -156,6 +159,7 @@ class MainWindow(MenusMixin, ModelMixin, ConVisMixin, FilesMixin, QMainWindow):
         # Controls stay in front: WordNet loads only once its tab is opened.
         self.controls_dock.raise_()
         self.wordnet_dock.synset_selected.connect(self.show_convis)
+        self.wordnet_dock.concept_set_changed.connect(self._concept_set_changed)
         self.wordnet_dock.prompt_requested.connect(self.add_prompt)
         self.controls.changed.connect(self._control_changed)
         # activated, not currentIndexChanged: re-picking the method already selected must also
@@ -180,11 +184,12 @@ class MainWindow(MenusMixin, ModelMixin, ConVisMixin, FilesMixin, QMainWindow):
         bar.addSeparator()
         bar.addAction(self.act_copy)
         self.addToolBar(Qt.TopToolBarArea, bar)
-        self.display_bar = DisplayBar()
+        self.display_bar = DisplayBar(self)
         self.display_bar.changed.connect(self._display_changed)
         dbar = QToolBar("Display")
         dbar.setObjectName("displayToolbar")
-        dbar.addWidget(self.display_bar)
+        self.display_bar.populate(dbar)
+        self.display_bar.hide()  # its controls live in the toolbar now; it keeps their state and signals
         self.addToolBar(Qt.TopToolBarArea, dbar)
 
     def add_side_dock(self, dock: QDockWidget) -> None:
@@ -272,8 +277,10 @@ class MainWindow(MenusMixin, ModelMixin, ConVisMixin, FilesMixin, QMainWindow):
         self.request_maps(0)
 
     def _update_guide(self) -> None:
-        convis = self.convis_on and self.layout_name == "side"
-        self.guide.set_html(guide_html(self.model, self.analysis, self.display, self.maps, convis))
+        r = self.convis_result
+        support = (r.support_text() if r is not None else "") if self.convis_on and self.layout_name == "side" \
+            else None
+        self.guide.set_html(guide_html(self.model, self.analysis, self.display, self.maps, support))
 
     def _control_changed(self, what: str) -> None:
         if what == "device":
@@ -391,8 +398,11 @@ class MainWindow(MenusMixin, ModelMixin, ConVisMixin, FilesMixin, QMainWindow):
         convis = self._convis_pane(path) if image is not None else None
         self.views.render(self.layout_name, Scene(image, maps, self.analysis, self.display, self.model,
                                                   note, image_note, convis))
-        self.guide.set_html(guide_html(self.model, self.analysis, self.display, maps,
-                                       convis is not None and convis.preview is not None))
+        support = None
+        if convis is not None:
+            r = self.convis_result
+            support = r.support_text() if convis.preview is not None and r is not None else ""
+        self.guide.set_html(guide_html(self.model, self.analysis, self.display, maps, support))
         name = os.path.basename(path) if path else ""
         self.setWindowTitle(f"{name} \u2014 eclip-desktop" if name else "eclip-desktop")
 
@@ -455,11 +465,7 @@ class MainWindow(MenusMixin, ModelMixin, ConVisMixin, FilesMixin, QMainWindow):
             self._map_note = "cancelled \u2014 press F5 to compute again"
             self.refresh()
         elif kind == "convis":
-            self._convis_asked = None
-            self._convis_note = "ConVis cancelled \u2014 press F5 or select a synset to compute it"
-            if self.convis_on:
-                self.wordnet_dock.set_convis_status(self._convis_note)
-            self.refresh()
+            self._convis_was_cancelled()
         self.status.set_job_text(f"{kind} cancelled")
 
     def _banner_action(self, action: str) -> None:

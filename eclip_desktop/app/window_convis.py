@@ -13,11 +13,37 @@ from eclip_desktop.app.workers.jobs import Job
 
 class ConVisMixin:
 
+    _convis_cancelled = False  # the coarse preview on screen will not be refined (its job was cancelled)
+
     def show_convis(self, synset: str) -> None:
         """Show a synset's ConVis map of the current image (the WordNet dock's selection)."""
         self.selected_synset = synset
         self.convis_on = True
+        if self._convis_cancelled:
+            self._convis_asked = None  # selecting it again finishes what Cancel stopped
         self._request_convis()
+
+    def _concept_set_changed(self, _key: str) -> None:
+        """Another concept set: the map, its caption and the image's concept list belonged to the old
+        one, so they go, and the selected synset is computed again against the new set."""
+        self.wordnet_dock.show_image_concepts(None)
+        self._concepts_context = None
+        self._convis_asked = None
+        self.convis_result = None
+        if self.convis_on:
+            self._request_convis()
+
+    def _convis_was_cancelled(self) -> None:
+        self._convis_asked = None
+        self._convis_cancelled = True
+        r = self.convis_result
+        if r is not None and not r.final:
+            self._convis_note = "ConVis cancelled \u2014 the coarse preview stays; press F5 or select the synset to finish"
+        else:
+            self._convis_note = "ConVis cancelled \u2014 press F5 or select a synset to compute it"
+        if self.convis_on:
+            self.wordnet_dock.set_convis_status(self._convis_note)
+        self.refresh()
 
     def leave_convis(self) -> None:
         """Back to the prompt maps (ITSM / Surgery) in the map pane."""
@@ -56,6 +82,7 @@ class ConVisMixin:
             # A newer synset supersedes the older job (same kind); the rank matrix the older one
             # finished stays cached in the core, so nothing done is lost.
             self._convis_asked = (req.context(), req.synset)
+            self._convis_cancelled = False
             self._convis_note = f"ConVis: computing {req.synset} \u2026"
             self.compute.submit(Job("convis", convis_job(req, self.wordnet_dock.service),
                                     label=f"ConVis: {req.synset} \u2026"))
@@ -69,6 +96,7 @@ class ConVisMixin:
         if not self.convis_on or req is None or r.synset != req.synset or r.request.context() != req.context():
             return
         self.convis_result = r
+        self._convis_cancelled = False
         if self.image_view is None or self.image_view.path != r.image.path:
             self.image_view = r.image
         self.wordnet_dock.set_convis_status(f"ConVis map of {r.synset}: coarse preview from {r.windows} windows, "
@@ -94,7 +122,7 @@ class ConVisMixin:
             self.image_view = r.image
         self.banner.clear_source("convis")
         self.wordnet_dock.set_convis_status(f"ConVis map of {r.synset} shown ({r.windows} windows, "
-                                            f"concept set \u2018{r.set_name}\u2019).")
+                                            f"concept set \u2018{r.set_name}\u2019): {r.support_text()}.")
         self.refresh()
 
     def _convis_pane(self, path: str) -> ConVisPane | None:
@@ -103,10 +131,15 @@ class ConVisMixin:
         req = self._convis_request()
         r = self.convis_result
         if self._convis_current(req, preview_ok=True) and r.request.path == path:
-            caption = (f"rank map over {r.windows} windows \u00b7 concept set \u2018{r.set_name}\u2019 \u00b7 "
-                       "bright = the concept ranks high; 0 outside the centre square")
+            # How strongly the image supports the concept comes first: a stretched map of an absent
+            # concept looks as bright as one of a present concept.
+            support = r.support_text()
+            caption = (f"{support} \u00b7 rank map over {r.windows} windows \u00b7 concept set "
+                       f"\u2018{r.set_name}\u2019 \u00b7 0 outside the centre square")
             if not r.final:
-                caption = (f"coarse preview from {r.windows} windows (stride 32), refining \u2026 \u00b7 "
-                           f"concept set \u2018{r.set_name}\u2019")
+                state = ("cancelled, not finished \u2014 select the synset again or press F5 to finish"
+                         if self._convis_cancelled else "refining \u2026")
+                caption = (f"{support} \u00b7 coarse preview from {r.windows} windows (stride 32), {state} "
+                           f"\u00b7 concept set \u2018{r.set_name}\u2019")
             return ConVisPane(f"ConVis \u00b7 {r.synset}: {r.gloss}", r.preview, r.values, caption)
         return ConVisPane(f"ConVis \u00b7 {self.selected_synset}", note=self._convis_note or "computing \u2026")

@@ -100,6 +100,8 @@ class MenusMixin:
         self.act_guide = A("Reading &Guide", lambda on: self.guide.setVisible(on), None,
                            "What the map on screen shows, under the views", checkable=True)
         self.act_guide.setChecked(True)
+        self.act_panels = A("Hide/Show Side &Panels", self.toggle_side_panels, "F11",
+                            "Give the maps the whole window (small screens)")
         self.act_shortcuts = A("&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self.act_reading = A("How to &Read These Maps", self.show_reading_help)
         self.act_about = A("&About eclip-desktop", self.show_about)
@@ -147,6 +149,7 @@ class MenusMixin:
         v.addAction(self.images_dock.toggleViewAction())
         v.addAction(self.controls_dock.toggleViewAction())
         v.addAction(self.wordnet_dock.toggleViewAction())
+        v.addAction(self.act_panels)
         v.addAction(self.act_guide)
         v.addAction(self.act_toggle_map)
         h = self.menuBar().addMenu("&Help")

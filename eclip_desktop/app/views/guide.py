@@ -61,10 +61,12 @@ def shift_sentence(model: ModelChoice | None) -> str:
             f"(mSC {best.msc:+.0f} %). Compare them in the pooling grid (Ctrl+2).")
 
 
-def legend_sentence(text: str | None, raw_range, convis: bool = False, contribution: bool = False) -> str:
-    if convis:
+def legend_sentence(text: str | None, raw_range, convis: str | None = None, contribution: bool = False) -> str:
+    if convis is not None:
+        support = f" <b>Support</b>: {html.escape(convis)}." if convis else ""
         return ("<b>Bright</b> = windows where the concept ranks high among the concept set; dark = it ranks "
-                "low. 0 outside the centre square ConVis sees.")
+                f"low. The map is stretched to its own range, so read the support first.{support} 0 outside "
+                "the centre square ConVis sees.")
     if contribution:
         return ("<b>Bright</b> = locations that give the pooled embedding most of its evidence under this "
                 "pooling.")
@@ -85,12 +87,14 @@ def threshold_sentence(display: DisplayState) -> str:
 
 
 def guide_html(model: ModelChoice | None, analysis: AnalysisState, display: DisplayState, maps: dict,
-               convis: bool = False) -> str:
+               convis: str | None = None) -> str:
+    """convis: the support text of the ConVis map on screen ("" while unknown), None for prompt maps."""
     ms = maps.get((analysis.method, analysis.pooling))
     text = raw = None
     if ms is not None and ms.heatmaps:
         hm = ms.heatmaps[min(analysis.shown_index(), len(ms.heatmaps) - 1)]
         text, raw = hm.text, hm.raw_range
-    parts = [legend_sentence(text, raw, convis, display.show_contribution), shift_sentence(model),
-             threshold_sentence(display)]
+    # The shift is about prompt maps (ITSM); under a ConVis map it would describe something not shown.
+    parts = [legend_sentence(text, raw, convis, display.show_contribution),
+             shift_sentence(model) if convis is None else "", threshold_sentence(display)]
     return " &nbsp;\u2022&nbsp; ".join(p for p in parts if p)

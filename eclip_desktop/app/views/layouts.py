@@ -120,7 +120,9 @@ class MapViews(QStackedWidget):
         if layout == "side":
             self.setCurrentWidget(self.side)
             self._render_side(s)
+            self.side.refresh_readout()
             return
+        self.cursor_text.emit("")  # a tile's value under the cursor belonged to the previous maps
         self.setCurrentWidget(self.grid)
         self.grid.map_visible = self.map_visible  # tiles made for this render start as the others are
         header, tiles = {"poolings": self._pooling_tiles, "prompts": self._prompt_tiles,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
 from eclip_desktop.app.state import DisplayState
@@ -34,8 +34,9 @@ class SideBySideView(QWidget):
         self.glw.ci.layout.setColumnStretchFactor(1, 1)
         # Titles are Qt labels, not pyqtgraph LabelItems: those widen their column to the text.
         self.left_title = ElidedLabel()
-        self.right_title = ElidedLabel()
-        self.caption = ElidedLabel()
+        # Wrapped, not cut: the end of a map's title names its pooling, the caption its raw range.
+        self.right_title = ElidedLabel(wrap=True)
+        self.caption = ElidedLabel(wrap=True)
         self.caption.setStyleSheet("color: palette(placeholder-text);")
         for label in (self.left_title, self.right_title):
             font = label.font()
@@ -43,7 +44,7 @@ class SideBySideView(QWidget):
             label.setFont(font)
         titles = QGridLayout()
         titles.setContentsMargins(4, 0, 4, 0)
-        titles.addWidget(self.left_title, 0, 0)
+        titles.addWidget(self.left_title, 0, 0, Qt.AlignTop)
         titles.addWidget(self.right_title, 0, 1)
         titles.addWidget(self.caption, 1, 1)
         titles.setColumnStretch(0, 1)
@@ -57,11 +58,18 @@ class SideBySideView(QWidget):
         box.addWidget(self.scores)
         self.glw.scene().sigMouseMoved.connect(self._mouse_moved)
         self._cmap = "viridis"
+        self._last_pos = None
 
     def canvases(self):
         return [self.image, self.map]
 
+    def refresh_readout(self) -> None:
+        """Read the new map under a cursor that has not moved: the old value must not stay."""
+        if self._last_pos is not None:
+            self._mouse_moved(self._last_pos)
+
     def _mouse_moved(self, pos) -> None:
+        self._last_pos = pos
         for canvas in (self.map, self.image):
             if canvas.contains_scene_pos(pos):
                 # Over the image pane, read the map at the same pixel: both show one grid.

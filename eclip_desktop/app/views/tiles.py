@@ -46,7 +46,7 @@ class Tile(QFrame):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setFrameShape(QFrame.StyledPanel)
-        self.title = ElidedLabel()
+        self.title = ElidedLabel(wrap=True)  # a tile title's end is its pooling or prompt: never cut
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)

@@ -38,7 +38,7 @@ class DisplayBar(QWidget):
                                 "the map)")
         self.opacity = QSlider(Qt.Horizontal)
         self.opacity.setRange(0, 100)
-        self.opacity.setFixedWidth(110)
+        self.opacity.setFixedWidth(90)
         self.opacity.setToolTip("Opacity of the map over the image")
         self.opacity_value = QLabel()
         self.opacity_value.setMinimumWidth(38)
@@ -52,17 +52,22 @@ class DisplayBar(QWidget):
         self.threshold.setToolTip("Outline the part of the map above a threshold")
         self.threshold_value = QDoubleSpinBox()
         self.threshold_value.setDecimals(2)
-        self.threshold_value.setFixedWidth(84)
-        self.contribution = QCheckBox("Contribution map")
+        self.threshold_value.setFixedWidth(72)
+        self.contribution = QCheckBox("Contribution")
         self.contribution.setToolTip("Show where the selected pooling takes its evidence instead of the similarity map")
+        self._items = []
         for label, widget in (("Colormap", self.colormap), ("Overlay", self.overlay), ("Opacity", self.opacity),
                               (None, self.opacity_value),
                               ("Levels", self.percentile), ("Threshold", self.threshold),
                               (None, self.threshold_value), (None, self.contribution)):
             if label:
                 row.addSpacing(6)
-                row.addWidget(QLabel(label))
+                text = QLabel(label)
+                text.setContentsMargins(6, 0, 0, 0)
+                row.addWidget(text)
+                self._items.append(text)
             row.addWidget(widget)
+            self._items.append(widget)
         self._state = DisplayState()
         self.show_display(self._state)
         for w in (self.colormap, self.overlay, self.percentile, self.threshold):
@@ -70,6 +75,13 @@ class DisplayBar(QWidget):
         self.opacity.valueChanged.connect(self._edited)
         self.threshold_value.valueChanged.connect(self._edited)
         self.contribution.toggled.connect(self._edited)
+
+    def populate(self, toolbar) -> None:
+        """Put the controls into `toolbar` one by one, so a narrow window folds the last ones into
+        the toolbar's » menu instead of the whole bar forcing the window wider than the screen."""
+        for item in self._items:
+            self.layout().removeWidget(item)
+            toolbar.addWidget(item)
 
     def _edited(self, *_):
         previous = self._state.threshold

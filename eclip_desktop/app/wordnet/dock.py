@@ -64,6 +64,7 @@ class WordNetDock(QDockWidget):
     prompt_requested = Signal(str)  # a prompt line for the prompts editor
     job_text = Signal(str)  # for the status bar
     busy_changed = Signal(bool)
+    concept_set_changed = Signal(str)  # the key of the set now in use (ConVis maps and lists follow it)
 
     def __init__(self, parent=None):
         super().__init__("WordNet", parent)
@@ -428,6 +429,7 @@ class WordNetDock(QDockWidget):
             more = f"<br>\u2026 and {len(loaded.rejected) - 8} more" if len(loaded.rejected) > 8 else ""
             self.show_message(f"{len(loaded.rejected)} line(s) of the file were not used:<br>{lines}{more}")
         if changed:
+            self.concept_set_changed.emit(loaded.key)
             self.set_tree_root(ROOT)
             if self.search.text().strip():
                 self.search_now()

@@ -54,6 +54,24 @@ class ConVisResult:
     concepts: list[dict] | None  # by map mass: synset, gloss, mass, best_rank
     notices: list[str] = field(default_factory=list)  # e.g. the fall-back to the CPU
     final: bool = True  # False: the coarse preview (stride-32 windows) sent while the rest is encoded
+    best_rank: int = -1  # the concept's best rank over the windows (0 = first of the set)
+    set_size: int = 0
+
+    def support(self) -> float:
+        """How strongly the image supports the concept: the share of the set its best window
+        ranks it above (1.0: first in some window; near 0.5: no better than chance)."""
+        if self.set_size <= 1 or self.best_rank < 0:
+            return 0.0
+        return 1.0 - self.best_rank / (self.set_size - 1)
+
+    def support_text(self) -> str:
+        if self.best_rank < 0:
+            return ""
+        top = max(self.best_rank + 1, 1) / max(self.set_size, 1)
+        verdict = ("strong support" if top <= 0.01 or self.best_rank == 0 else "some support" if top <= 0.10
+                   else "weak support — probably absent; the map stretches what little there is")
+        return (f"best window ranks it {self.best_rank + 1:,} of {self.set_size:,} concepts "
+                f"(top {top:.1%}): {verdict}")
 
 
 def _cancelled(ctx: Context):
@@ -97,7 +115,7 @@ def _convis_map(ctx: Context, req: ConVisRequest, hierarchy, concept_set, image,
             coarse = cv.map_from_ranks(rm, req.synset, final=False)
             ctx.partial(ConVisResult(req, view, req.synset, hierarchy.gloss(req.synset), coarse.values,
                                      preview(coarse.values, PREVIEW_SIDE), concept_set.name, coarse.windows,
-                                     None, final=False))
+                                     None, final=False, best_rank=int(coarse.window_scores.min()), set_size=n))
     ctx.check()
     cm = cv.map_from_ranks(rm, req.synset)
     concepts = None
@@ -105,7 +123,8 @@ def _convis_map(ctx: Context, req: ConVisRequest, hierarchy, concept_set, image,
         ctx.progress("ConVis: concepts in this image \u2026")
         concepts = cv.concepts_in_image(image, req.top_k)["by_mass"]
     return ConVisResult(req, view, req.synset, hierarchy.gloss(req.synset), cm.values,
-                        preview(cm.values, PREVIEW_SIDE), concept_set.name, cm.windows, concepts)
+                        preview(cm.values, PREVIEW_SIDE), concept_set.name, cm.windows, concepts,
+                        best_rank=int(cm.window_scores.min()), set_size=n)
 
 
 def convis_job(req: ConVisRequest, service):
