@@ -175,3 +175,41 @@ def test_usable_at_1000_by_700_and_capped_by_the_screen(qtbot, make_window, monk
     w.fit_to_screen()
     assert w.width() <= 1100 and w.height() <= 760 and w.maximumWidth() == 1100
     w.setMaximumSize(16777215, 16777215)
+
+
+def test_picker_groups_hides_configs_and_loads_on_choice(qtbot):
+    from eclip_desktop.app.widgets.model_picker import ModelPicker
+    from eclip_desktop.app.workers.catalogue import Catalogue
+    picker = ModelPicker()
+    qtbot.addWidget(picker)
+    picker.set_catalogue(Catalogue(["RN50", "ViT-B-16", "eclip-tiny-vit"],
+                                   {"RN50": [("openai", True), ("yfcc15m", False)], "ViT-B-16": [("openai", False)]}))
+    texts = [picker.arch.itemText(i) for i in range(picker.arch.count())]
+    at = {t: i for i, t in enumerate(texts)}
+    assert at["\u2014 Downloaded weights \u2014"] < at["RN50"] < at["\u2014 Needs a download \u2014"] < at["ViT-B-16"]
+    assert "eclip-tiny-vit" not in picker.entries()  # a weightless training config, hidden
+    picker.show_configs.setChecked(True)
+    assert "eclip-tiny-vit" in picker.entries()
+    # Headers cannot be chosen; choosing a model loads it at once.
+    loads = []
+    picker.load_requested.connect(loads.append)
+    picker.arch.activated.emit(at["\u2014 Downloaded weights \u2014"])
+    assert loads == []
+    picker.arch.setCurrentIndex(picker.arch.findText("RN50"))
+    picker.arch.activated.emit(picker.arch.currentIndex())
+    assert loads == [ModelChoice("RN50", "openai")]  # the cached weights first
+    # A model in use that no group lists is still named (e.g. from the command line).
+    picker.set_choice(ModelChoice("eclip-tiny-rn", "random"))
+    assert picker.choice() == ModelChoice("eclip-tiny-rn", "random")
+
+
+def test_window_opens_without_torch_or_open_clip():
+    """The window's modules import neither torch nor open_clip: those take seconds, and the window
+    must be up (with the sample) before them. Checked in a fresh interpreter."""
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['torch'] = None; sys.modules['open_clip'] = None; "
+            "import eclip_desktop.app.main_window, eclip_desktop.app.main")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert done.returncode == 0, done.stderr[-2000:]

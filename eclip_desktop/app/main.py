@@ -1,17 +1,7 @@
 """Start the window: `eclip-desktop`, `eclip-desktop gui [IMAGE...] [--model M --pretrained W --device D]`."""
 from __future__ import annotations
 
-import os
 import sys
-
-
-def _limit_torch_threads() -> None:
-    # torch takes every core by default; leaving one to the UI thread keeps the window fluid
-    # while a map is computed on a small machine.
-    import torch
-    cores = os.cpu_count() or 1
-    if cores > 1 and torch.get_num_threads() >= cores:
-        torch.set_num_threads(cores - 1)
 
 
 def run(images=None, model: str | None = None, pretrained: str | None = None, device: str = "auto",
@@ -26,7 +16,8 @@ def run(images=None, model: str | None = None, pretrained: str | None = None, de
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationVersion(__version__)
-    _limit_torch_threads()
+    # torch's threads are limited on the worker with the first model (workers/compute.py): importing
+    # torch here would keep the window from opening for seconds.
 
     from eclip_desktop.app.main_window import MainWindow
     from eclip_desktop.core.model.family import FAMILY, family_available

@@ -52,7 +52,7 @@ from eclip_desktop.app.workers.convis import ConVisResult
 from eclip_desktop.app.workers.jobs import Job, JobRunner
 from eclip_desktop.core.explain.methods import method_names
 from eclip_desktop.core.model.family import FAMILY, family_available
-from eclip_desktop.core.model.loading import ModelSpec
+from eclip_desktop.core.model.spec import ModelSpec
 
 TEXT_DEBOUNCE_MS = 250
 NO_FAMILY_MESSAGE = ("No embedded model found \u2014 choose a model: an open_clip architecture with downloaded "
@@ -228,6 +228,7 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
             self.request_model(choice)
         elif model == "auto":
             self.banner.show_message(NO_FAMILY_MESSAGE, "warning", "model", "choose-model", "Choose a model\u2026")
+        self.request_catalogue()
         paths = list(images or []) or ([str(sample_path())] if use_sample else [])
         if paths:
             self.open_paths(paths, remember=bool(images))
@@ -436,6 +437,8 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
         elif kind == "convis":
             self._convis_ready(result)
             self.status.set_job_text(f"ConVis map of {result.synset} ready")
+        elif kind == "catalogue":
+            self._catalogue_ready(result)
         else:
             self._file_job_done(kind, result)
 
@@ -461,6 +464,8 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
     def _job_cancelled(self, kind: str) -> None:
         if kind == "model":
             self._model_cancelled()
+        elif kind == "catalogue":
+            self.request_catalogue()  # Esc was meant for a map, not for the list of models
         if kind == "maps":
             self._map_note = "cancelled \u2014 press F5 to compute again"
             self.refresh()
@@ -481,6 +486,7 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
     # --- lifecycle -------------------------------------------------------------------------------
 
     def closeEvent(self, event) -> None:
+        self._closing = True
         self._debounce.stop()
         self.settings.set_geometry(self.saveGeometry(), self.saveState())
         self.settings.sync()

@@ -16,8 +16,8 @@ from eclip_desktop.core.model.family import (
     is_embedded,
     is_family,
 )
-from eclip_desktop.core.model.loading import ModelSpec
 from eclip_desktop.core.model.poolings import pooling_names
+from eclip_desktop.core.model.spec import ModelSpec
 
 LAYOUTS = {"side": "Side by side", "poolings": "Pooling grid", "prompts": "Prompt grid", "methods": "Method grid"}
 PERCENTILES = (100.0, 99.5, 99.0, 95.0, 90.0)

@@ -38,6 +38,7 @@ def cached_open_clip() -> ModelChoice | None:
 
 class ModelMixin:
     _pending_model: ModelChoice | None = None
+    _closing = False
     _domain_dismissed: set = set()
 
 
@@ -148,3 +149,21 @@ class ModelMixin:
             self._banner_action("choose-model")
             return
         self.request_model(choice.on_device(self.controls.device_name()))
+
+    # --- the picker's list ----------------------------------------------------------------------------
+
+    def request_catalogue(self) -> None:
+        """The open_clip list and the devices, from the worker that owns torch (after a queued model
+        load, which imports torch anyway), so the window never waits for open_clip to open."""
+        if self._closing:
+            return
+        from eclip_desktop.app.workers.catalogue import catalogue_job
+        self.compute.submit(Job("catalogue", catalogue_job(), label="listing models \u2026"))
+
+    def _catalogue_ready(self, catalogue) -> None:
+        self.controls.set_devices(catalogue.devices)
+        self.controls.picker.set_catalogue(catalogue)
+        shown = self._pending_model or self.model
+        if shown is not None:
+            self.controls.picker.set_choice(shown)
+            self.controls.show_device(shown.device)

@@ -8,18 +8,20 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
 
 from eclip_desktop.app.state import ModelChoice
 from eclip_desktop.app.views.display import preview
-from eclip_desktop.core.explain.engine import Engine
 from eclip_desktop.core.explain.heatmap import Heatmap
 from eclip_desktop.core.io.imageio import LoadedImage, load_image
-from eclip_desktop.core.model.loading import ModelSpec, load_model
 from eclip_desktop.core.model.poolings import pooling_names
+from eclip_desktop.core.model.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from eclip_desktop.core.explain.engine import Engine
 
 PREVIEW_SIDE = 1280  # what the views draw; full-size maps stay for the cursor readout and export
 THUMB_SIDE = 96
@@ -96,6 +98,22 @@ class ModelLoaded:
     notices: list[str] = field(default_factory=list)
 
 
+_threads_limited = False
+
+
+def limit_torch_threads() -> None:
+    """torch takes every core by default; leaving one to the UI thread keeps the window fluid while
+    a map is computed on a small machine. Once per process, before the first model."""
+    global _threads_limited
+    if _threads_limited:
+        return
+    import torch
+    cores = os.cpu_count() or 1
+    if cores > 1 and torch.get_num_threads() >= cores:
+        torch.set_num_threads(cores - 1)
+    _threads_limited = True
+
+
 class WorkerState:
     """Lives on the worker thread; the UI thread never calls into it while a job runs."""
 
@@ -114,6 +132,11 @@ class WorkerState:
             return self.engines[spec]
         if ctx is not None:
             ctx.progress(f"loading {spec.label()} …")
+        # torch and open_clip are first imported here, on the worker thread, so the window opens
+        # (with its sample) before those seconds-long imports, and never stalls on them.
+        from eclip_desktop.core.explain.engine import Engine
+        from eclip_desktop.core.model.loading import load_model
+        limit_torch_threads()
         engine = Engine(load_model(spec))
         self.engines[spec] = engine
         while len(self.engines) > self.max_engines:

@@ -20,7 +20,6 @@ from eclip_desktop.app.workers.compute import (
     ImageView,
     with_cpu_fallback,
 )
-from eclip_desktop.core.convis.windows import window_boxes
 from eclip_desktop.core.errors import CancelledError, ConceptError
 
 TOP_CONCEPTS = 15
@@ -87,6 +86,7 @@ def _cancelled(ctx: Context):
 
 def _convis_map(ctx: Context, req: ConVisRequest, hierarchy, concept_set, image, view) -> ConVisResult:
     from eclip_desktop.core.convis.engine import ConVis
+    from eclip_desktop.core.convis.windows import window_boxes
     spec = req.model.spec(req.pooling)
     handle = ctx.state.engine(spec, ctx).handle
     key = (spec, req.set_key, concept_set.content_hash)

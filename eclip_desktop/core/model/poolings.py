@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
+from eclip_desktop.core.lazy import lazy
 
+torch = lazy("torch")  # used inside the functions only: pooling names must not need torch
 TAU_CHOICES = ("mean", "topk")
 
 
