@@ -47,6 +47,7 @@ from eclip_desktop.app.workers.compute import (
     MapResult,
     WorkerState,
     map_job,
+    picture_job,
 )
 from eclip_desktop.app.workers.convis import ConVisResult
 from eclip_desktop.app.workers.jobs import Job, JobRunner
@@ -347,7 +348,9 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
             self.refresh()
             self._request_convis()
             return
-        self._map_note = "computing \u2026"
+        self._map_note = "loading the model \u2026" if self._pending_model is not None else "computing \u2026"
+        if not have_image:
+            self.io.submit(Job("picture", picture_job(path), label=f"reading {os.path.basename(path)} \u2026"))
         self.compute.submit(Job("maps", map_job(replace(req, pairs=tuple(need))),
                                 label=f"{os.path.basename(path)}: maps \u2026"))
         self.refresh()
@@ -378,6 +381,8 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
             self.request_maps(0)
 
     def _note(self) -> str:
+        if self.model is None and self._pending_model is not None:
+            return f"loading {self._pending_model.label()} \u2026"
         if self.model is None:
             return "no model loaded \u2014 choose one under Controls \u25b8 Model"
         if not self.analysis.texts:
@@ -439,10 +444,17 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
             self.status.set_job_text(f"ConVis map of {result.synset} ready")
         elif kind == "catalogue":
             self._catalogue_ready(result)
+        elif kind == "picture":
+            if result.path == self.image_list.current_path() and (self.image_view is None
+                                                                  or self.image_view.path != result.path):
+                self.image_view = result
+                self.refresh()
         else:
             self._file_job_done(kind, result)
 
     def _job_failed(self, kind: str, message: str) -> None:
+        if kind == "picture":
+            return  # the thumbnail and map jobs report an unreadable image, once
         if kind == "model":
             self._model_failed(message)
         elif kind == "maps":

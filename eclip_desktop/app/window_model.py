@@ -22,17 +22,16 @@ def out_of_domain_text(image_name: str) -> str:
             "For photographs, load an open_clip model or a checkpoint of your own.")
 
 
-def cached_open_clip() -> ModelChoice | None:
-    """A common open_clip model whose weights are already on disk (loads offline), or None."""
-    from eclip_desktop.core.model.loading import is_tag_cached, list_pretrained_tags
-    for arch in COMMON_OPEN_CLIP:
-        try:
-            tags = list_pretrained_tags(arch)
-        except Exception:  # noqa: BLE001 - an architecture open_clip does not know is skipped
-            continue
-        for tag in tags:
-            if is_tag_cached(arch, tag):
-                return ModelChoice(arch, tag)
+def cached_open_clip(catalogue) -> ModelChoice | None:
+    """A common open_clip model whose weights are already on disk (loads offline), or None; from the
+    picker's catalogue, so the UI thread never imports open_clip for it."""
+    if catalogue is None:
+        return None
+    names = [a for a in COMMON_OPEN_CLIP if a in catalogue.architectures] + list(catalogue.architectures)
+    for arch in names:
+        cached = catalogue.cached(arch)
+        if cached:
+            return ModelChoice(arch, cached[0])
     return None
 
 
@@ -140,7 +139,7 @@ class ModelMixin:
 
     def load_open_clip(self) -> None:
         """One click from the notice: a common open_clip model with weights on disk, else the picker."""
-        choice = cached_open_clip()
+        choice = cached_open_clip(self.controls.picker.catalogue)
         if choice is None:
             self.banner.show_message("No open_clip weights are downloaded yet: pick a model under Controls "
                                      "\u25b8 Model (weights marked \u2018not downloaded\u2019 need the internet "

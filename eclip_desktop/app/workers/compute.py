@@ -263,6 +263,16 @@ def map_job(req: MapRequest):
     return run
 
 
+def picture_job(path: str):
+    """The picture alone, for the io worker: it shows at once even while the compute worker is still
+    importing torch or loading a model (the maps job then sends the same view again)."""
+    def run(ctx: Context) -> ImageView:
+        loaded = load_image(path)
+        ctx.check()
+        return ImageView(path, loaded.sha256, loaded.width, loaded.height, preview(loaded.rgb, PREVIEW_SIDE))
+    return run
+
+
 def thumbnail(rgb: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
     h, w = rgb.shape[:2]
     scale = side / max(h, w)
