@@ -226,10 +226,12 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
         self.layout_actions[self.layout_name].setChecked(True)
         self._update_pooling_availability(choice)
         if choice is not None:
-            self.request_model(choice)
+            self._pending_model = choice  # the map pane says "loading …" from the first frame
         elif model == "auto":
             self.banner.show_message(NO_FAMILY_MESSAGE, "warning", "model", "choose-model", "Choose a model\u2026")
-        self.request_catalogue()
+        # The model (and with it torch) is asked for once the event loop runs, i.e. after the window
+        # is on screen: a worker importing torch meanwhile would slow the first paint by seconds.
+        QTimer.singleShot(0, lambda: self._start_work(choice))
         paths = list(images or []) or ([str(sample_path())] if use_sample else [])
         if paths:
             self.open_paths(paths, remember=bool(images))
@@ -413,6 +415,13 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
         self.setWindowTitle(f"{name} \u2014 eclip-desktop" if name else "eclip-desktop")
 
     # --- jobs -------------------------------------------------------------------------------------
+
+    def _start_work(self, choice) -> None:
+        if self._closing:
+            return
+        if choice is not None and self.model is None and self._pending_model == choice:
+            self.request_model(choice)
+        self.request_catalogue()
 
     def _busy_changed(self, _busy: bool) -> None:
         busy = self.compute.is_busy() or self.io.is_busy() or self.wordnet_dock.is_busy()
