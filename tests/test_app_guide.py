@@ -213,3 +213,11 @@ def test_window_opens_without_torch_or_open_clip():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_prompt_template_article():
+    from eclip_desktop.app.wordnet.dock import PROMPT_TEMPLATE, fill_template
+    assert fill_template(PROMPT_TEMPLATE, "attribute") == "a photo of an attribute."
+    assert fill_template(PROMPT_TEMPLATE, "dog") == "a photo of a dog."
+    assert fill_template("A {lemma} on a table", "apple") == "An apple on a table"
+    assert fill_template("photo of", "owl") == "photo of owl"

@@ -312,14 +312,14 @@ class FilesMixin:
         overwrite = False
         stem = Path(parts[0].path).stem
         if isinstance(parts[2], str):
-            pattern, what = f"{stem}__grid-{parts[2]}.*", "This grid"
+            pattern, what = f"{stem}__grid-{parts[2]}.*", "This grid\u2019s files are"
         elif parts[2] is None:
-            pattern, what = f"{stem}__convis__{self.selected_synset}.*", "The ConVis map of this synset"
+            pattern, what = f"{stem}__convis__{self.selected_synset}.*", "The files of this synset\u2019s ConVis map are"
         else:
             pattern = f"{stem}__{self.analysis.method}__{self.analysis.pooling}__*"
-            what = "Maps of this image with this method and pooling"
+            what = "Maps of this image with this method and pooling are"
         if any(Path(folder).glob(pattern)):
-            answer = QMessageBox.question(self, "Replace files?", f"{what} are already in that folder. "
+            answer = QMessageBox.question(self, "Replace files?", f"{what} already in that folder. "
                                           "Replace them?")
             if answer != QMessageBox.Yes:
                 return

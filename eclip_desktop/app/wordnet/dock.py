@@ -13,6 +13,7 @@ the window computes it on the model's worker and hands back a status line and th
 from __future__ import annotations
 
 import itertools
+import re
 from html import escape
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -53,6 +54,15 @@ from eclip_desktop.core.wordnet.hierarchy import SynsetInfo
 
 SEARCH_DEBOUNCE_MS = 200
 PROMPT_TEMPLATE = "a photo of a {lemma}."
+
+
+def fill_template(template: str, lemma: str) -> str:
+    """The prompt for a lemma; "a {lemma}" becomes "an {lemma}" before a vowel ("an attribute")."""
+    if "{lemma}" not in template:
+        return f"{template} {lemma}"
+    if lemma[:1].lower() in "aeiou":
+        template = re.sub(r"\b([Aa]) \{lemma\}", r"\1n {lemma}", template)
+    return template.replace("{lemma}", lemma)
 CONVIS_NOTE = "Selecting a synset shows its ConVis map of the current image in the map pane."
 OPEN_FILE = "__open__"
 NAME_ROLE = Qt.UserRole
@@ -461,7 +471,7 @@ class WordNetDock(QDockWidget):
             return ""
         lemma = self.info.lemmas[0].replace("_", " ")
         template = self.template.text().strip() or PROMPT_TEMPLATE
-        return template.replace("{lemma}", lemma) if "{lemma}" in template else f"{template} {lemma}"
+        return fill_template(template, lemma)
 
     def use_as_prompt(self) -> None:
         text = self.prompt_text()
