@@ -375,6 +375,8 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
         for notice in result.notices:
             self.banner.show_message(notice, "warning", "device")
         self.maps.update(result.maps)
+        if self.controls.picker.catalogue is None and not self._catalogue_asked:
+            self.request_catalogue()  # after the first map: it waits for nothing else on the worker
         self.banner.clear_source("maps")
         self._map_note = ""
         self.refresh()
@@ -420,8 +422,9 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
         if self._closing:
             return
         if choice is not None and self.model is None and self._pending_model == choice:
-            self.request_model(choice)
-        self.request_catalogue()
+            self.request_model(choice)  # the list of models follows the first maps (_maps_ready)
+        else:
+            self.request_catalogue()
 
     def _busy_changed(self, _busy: bool) -> None:
         busy = self.compute.is_busy() or self.io.is_busy() or self.wordnet_dock.is_busy()
@@ -467,6 +470,8 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
         if kind == "model":
             self._model_failed(message)
         elif kind == "maps":
+            if self.controls.picker.catalogue is None and not self._catalogue_asked:
+                self.request_catalogue()
             self.banner.show_message(message, "error", "maps")
             if self.image_view is None:
                 self._failed_path = self.image_list.current_path()

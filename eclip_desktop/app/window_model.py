@@ -38,6 +38,7 @@ def cached_open_clip(catalogue) -> ModelChoice | None:
 class ModelMixin:
     _pending_model: ModelChoice | None = None
     _closing = False
+    _catalogue_asked = False
     _domain_dismissed: set = set()
 
 
@@ -73,6 +74,8 @@ class ModelMixin:
         keep = f" {self.model.label()} stays loaded." if self.model is not None else ""
         self.banner.show_message(f"Could not load {name}: {message}.{keep}", "error", "model",
                                  "open-checkpoint", "Open checkpoint\u2026")
+        if self.controls.picker.catalogue is None and not self._catalogue_asked:
+            self.request_catalogue()  # the user will pick another model from it
 
     def _model_cancelled(self) -> None:
         self._pending_model = None
@@ -156,6 +159,7 @@ class ModelMixin:
         load, which imports torch anyway), so the window never waits for open_clip to open."""
         if self._closing:
             return
+        self._catalogue_asked = True
         from eclip_desktop.app.workers.catalogue import catalogue_job
         self.compute.submit(Job("catalogue", catalogue_job(), label="listing models \u2026"))
 
