@@ -120,6 +120,10 @@ def small_shot(app, w, target: Path, settled) -> None:
     w.resize(1000, 700)
     wait(app, settled)
     _save(w, target)
+    w.set_layout("poolings")
+    wait(app, settled)
+    _save(w, target.with_name(target.stem + "_grid.png"))
+    w.set_layout("side")
 
 
 def domain_shot(app, w, target: Path, settled, scratch: str) -> None:
