@@ -19,15 +19,28 @@ def test_convis_says_how_strongly_the_image_supports_the_concept(qtbot, make_win
     w, dock = window_with_shapes(qtbot, make_window, tmp_path)
     select(qtbot, w, "polygon.n.01")
     r = w.convis_result
-    assert r.set_size > 1 and 0 <= r.best_rank < r.set_size
-    assert 0.0 <= r.support() <= 1.0
-    assert f"of {r.set_size:,} concepts" in w.views.side.caption.text()
+    assert r.set_size > 1 and 0 <= r.best_rank < r.set_size and 0.0 <= r.top_share <= 1.0
+    assert 0.0 < r.chance < 1.0
+    assert f"of {r.set_size:,})" in w.views.side.caption.text() and "chance" in w.views.side.caption.text()
     assert "support" in w.guide.text().lower() and "Semantic shift" not in w.guide.text()
-    # A concept ranked last everywhere reads as absent, one ranked first as present.
-    low = type(r)(**{**r.__dict__, "best_rank": r.set_size - 1})
-    high = type(r)(**{**r.__dict__, "best_rank": 0})
-    assert "probably absent" in low.support_text() and "strong support" in high.support_text()
-    assert low.support() == 0.0 and high.support() == 1.0
+    # Against chance: a concept in the top 1 % of most windows is present; one at chance level is not.
+    high = type(r)(**{**r.__dict__, "top_share": 0.6, "chance": 0.01})
+    low = type(r)(**{**r.__dict__, "top_share": 0.012, "chance": 0.01})
+    assert "strong support" in high.support_text() and "probably absent" in low.support_text()
+
+
+def test_support_figures_against_chance():
+    import numpy as np
+
+    from eclip_desktop.app.workers.convis import support_figures
+    rng = np.random.default_rng(0)
+    random_ranks = rng.integers(0, 8197, 730)
+    share, chance = support_figures(random_ranks, 8197, 1)
+    assert abs(chance - 82 / 8197) < 1e-9 and share < 3 * chance  # random ranks look like chance
+    present = np.where(rng.random(730) < 0.5, 3, random_ranks)
+    assert support_figures(present, 8197, 1)[0] > 0.4
+    # A big subtree (min over many columns) is expected to rank high anyway: its chance is high.
+    assert support_figures(random_ranks, 8197, 400)[1] > 0.9
 
 
 def test_cancel_after_the_coarse_preview_stops_saying_refining(qtbot, make_window, tmp_path, wordnet_env,

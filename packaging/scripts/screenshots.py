@@ -116,6 +116,8 @@ def help_shots(app, w, out: Path) -> None:
 
 def small_shot(app, w, target: Path, settled) -> None:
     """The window at 1000x700 (a small laptop screen), side-by-side view."""
+    w.leave_convis()
+    w.controls_dock.raise_()
     w.set_layout("side")
     w.resize(1000, 700)
     wait(app, settled)

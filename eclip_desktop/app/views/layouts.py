@@ -54,6 +54,33 @@ def contribution_caption(values) -> str:
     return "share of the pooled embedding's evidence per location"
 
 
+def _tile_bars(ms: MapSet, shown: int, title: str) -> dict:
+    """A tile's bars: the shown prompt and the best other one. Two rows keep a 2x2 grid on one
+    screen at 1000x700; the side-by-side view lists every prompt."""
+    p = ms.scores["probability"]
+    others = [i for i in range(len(p)) if i != shown]
+    keep = sorted([shown] + ([max(others, key=lambda i: p[i])] if others else []))
+    bars = _bars(ms, shown, title)
+    for key in ("labels", "probabilities", "cosines"):
+        bars[key] = [bars[key][i] for i in keep]
+    bars["shown"] = keep.index(shown)
+    if len(p) > len(keep):
+        bars["title"] = f"{title} (shown prompt and the best other of {len(p)})"
+    return bars
+
+
+def _shift_tags(model: ModelChoice | None) -> dict:
+    """pooling -> a word for its tile title, from the family's measured cards (see views/guide.py)."""
+    from eclip_desktop.app.views.guide import _shift
+    summary = _shift(model.architecture) if model is not None and model.family else None
+    if summary is None:
+        return {}
+    tags = {e.pooling: f"shifted: favours the background in {e.bg_preferred:.0%} of test scenes"
+            for e in summary.shifted}
+    tags.setdefault(summary.best.pooling, "evidence most on the object")
+    return tags
+
+
 def _bars(ms: MapSet, shown: int, title: str) -> dict:
     return {"labels": [h.text for h in ms.heatmaps], "probabilities": ms.scores["probability"],
             "cosines": ms.scores["cosine"], "shown": shown, "title": title}
@@ -175,6 +202,7 @@ class MapViews(QStackedWidget):
     def _pooling_tiles(self, s: Scene):
         a, tiles = s.analysis, []
         family = s.model is not None and s.model.family
+        tags = _shift_tags(s.model)
         if family:
             header = ("<b>One model per pooling</b>: each tile is the model trained with "
                       "that pooling, so its similarity map differs \u2014 the semantic shift.")
@@ -189,12 +217,13 @@ class MapViews(QStackedWidget):
             t = min(a.shown_index(), len(ms.heatmaps) - 1)
             hm = ms.heatmaps[t]
             if family and not s.display.show_contribution:
-                content = TileContent(f"{label} \u00b7 \u201c{hm.text}\u201d", ms.previews[t], hm.values,
+                tag = f" \u2014 {tags[p]}" if p in tags else ""
+                content = TileContent(f"{label} \u00b7 \u201c{hm.text}\u201d{tag}", ms.previews[t], hm.values,
                                       hm.raw_range, caption=raw_caption(hm.raw_range))
             else:
                 content = TileContent(f"{label} \u00b7 contribution", ms.contribution_preview, ms.contribution,
                                       caption=contribution_caption(ms.contribution_preview))
-            content.bars = _bars(ms, t, "zero-shot probability")
+            content.bars = _tile_bars(ms, t, "zero-shot probability")
             content.highlight = p == a.pooling
             tiles.append(content)
         return header, tiles

@@ -107,7 +107,10 @@ class ControlsPanel(QWidget):
         self.shown.setMinimumContentsLength(12)
         form.addRow("Map for", self.shown)
         pv.addLayout(form)
-        self.ensemble = QCheckBox("Prompt ensemble (80 ImageNet + 5 scene templates)")
+        # Short, so a narrow Controls dock needs no sideways scrolling; the tooltip has the detail.
+        self.ensemble = QCheckBox("Prompt ensemble (85 templates)")
+        self.ensemble.setToolTip("Encode each label as the mean over CLIP's 80 ImageNet templates and 5 scene "
+                                 "templates")
         pv.addWidget(self.ensemble)
         outer.addWidget(prompt_box)
 
@@ -115,7 +118,8 @@ class ControlsPanel(QWidget):
         self.surgery_box = QGroupBox("CLIP Surgery")
         sv = QVBoxLayout(self.surgery_box)
         self.vv = QCheckBox("v-v attention path")
-        self.feature = QCheckBox("Feature surgery (remove what all prompts share)")
+        self.feature = QCheckBox("Feature surgery")
+        self.feature.setToolTip("Remove from each map what all prompts share")
         sv.addWidget(self.vv)
         sv.addWidget(self.feature)
         sv.addWidget(_muted("Both off gives exactly the ITSM."))

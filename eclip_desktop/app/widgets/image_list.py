@@ -50,6 +50,8 @@ class ImageList(QListWidget):
         self.setSelectionMode(QAbstractItemView.SingleSelection)
         self.setUniformItemSizes(True)
         self.setTextElideMode(Qt.ElideMiddle)
+        # Names are elided to the panel's width; a sideways scroll bar would hide the thumbnails' text.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setSpacing(2)
         placeholder = QPixmap(_PLACEHOLDER_SIDE, _PLACEHOLDER_SIDE)
         placeholder.fill(QColor(90, 90, 90))
