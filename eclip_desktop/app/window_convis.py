@@ -53,6 +53,7 @@ class ConVisMixin:
         self._convis_asked = None
         self.compute.cancel("convis")
         self.wordnet_dock.set_convis_status("")
+        self.status.set_job_text("")  # "ConVis map of … ready" no longer describes the pane
         self.refresh()
 
     def _convis_request(self) -> ConVisRequest | None:

@@ -55,6 +55,9 @@ class LayoutMixin:
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        scroll = self.controls_scroll
+        scroll.setMinimumWidth(self.controls.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+                               + 2 * scroll.frameWidth())
         handle = self.windowHandle()
         if handle is not None and not getattr(self, "_screen_hooked", False):
             handle.screenChanged.connect(lambda *_: self.fit_to_screen())
