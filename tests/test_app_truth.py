@@ -98,6 +98,10 @@ def test_hover_readout_follows_the_map(qtbot, make_window):
     side._mouse_moved(centre)
     first = w.status.cursor_label.text()
     assert "map" in first and "raw" in first
+    # The same pixel is marked in the other pane.
+    assert side.image.cross.isVisible() and not canvas.cross.isVisible()
+    xs, ys = side.image.cross.getData()
+    assert abs(xs[0] - canvas.size[0] / 2) < 1 and abs(ys[0] - canvas.size[1] / 2) < 1
     w.controls.shown.setCurrentIndex(1)  # another prompt: another map under the same cursor
     qtbot.waitUntil(lambda: w.views.side.right_title.full_text().count(w.analysis.texts[1][:10]) > 0,
                     timeout=WAIT_MS)

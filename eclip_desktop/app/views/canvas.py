@@ -42,9 +42,14 @@ class MapCanvas:
         # detection just as one around a lit object does.
         self.hatch = pg.ImageItem(axisOrder="row-major")
         self.hatch.setZValue(1.5)
+        # Where the cursor is in the other pane of the side-by-side view: the same pixel, here.
+        self.cross = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen((255, 255, 255), width=2),
+                                        brush=None, pxMode=True)
+        self.cross.setZValue(4)
+        self.cross.hide()
         self.note = pg.TextItem(color=(220, 220, 220), anchor=(0.5, 0.5))
         self.note.setZValue(3)
-        for item in (self.base, self.heat, self.hatch, self.outline, self.note):
+        for item in (self.base, self.heat, self.hatch, self.outline, self.cross, self.note):
             vb.addItem(item)
         self.size: tuple[int, int] | None = None  # full-size width, height
         self.values: np.ndarray | None = None  # full-size map for the cursor readout
@@ -176,6 +181,21 @@ class MapCanvas:
                 # Linear in the normalised value: the map is a min-max stretch of the raw scores.
                 text += f"  (raw \u2248 {lo + v * (hi - lo):.4f})"
         return text
+
+    def image_pos(self, scene_pos) -> tuple[float, float] | None:
+        """The image pixel under a scene position, or None outside the image."""
+        if self.size is None:
+            return None
+        p = self.vb.mapSceneToView(scene_pos)
+        w, h = self.size
+        return (p.x(), p.y()) if 0 <= p.x() < w and 0 <= p.y() < h else None
+
+    def set_cross(self, pos: tuple[float, float] | None) -> None:
+        if pos is None:
+            self.cross.hide()
+            return
+        self.cross.setData([pos[0]], [pos[1]])
+        self.cross.show()
 
     def reset_zoom(self) -> None:
         self.vb.enableAutoRange()

@@ -70,13 +70,18 @@ class SideBySideView(QWidget):
 
     def _mouse_moved(self, pos) -> None:
         self._last_pos = pos
-        for canvas in (self.map, self.image):
+        for canvas, other in ((self.map, self.image), (self.image, self.map)):
             if canvas.contains_scene_pos(pos):
+                # The crosshair marks the same pixel in the other pane; the cursor marks this one.
+                canvas.set_cross(None)
+                other.set_cross(canvas.image_pos(pos))
                 # Over the image pane, read the map at the same pixel: both show one grid.
                 if canvas is self.image:
                     pos = self.map.vb.mapViewToScene(self.image.vb.mapSceneToView(pos))
                 self.cursor_text.emit(self.map.readout(pos) or canvas.readout(pos))
                 return
+        for canvas in (self.map, self.image):
+            canvas.set_cross(None)
         self.cursor_text.emit("")
 
     def set_titles(self, left: str, right: str, caption: str = "") -> None:
