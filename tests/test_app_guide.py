@@ -221,3 +221,25 @@ def test_prompt_template_article():
     assert fill_template(PROMPT_TEMPLATE, "dog") == "a photo of a dog."
     assert fill_template("A {lemma} on a table", "apple") == "An apple on a table"
     assert fill_template("photo of", "owl") == "photo of owl"
+
+
+def test_esc_gives_plain_keys_back_and_difference_tile(qtbot, make_window):
+    w = make_window()
+    wait_for_map(qtbot, w)
+    w.controls.prompts.setFocus()
+    qtbot.waitUntil(lambda: w.controls.prompts.hasFocus(), timeout=2_000)
+    qtbot.keyClick(w.controls.prompts, Qt.Key_Escape)
+    assert not w.controls.prompts.hasFocus()
+    qtbot.keyClick(w.focusWidget() or w, Qt.Key_2)
+    assert w.analysis.pooling == "avg"
+    # D adds a difference tile to the pooling grid: two poolings' maps (here a single model's
+    # contribution maps), 0.5 where they agree.
+    w.set_layout("poolings")
+    idle(qtbot, w)
+    n = len(w.views.grid.contents())
+    w.act_difference.trigger()
+    tiles = w.views.grid.contents()
+    assert len(tiles) == n + 1 and tiles[-1].title.startswith("difference: avg")
+    assert tiles[-1].full is not None and 0.0 <= float(tiles[-1].full.min()) <= float(tiles[-1].full.max()) <= 1.0
+    w.act_difference.trigger()
+    assert len(w.views.grid.contents()) == n

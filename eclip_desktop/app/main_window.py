@@ -136,6 +136,9 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
         box.addWidget(self.domain_banner)
         box.addWidget(self.views, 1)
         box.addWidget(self.guide)
+        # A click on the maps takes the keyboard focus out of a text box, so plain keys (1-4, O, D)
+        # reach the window's shortcuts again; the maps themselves take no focus (canvas.py).
+        central.setFocusPolicy(Qt.ClickFocus)
         self.setCentralWidget(central)
 
         self.image_list = ImageList()
@@ -411,7 +414,7 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
         note = self._note() if path else ""
         convis = self._convis_pane(path) if image is not None else None
         self.views.render(self.layout_name, Scene(image, maps, self.analysis, self.display, self.model,
-                                                  note, image_note, convis))
+                                                  note, image_note, convis, self.act_difference.isChecked()))
         support = None
         if convis is not None:
             r = self.convis_result
@@ -435,6 +438,10 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
         self.status.set_busy(busy)
 
     def cancel_jobs(self) -> None:
+        """Esc: stop the running jobs, and leave a text box so the plain keys work again."""
+        focus = self.focusWidget()
+        if focus is not None and (focus.inherits("QPlainTextEdit") or focus.inherits("QLineEdit")):
+            self.centralWidget().setFocus(Qt.ShortcutFocusReason)
         self._debounce.stop()
         self.compute.cancel()
         self.io.cancel()

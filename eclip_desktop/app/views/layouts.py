@@ -109,6 +109,7 @@ class Scene:
     note: str  # what a pane without a map says
     image_note: str = ""  # what the image pane says while there is no picture
     convis: ConVisPane | None = None  # set while the side-by-side view shows a ConVis map
+    difference: bool = False  # the pooling grid adds a tile: shifted pooling's map minus the best one's
 
 
 class MapViews(QStackedWidget):
@@ -226,7 +227,35 @@ class MapViews(QStackedWidget):
             content.bars = _tile_bars(ms, t, "zero-shot probability")
             content.highlight = p == a.pooling
             tiles.append(content)
+        if s.difference:
+            tiles.append(self._difference_tile(s))
         return header, tiles
+
+    @staticmethod
+    def _difference_tile(s: Scene) -> TileContent:
+        """The shifted pooling's map minus the best one's (measured, from the family's cards; else
+        avg − masked max), both min-max normalised; 0.5 means equal."""
+        from eclip_desktop.app.views.guide import SHORT, _shift
+        a = s.analysis
+        summary = _shift(s.model.architecture) if s.model is not None and s.model.family else None
+        first, second = ("avg", "masked_max")
+        if summary is not None and summary.shifted:
+            first, second = summary.shifted[0].pooling, summary.best.pooling
+        title = f"difference: {SHORT.get(first, first)} \u2212 {SHORT.get(second, second)}"
+        one, two = s.maps.get((a.method, first)), s.maps.get((a.method, second))
+        if one is None or two is None or first == second:
+            return TileContent(title, None, note=s.note if one is None or two is None else "one pooling only")
+        t = min(a.shown_index(), len(one.heatmaps) - 1, len(two.heatmaps) - 1)
+        use = (lambda ms: ms.contribution_preview, lambda ms: ms.contribution) if s.display.show_contribution \
+            or not (s.model is not None and s.model.family) else \
+            (lambda ms: ms.previews[t], lambda ms: ms.heatmaps[t].values)
+        preview = (use[0](one) - use[0](two) + 1.0) / 2.0
+        full = (use[1](one) - use[1](two) + 1.0) / 2.0
+        what = "contribution" if use[0](one) is one.contribution_preview else "map"
+        caption = (f"bright: {SHORT.get(first, first)}\u2019s {what} is higher there \u00b7 dark: "
+                   f"{SHORT.get(second, second)}\u2019s \u00b7 0.5: equal (difference of the two normalised "
+                   f"{what}s)")
+        return TileContent(title, preview.astype(np.float32), full.astype(np.float32), caption=caption)
 
     def _prompt_tiles(self, s: Scene):
         a = s.analysis
