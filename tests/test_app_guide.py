@@ -243,3 +243,33 @@ def test_esc_gives_plain_keys_back_and_difference_tile(qtbot, make_window):
     assert tiles[-1].full is not None and 0.0 <= float(tiles[-1].full.min()) <= float(tiles[-1].full.max()) <= 1.0
     w.act_difference.trigger()
     assert len(w.views.grid.contents()) == n
+
+
+def test_ground_truth_mask_gives_live_contrast_and_pointing(qtbot, make_window, tmp_path):
+    from PIL import Image
+
+    from eclip_desktop.core.evaluation.metrics import score_contrast
+    photo = write_image(tmp_path / "scene.png", 96, 72)
+    mask = np.zeros((36, 48), np.uint8)  # half size: resized to the image (nearest)
+    mask[8:24, 10:30] = 1
+    Image.fromarray(mask * 255).save(tmp_path / "scene_mask.png")
+    w = make_window(images=[photo])
+    wait_for_map(qtbot, w)
+    w.load_ground_truth(str(tmp_path / "scene_mask.png"))
+    qtbot.waitUntil(lambda: "ground truth: SC" in w.views.side.caption.text(), timeout=20_000)
+    gt = w.current_ground_truth()
+    assert gt.shape == (72, 96) and gt.sum() == 16 * 2 * 20 * 2
+    hm = w.maps[(w.analysis.method, w.analysis.pooling)].heatmaps[0]
+    assert f"SC {100 * score_contrast(hm.values, gt):+.1f} %" in w.views.side.caption.text()
+    assert not w.views.side.map.gt_outline.path().isEmpty() and not w.views.side.image.gt_outline.path().isEmpty()
+    w.set_layout("poolings")
+    idle(qtbot, w)
+    assert all("ground truth" in t.caption for t in w.views.grid.contents())
+    w.set_layout("side")
+    w.clear_ground_truth()
+    assert "ground truth" not in w.views.side.caption.text() and w.views.side.map.gt_outline.path().isEmpty()
+    # A mask that marks nothing is refused with a message.
+    Image.fromarray(np.zeros((72, 96), np.uint8)).save(tmp_path / "empty.png")
+    w.load_ground_truth(str(tmp_path / "empty.png"))
+    qtbot.waitUntil(lambda: "marks no pixel" in w.banner.text(), timeout=20_000)
+    idle(qtbot, w)

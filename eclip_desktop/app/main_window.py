@@ -36,8 +36,11 @@ from eclip_desktop.app.widgets.display_bar import DisplayBar
 from eclip_desktop.app.widgets.image_list import ImageList
 from eclip_desktop.app.widgets.reading_guide import ReadingGuide
 from eclip_desktop.app.widgets.status import StatusBar
+from eclip_desktop.app.window_analysis import AnalysisMixin
 from eclip_desktop.app.window_convis import ConVisMixin
 from eclip_desktop.app.window_files import FilesMixin
+from eclip_desktop.app.window_groundtruth import GroundTruthMixin
+from eclip_desktop.app.window_jobs import JobsMixin
 from eclip_desktop.app.window_layout import LayoutMixin
 from eclip_desktop.app.window_menus import MenusMixin
 from eclip_desktop.app.window_model import ModelMixin
@@ -55,7 +58,6 @@ from eclip_desktop.core.explain.methods import method_names
 from eclip_desktop.core.model.family import FAMILY, family_available
 from eclip_desktop.core.model.spec import ModelSpec
 
-TEXT_DEBOUNCE_MS = 250
 NO_FAMILY_MESSAGE = ("No embedded model found \u2014 choose a model: an open_clip architecture with downloaded "
                      "weights, a checkpoint file (Open checkpoint\u2026), or \u201crandom (untrained)\u201d "
                      "for a dry run whose maps mean nothing.")
@@ -69,7 +71,8 @@ def as_choice(model) -> ModelChoice | None:
     return None
 
 
-class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, QMainWindow):
+class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, ConVisMixin, GroundTruthMixin,
+                 FilesMixin, QMainWindow):
     _horizontal = Qt.Horizontal
     def __init__(self, model="auto", images=None, texts=None, settings: AppSettings | None = None,
                  open_sample: bool = True, restore_geometry: bool = True):
@@ -96,6 +99,7 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
         self._convis_note = ""
         self._convis_asked = None  # (context, synset) of the ConVis job in flight
         self._concepts_context = None  # what the dock's "concepts in this image" list belongs to
+        self.gt_masks: dict = {}  # image path -> ground-truth mask (window_groundtruth.py)
 
         self.compute = JobRunner("compute", WorkerState(), self)
         self.io = JobRunner("io", None, self)
@@ -244,84 +248,6 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
             self.open_paths(paths, remember=bool(images))
         self.refresh()
 
-    # --- analysis state -----------------------------------------------------------------------------
-
-    def set_pooling(self, pooling: str, compute: bool = True) -> None:
-        self.analysis.pooling = pooling
-        action = self.pooling_actions[pooling]
-        if not action.isChecked():
-            action.setChecked(True)
-        if compute:
-            self.refresh()
-            self.request_maps(0)
-
-    def set_layout(self, key: str) -> None:
-        self.layout_name = key
-        if not self.layout_actions[key].isChecked():
-            self.layout_actions[key].setChecked(True)
-        self.refresh()
-        self.request_maps(0)
-
-    def _display_changed(self) -> None:
-        before = self.display.show_contribution
-        self.display = self.display_bar.read_display()
-        if before != self.display.show_contribution:
-            self.refresh()
-        else:
-            self.views.apply_display(self.display)
-            self._update_guide()
-
-    def toggle_map(self, on: bool) -> None:
-        """Overlay on/off (key O): the image alone, then the map again, with nothing recomputed."""
-        self.views.set_map_visible(on)
-        self.views.apply_display(self.display)
-
-    def remove_current_image(self) -> None:
-        path = self.image_list.current_path()
-        if path is None:
-            return
-        self.image_list.remove(path)
-        self._thumbs.discard(path)
-        if self.image_list.current_path() is None:
-            self.image_view, self.maps, self._context = None, {}, None
-        self.refresh()
-        self.request_maps(0)
-
-    def _update_guide(self) -> None:
-        r = self.convis_result
-        support = (r.support_text() if r is not None else "") if self.convis_on and self.layout_name == "side" \
-            else None
-        self.guide.set_html(guide_html(self.model, self.analysis, self.display, self.maps, support))
-
-    def _control_changed(self, what: str) -> None:
-        if what == "device":
-            if self.model is not None:
-                self.request_model(self.model.on_device(self.controls.device_name()))
-            return
-        self.controls.read_analysis(self.analysis)
-        if what == "texts":
-            self.controls.update_shown(self.analysis.texts, self.analysis.shown)
-            self.analysis.shown = max(self.controls.shown.currentIndex(), 0)
-            self.request_maps(TEXT_DEBOUNCE_MS)
-        elif what == "shown":
-            self.leave_convis()
-            self.refresh()
-        else:
-            self.refresh()
-            self.request_maps(0)
-
-    def add_prompt(self, text: str) -> None:
-        """Append a prompt line (from the WordNet dock) unless it is there, and map it."""
-        texts = self.controls.texts()
-        if text not in texts:
-            self.controls.prompts.appendPlainText(text)
-            texts = self.controls.texts()
-        self.controls.shown.setCurrentIndex(texts.index(text))
-        self.status.set_job_text(f"prompt: {text}")
-
-    def _shown_clicked(self, index: int) -> None:
-        self.controls.shown.setCurrentIndex(index)
-
     # --- maps -------------------------------------------------------------------------------------
 
     def request_maps(self, delay_ms: int = 0) -> None:
@@ -414,7 +340,9 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
         note = self._note() if path else ""
         convis = self._convis_pane(path) if image is not None else None
         self.views.render(self.layout_name, Scene(image, maps, self.analysis, self.display, self.model,
-                                                  note, image_note, convis, self.act_difference.isChecked()))
+                                                  note, image_note, convis, self.act_difference.isChecked(),
+                                                  self.current_ground_truth()))
+        self.act_clear_mask.setEnabled(self.current_ground_truth() is not None)
         support = None
         if convis is not None:
             r = self.convis_result
@@ -422,103 +350,6 @@ class MainWindow(LayoutMixin, MenusMixin, ModelMixin, ConVisMixin, FilesMixin, Q
         self.guide.set_html(guide_html(self.model, self.analysis, self.display, maps, support))
         name = os.path.basename(path) if path else ""
         self.setWindowTitle(f"{name} \u2014 eclip-desktop" if name else "eclip-desktop")
-
-    # --- jobs -------------------------------------------------------------------------------------
-
-    def _start_work(self, choice) -> None:
-        if self._closing:
-            return
-        if choice is not None and self.model is None and self._pending_model == choice:
-            self.request_model(choice)  # the list of models follows the first maps (_maps_ready)
-        else:
-            self.request_catalogue()
-
-    def _busy_changed(self, _busy: bool) -> None:
-        busy = self.compute.is_busy() or self.io.is_busy() or self.wordnet_dock.is_busy()
-        self.status.set_busy(busy)
-
-    def cancel_jobs(self) -> None:
-        """Esc: stop the running jobs, and leave a text box so the plain keys work again."""
-        focus = self.focusWidget()
-        if focus is not None and (focus.inherits("QPlainTextEdit") or focus.inherits("QLineEdit")):
-            self.centralWidget().setFocus(Qt.ShortcutFocusReason)
-        self._debounce.stop()
-        self.compute.cancel()
-        self.io.cancel()
-
-    def _job_partial(self, kind: str, obj) -> None:
-        if kind == "maps" and obj.path == self.image_list.current_path():
-            self.image_view = obj
-            self.refresh()
-        elif kind == "thumbs":
-            self._thumbnail_ready(*obj)
-        elif kind == "convis":
-            self._convis_partial(obj)
-
-    def _job_succeeded(self, kind: str, result) -> None:
-        if kind == "model":
-            self._model_loaded(result)
-            self.status.set_job_text(f"loaded {result.choice.label()}")
-        elif kind == "maps":
-            self._maps_ready(result)
-            self.status.set_job_text("maps ready" if result.maps else "")
-        elif kind == "convis":
-            self._convis_ready(result)
-            self.status.set_job_text(f"ConVis map of {result.synset} ready")
-        elif kind == "catalogue":
-            self._catalogue_ready(result)
-        elif kind == "picture":
-            if result.path == self.image_list.current_path() and (self.image_view is None
-                                                                  or self.image_view.path != result.path):
-                self.image_view = result
-                self.refresh()
-        else:
-            self._file_job_done(kind, result)
-
-    def _job_failed(self, kind: str, message: str) -> None:
-        if kind == "picture":
-            return  # the thumbnail and map jobs report an unreadable image, once
-        if kind == "model":
-            self._model_failed(message)
-        elif kind == "maps":
-            if self.controls.picker.catalogue is None and not self._catalogue_asked:
-                self.request_catalogue()
-            self.banner.show_message(message, "error", "maps")
-            if self.image_view is None:
-                self._failed_path = self.image_list.current_path()
-            self._map_note = "no map \u2014 see the message above"
-            self.refresh()
-        elif kind == "convis":
-            self._convis_asked = None
-            self.banner.show_message(message, "error", "convis")
-            self.wordnet_dock.set_convis_status(message)
-            self._convis_note = "no ConVis map \u2014 see the message above"
-            self.refresh()
-        else:
-            self.banner.show_message(message, "error", kind)
-        self.status.set_job_text("")
-
-    def _job_cancelled(self, kind: str) -> None:
-        if kind == "model":
-            self._model_cancelled()
-        elif kind == "catalogue":
-            self.request_catalogue()  # Esc was meant for a map, not for the list of models
-        if kind == "maps":
-            self._map_note = "cancelled \u2014 press F5 to compute again"
-            self.refresh()
-        elif kind == "convis":
-            self._convis_was_cancelled()
-        self.status.set_job_text(f"{kind} cancelled")
-
-    def _banner_action(self, action: str) -> None:
-        if action in ("choose-model", "open-checkpoint", "load-open-clip"):
-            self.controls_dock.show()
-            self.controls_dock.raise_()
-            self.controls.picker.arch.setFocus()
-        if action == "open-checkpoint":
-            self.controls.picker.open_checkpoint()
-        elif action == "load-open-clip":
-            self.load_open_clip()
 
     # --- lifecycle -------------------------------------------------------------------------------
 

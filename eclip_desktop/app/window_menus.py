@@ -78,6 +78,11 @@ class MenusMixin:
         self.act_sample = A("Open &Sample", self.open_sample)
         self.act_open_family = A("Open Model &Family…", lambda: self.controls.picker.open_family(),
                                  tip="A folder of models trained with each pooling (eclip-desktop train --out)")
+        self.act_load_mask = A("Load Ground-Truth &Mask\u2026", self.load_ground_truth_dialog, "Ctrl+M",
+                               "A mask of the object in this image (nonzero = object): outlined over the maps, "
+                               "with live score contrast and pointing")
+        self.act_clear_mask = A("Clear Ground-Truth Mask", self.clear_ground_truth)
+        self.act_clear_mask.setEnabled(False)
         self.act_open_session = A("Open Session\u2026", self.open_session_dialog, "Ctrl+Alt+O")
         self.act_save_session = A("&Save Session\u2026", self.save_session_dialog, QKeySequence.Save)
         self.act_copy = A("&Copy Figure", self.copy_figure, "Ctrl+Shift+C",
@@ -134,6 +139,8 @@ class MenusMixin:
         for a in (self.act_open_session, self.act_save_session):
             m.addAction(a)
         m.addAction(self.act_open_family)
+        m.addAction(self.act_load_mask)
+        m.addAction(self.act_clear_mask)
         m.addSeparator()
         for a in (self.act_copy, self.act_export, self.act_batch):
             m.addAction(a)

@@ -42,6 +42,15 @@ class MapCanvas:
         # detection just as one around a lit object does.
         self.hatch = pg.ImageItem(axisOrder="row-major")
         self.hatch.setZValue(1.5)
+        # A loaded ground-truth mask: dashed orange, so it is never taken for the threshold outline.
+        self.gt_outline = QGraphicsPathItem()
+        gt_pen = QPen(QColor(255, 150, 30))
+        gt_pen.setWidthF(2.0)
+        gt_pen.setCosmetic(True)
+        gt_pen.setStyle(Qt.DashLine)
+        self.gt_outline.setPen(gt_pen)
+        self.gt_outline.setZValue(3)
+        self._gt_mask = None
         # Where the cursor is in the other pane of the side-by-side view: the same pixel, here.
         self.cross = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen((255, 255, 255), width=2),
                                         brush=None, pxMode=True)
@@ -49,7 +58,7 @@ class MapCanvas:
         self.cross.hide()
         self.note = pg.TextItem(color=(220, 220, 220), anchor=(0.5, 0.5))
         self.note.setZValue(3)
-        for item in (self.base, self.heat, self.hatch, self.outline, self.cross, self.note):
+        for item in (self.base, self.heat, self.hatch, self.outline, self.gt_outline, self.cross, self.note):
             vb.addItem(item)
         self.size: tuple[int, int] | None = None  # full-size width, height
         self.values: np.ndarray | None = None  # full-size map for the cursor readout
@@ -181,6 +190,14 @@ class MapCanvas:
                 # Linear in the normalised value: the map is a min-max stretch of the raw scores.
                 text += f"  (raw \u2248 {lo + v * (hi - lo):.4f})"
         return text
+
+    def set_ground_truth(self, mask) -> None:
+        """Outline a ground-truth mask (bool H x W at any resolution), or None to remove it."""
+        key = (id(mask), self.size)  # a new image size needs the path drawn again
+        if key == self._gt_mask:
+            return
+        self._gt_mask = key
+        self.gt_outline.setPath(self._outline_path(mask) if mask is not None else QPainterPath())
 
     def image_pos(self, scene_pos) -> tuple[float, float] | None:
         """The image pixel under a scene position, or None outside the image."""

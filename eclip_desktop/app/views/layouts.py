@@ -110,6 +110,21 @@ class Scene:
     image_note: str = ""  # what the image pane says while there is no picture
     convis: ConVisPane | None = None  # set while the side-by-side view shows a ConVis map
     difference: bool = False  # the pooling grid adds a tile: shifted pooling's map minus the best one's
+    ground_truth: np.ndarray | None = None  # bool mask at the image size, loaded by the user
+
+
+def ground_truth_text(values, mask) -> str:
+    """Live evidence against a ground-truth mask: score contrast (mean inside − outside, as mSC
+    reports it, in %) and whether the map's maximum points inside."""
+    if values is None or mask is None or values.shape != mask.shape:
+        return ""
+    from eclip_desktop.core.evaluation.metrics import pointing_hit, score_contrast
+    sc = score_contrast(values, mask)
+    if sc != sc:  # NaN: the mask is empty or covers everything
+        return "ground truth: mask is empty or covers the whole image"
+    hit = "hit" if pointing_hit(values, mask) else "miss"
+    side = "object" if sc >= 0 else "background"
+    return f"ground truth: SC {100 * sc:+.1f} % (favours the {side}), pointing {hit}"
 
 
 class MapViews(QStackedWidget):
@@ -155,6 +170,13 @@ class MapViews(QStackedWidget):
         self.grid.map_visible = self.map_visible  # tiles made for this render start as the others are
         header, tiles = {"poolings": self._pooling_tiles, "prompts": self._prompt_tiles,
                          "methods": self._method_tiles}[layout](s)
+        if s.ground_truth is not None:
+            for tile in tiles:
+                tile.extra["gt"] = s.ground_truth
+                # A difference of two maps has no object/background evidence of its own.
+                gt = "" if tile.title.startswith("difference") else ground_truth_text(tile.full, s.ground_truth)
+                if gt:
+                    tile.caption = f"{tile.caption}\n{gt}" if tile.caption else gt
         self.grid.set_tiles(header, tiles, s.image, s.display)
 
     # --- side by side ------------------------------------------------------------------------
@@ -196,6 +218,12 @@ class MapViews(QStackedWidget):
             pooling = POOLING_LABELS.get(a.pooling, a.pooling)
             bars = _bars(ms, t, f"zero-shot probability over the prompts \u00b7 pooling: {pooling}{trained}")
             side.scores.set_scores(bars["labels"], bars["probabilities"], bars["cosines"], t, bars["title"])
+        for canvas in side.canvases():
+            canvas.set_ground_truth(s.ground_truth if s.image is not None else None)
+        if s.ground_truth is not None and side.map.values is not None:
+            gt = ground_truth_text(side.map.values, s.ground_truth)
+            if gt:
+                side.caption.setText(f"{side.caption.full_text()} \u00b7 {gt}".strip(" \u00b7"))
         side.apply_display(d)
 
     # --- grids ---------------------------------------------------------------------------------

@@ -74,6 +74,7 @@ class Tile(QFrame):
         else:
             self.canvas.set_image(image.preview, image.width, image.height)
         self.canvas.set_map(c.preview, c.full, display, c.raw_range, c.note)
+        self.canvas.set_ground_truth(c.extra.get("gt") if image is not None else None)
         self.caption.setText(c.caption)
         self.caption.setVisible(bool(c.caption))
         if c.bars:

@@ -273,6 +273,31 @@ def picture_job(path: str):
     return run
 
 
+def mask_job(mask_path: str, image_path: str, width: int, height: int):
+    """A ground-truth mask for an image: nonzero pixels are the object; resized (nearest) to the
+    image when its size differs, as a label PNG of a downscaled copy would need."""
+    def run(ctx: Context) -> tuple[str, str, np.ndarray]:
+        from PIL import Image, UnidentifiedImageError
+
+        from eclip_desktop.core.errors import ImageLoadError
+        try:
+            with Image.open(mask_path) as im:
+                im.load()
+                # Palette PNGs (VOC-style labels) keep their indices; 255 is VOC's "void" border.
+                arr = np.asarray(im if im.mode in ("P", "L", "1", "I", "I;16") else im.convert("L"))
+        except (OSError, UnidentifiedImageError) as exc:
+            raise ImageLoadError(f"cannot read the mask {os.path.basename(mask_path)}: {exc}") from exc
+        ctx.check()
+        mask = (arr > 0) & (arr != 255) if im.mode == "P" else arr > 0
+        if mask.shape != (height, width):
+            mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        if not mask.any() or mask.all():
+            raise ImageLoadError(f"the mask {os.path.basename(mask_path)} marks "
+                                 f"{'no' if not mask.any() else 'every'} pixel; an object mask needs both sides")
+        return image_path, mask_path, mask
+    return run
+
+
 def thumbnail(rgb: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
     h, w = rgb.shape[:2]
     scale = side / max(h, w)
