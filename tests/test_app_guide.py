@@ -273,3 +273,18 @@ def test_ground_truth_mask_gives_live_contrast_and_pointing(qtbot, make_window, 
     w.load_ground_truth(str(tmp_path / "empty.png"))
     qtbot.waitUntil(lambda: "marks no pixel" in w.banner.text(), timeout=20_000)
     idle(qtbot, w)
+
+
+def test_histogram_of_the_shown_map(qtbot, make_window):
+    w = make_window()
+    wait_for_map(qtbot, w)
+    hist = w.views.side.histogram
+    assert not hist.isVisible()
+    w.act_histogram.trigger()
+    assert hist.isVisible() and abs(float(hist.counts.sum()) - 1.0) < 1e-6
+    w.display_bar.threshold.setCurrentIndex(w.display_bar.threshold.findData("otsu"))
+    from eclip_desktop.app.views.display import threshold_level
+    assert hist.threshold_line.isVisible()
+    assert abs(hist.threshold_line.value() - threshold_level(w.views.side.map.preview, w.display)) < 1e-9
+    w.display_bar.percentile.setCurrentIndex(w.display_bar.percentile.findData(95.0))
+    assert hist.level_lines[0].isVisible() and hist.level_lines[0].value() < hist.level_lines[1].value()

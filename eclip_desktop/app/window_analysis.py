@@ -38,6 +38,10 @@ class AnalysisMixin:
         self.views.set_map_visible(on)
         self.views.apply_display(self.display)
 
+    def toggle_histogram(self, on: bool) -> None:
+        self.views.side.histogram.setVisible(on)
+        self.views.side.apply_display(self.display)
+
     def remove_current_image(self) -> None:
         path = self.image_list.current_path()
         if path is None:

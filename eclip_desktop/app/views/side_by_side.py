@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
 from eclip_desktop.app.state import DisplayState
 from eclip_desktop.app.views.canvas import link, make_view, style_graphics
-from eclip_desktop.app.views.display import clip_levels
+from eclip_desktop.app.views.display import clip_levels, threshold_level
+from eclip_desktop.app.views.histogram import MapHistogram
 from eclip_desktop.app.views.score_bars import ScoreBars
 from eclip_desktop.app.widgets.elided_label import ElidedLabel
 from eclip_desktop.core.figures.render import colormap_lut
@@ -50,11 +51,14 @@ class SideBySideView(QWidget):
         titles.setColumnStretch(0, 1)
         titles.setColumnStretch(1, 1)
         self.scores = ScoreBars()
+        self.histogram = MapHistogram()
+        self.histogram.hide()  # View ▸ Histogram (H)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(4)
         box.addLayout(titles)
         box.addWidget(self.glw, 1)
+        box.addWidget(self.histogram)
         box.addWidget(self.scores)
         self.glw.scene().sigMouseMoved.connect(self._mouse_moved)
         self._cmap = "viridis"
@@ -96,3 +100,7 @@ class SideBySideView(QWidget):
             self._cmap = display.colormap
         levels = clip_levels(self.map.preview, display.percentile) if self.map.preview is not None else (0.0, 1.0)
         self.colorbar.setLevels(levels)
+        if self.histogram.isVisible():
+            values = self.map.preview
+            level = threshold_level(values, display) if values is not None else None
+            self.histogram.set_values(values, levels, level)
