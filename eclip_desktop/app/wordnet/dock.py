@@ -187,8 +187,9 @@ class WordNetDock(QDockWidget):
         self.image_concepts.itemClicked.connect(self._result_chosen)
         self.image_concepts.itemActivated.connect(self._result_chosen)
         dv.addWidget(self.image_concepts)
-        self.image_concepts_title.hide()
-        self.image_concepts.hide()
+        # Always there, empty until a ConVis map lists them: a list that appears pushes the rows
+        # around it while the user is about to click one.
+        self.show_image_concepts(None)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(detail_box)
@@ -452,10 +453,9 @@ class WordNetDock(QDockWidget):
     def show_image_concepts(self, rows: list[dict] | None, image_name: str = "") -> None:
         """rows: the core's concepts_in_image "by_mass" entries; None empties the list."""
         self.image_concepts.clear()
-        shown = rows is not None
-        self.image_concepts_title.setVisible(shown)
-        self.image_concepts.setVisible(shown)
-        if not shown:
+        if rows is None:
+            self.image_concepts_title.setText("<b>Concepts in this image</b> <span style='color: gray'>\u2014 "
+                                              "listed with the first ConVis map of the image</span>")
             return
         self.image_concepts_title.setText(f"<b>Concepts in this image</b> {escape(image_name)}")
         for row in rows:
