@@ -303,12 +303,13 @@ class FilesMixin:
             self.banner.show_message("Nothing to export yet: no map is shown.", "info", "export")
             return
         from eclip_desktop.app.dialogs.export import ExportMapDialog
-        dialog = ExportMapDialog(self, getattr(self, "_export_folder", "") or self.settings.last_dir(),
+        dialog = ExportMapDialog(self, getattr(self, "_export_folder", "") or self.settings.export_dir(),
                                  self.figure_options)
         if dialog.exec() != ExportMapDialog.Accepted:
             return
         folder, self.figure_options = dialog.result_options()
         self._export_folder = folder
+        self.settings.set_export_dir(folder)
         overwrite = False
         stem = Path(parts[0].path).stem
         if isinstance(parts[2], str):
