@@ -288,3 +288,14 @@ def test_histogram_of_the_shown_map(qtbot, make_window):
     assert abs(hist.threshold_line.value() - threshold_level(w.views.side.map.preview, w.display)) < 1e-9
     w.display_bar.percentile.setCurrentIndex(w.display_bar.percentile.findData(95.0))
     assert hist.level_lines[0].isVisible() and hist.level_lines[0].value() < hist.level_lines[1].value()
+
+
+def test_cancel_while_the_first_model_loads(qtbot, make_window):
+    w = make_window()
+    qtbot.waitUntil(lambda: w.compute.is_busy(), timeout=5_000)
+    w.cancel_jobs()
+    # Either the load finished first or it was cancelled; the picker is never left pending, and its
+    # open_clip list still arrives.
+    qtbot.waitUntil(lambda: w.controls.picker.catalogue is not None and not w.compute.is_busy(), timeout=60_000)
+    assert not w.controls.picker.pending.isVisibleTo(w.controls.picker)
+    assert w.model is not None or "no model loaded" in w._note()

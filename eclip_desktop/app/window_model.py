@@ -80,6 +80,8 @@ class ModelMixin:
     def _model_cancelled(self) -> None:
         self._pending_model = None
         self.controls.picker.set_pending("")
+        if self.controls.picker.catalogue is None and not self._catalogue_asked:
+            self.request_catalogue()  # no first map will come to ask for it
         if self.model is not None:
             self.controls.picker.set_choice(self.model)
 
