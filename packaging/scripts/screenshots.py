@@ -106,8 +106,9 @@ def _save(widget, target: Path) -> bool:
 
 
 def help_shots(app, w, out: Path) -> None:
-    """Help ▸ Keyboard Shortcuts and Help ▸ How to Read These Maps."""
-    for show, name in ((w.show_shortcuts, "help_shortcuts.png"), (w.show_reading_help, "help_reading.png")):
+    """Help ▸ Keyboard Shortcuts, Help ▸ How to Read These Maps and Help ▸ About."""
+    for show, name in ((w.show_shortcuts, "help_shortcuts.png"), (w.show_reading_help, "help_reading.png"),
+                       (w.show_about, "help_about.png")):
         dialog = show()
         wait(app, lambda: True)
         _save(dialog, out / name)
