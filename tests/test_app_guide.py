@@ -299,3 +299,19 @@ def test_cancel_while_the_first_model_loads(qtbot, make_window):
     qtbot.waitUntil(lambda: w.controls.picker.catalogue is not None and not w.compute.is_busy(), timeout=60_000)
     assert not w.controls.picker.pending.isVisibleTo(w.controls.picker)
     assert w.model is not None or "no model loaded" in w._note()
+
+
+def test_swipe_compare(qtbot, make_window):
+    w = make_window()
+    wait_for_map(qtbot, w)
+    canvas = w.views.side.map
+    cols = canvas.preview.shape[1]
+    w.act_swipe.trigger()
+    assert 0 < canvas.heat.image.shape[1] < cols  # half the map, the photo on the right
+    w.views.side.swipe_line.setValue(canvas.size[0] * 0.25)
+    assert abs(canvas.heat.image.shape[1] - round(cols * 0.25)) <= 1
+    w.set_pooling("avg")  # a new map keeps the swipe
+    wait_for_map(qtbot, w)
+    assert canvas.heat.image.shape[1] < cols
+    w.act_swipe.trigger()
+    assert canvas.heat.image.shape[1] == cols and w.views.side.swipe_line is None

@@ -19,7 +19,7 @@ DOCS = RESOURCES.parent / "docs"
 DOC_PAGES = (("The desktop window", "GUI.md"), ("Methods: ITSM, pooling, CLIP Surgery", "METHODS.md"),
              ("ConVis concept maps", "CONVIS.md"), ("Command line", "CLI.md"), ("Results", "RESULTS.md"))
 # Plain keys type into text boxes; these hold while a text box has focus (the sheet says so).
-TYPING_KEYS_NOTE = ("Keys without Ctrl or Alt (1\u20134, O, D, H, Delete, arrows) type into a text box or move in a "
+TYPING_KEYS_NOTE = ("Keys without Ctrl or Alt (1\u20134, O, W, D, H, Delete, arrows) type into a text box or move in a "
                     "list while one has focus; Alt+1\u2013Alt+4 choose the pooling from anywhere, and Esc or a "
                     "click on a map gives the keys back to the window.")
 
@@ -105,6 +105,9 @@ class MenusMixin:
         self.act_difference = A("&Difference Tile in the Pooling Grid", lambda _=False: self.refresh(), "D",
                                 "Add the shifted pooling's map minus the best pooling's map to the pooling grid",
                                 checkable=True)
+        self.act_swipe = A("S&wipe Compare", lambda on: self.views.side.set_swipe(on), "W",
+                           "Drag a line across the map: the map on its left, the photo on its right",
+                           checkable=True)
         self.act_histogram = A("&Histogram of Map Values", self.toggle_histogram, "H",
                                "The shown map's values, with the colour levels and the threshold", checkable=True)
         self.act_guide = A("Reading &Guide", lambda on: self.guide.setVisible(on), None,
@@ -161,6 +164,7 @@ class MenusMixin:
         v.addAction(self.images_dock.toggleViewAction())
         v.addAction(self.controls_dock.toggleViewAction())
         v.addAction(self.wordnet_dock.toggleViewAction())
+        v.addAction(self.act_swipe)
         v.addAction(self.act_histogram)
         v.addAction(self.act_difference)
         v.addAction(self.act_panels)

@@ -66,6 +66,7 @@ class MapCanvas:
         self.raw_range: tuple[float, float] | None = None
         self._lut_key = None
         self.map_visible = True  # the overlay on/off key hides the map without forgetting it
+        self.swipe: float | None = None
 
     # --- content -------------------------------------------------------------------------
 
@@ -94,10 +95,29 @@ class MapCanvas:
             self.outline.setPath(QPainterPath())
         else:
             self.heat.setImage(preview, autoLevels=False, levels=(0.0, 1.0))
-            if self.size:
-                self.heat.setRect(QRectF(0, 0, *self.size))
+            self._place_heat()
         self.set_note(note)
         self.apply_display(display)
+
+    def set_swipe(self, x: float | None) -> None:
+        """Swipe compare: the map only left of image column x (None: the whole map)."""
+        self.swipe = x
+        if self.preview is not None:
+            self._place_heat()
+
+    def _place_heat(self) -> None:
+        if self.size is None or self.preview is None:
+            return
+        w, h = self.size
+        if self.swipe is None:
+            if self.heat.image is None or self.heat.image.shape[:2] != self.preview.shape[:2]:
+                self.heat.setImage(self.preview, autoLevels=False)
+            self.heat.setRect(QRectF(0, 0, w, h))
+            return
+        cols = self.preview.shape[1]
+        k = int(np.clip(round(self.swipe / w * cols), 1, cols))
+        self.heat.setImage(np.ascontiguousarray(self.preview[:, :k]), autoLevels=False)
+        self.heat.setRect(QRectF(0, 0, w * k / cols, h))
 
     def set_note(self, text: str) -> None:
         self.note.setText(text)

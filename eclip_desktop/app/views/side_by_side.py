@@ -63,9 +63,25 @@ class SideBySideView(QWidget):
         self.glw.scene().sigMouseMoved.connect(self._mouse_moved)
         self._cmap = "viridis"
         self._last_pos = None
+        self.swipe_line = None
 
     def canvases(self):
         return [self.image, self.map]
+
+    def set_swipe(self, on: bool) -> None:
+        """Swipe compare in the map pane: drag the line; left of it the map, right of it the photo."""
+        if on and self.swipe_line is None:
+            w = self.map.size[0] if self.map.size else 1.0
+            self.swipe_line = pg.InfiniteLine(pos=w / 2, angle=90, movable=True,
+                                              pen=pg.mkPen((255, 210, 0), width=2))
+            self.swipe_line.setZValue(5)
+            self.swipe_line.sigPositionChanged.connect(lambda line: self.map.set_swipe(float(line.value())))
+            self.map.vb.addItem(self.swipe_line)
+            self.map.set_swipe(w / 2)
+        elif not on and self.swipe_line is not None:
+            self.map.vb.removeItem(self.swipe_line)
+            self.swipe_line = None
+            self.map.set_swipe(None)
 
     def refresh_readout(self) -> None:
         """Read the new map under a cursor that has not moved: the old value must not stay."""
