@@ -88,9 +88,10 @@ def _panel(fig: FigureSpec, display: DisplayState, options: FigureOptions) -> tu
     mask = threshold_mask(fig.values, display)
     lines = list(fig.lines)
     if mask is not None:
-        lines.append(f"outline: {display.threshold} threshold at {threshold_level(fig.values, display):.3f}")
+        lines.append(f"outline: {display.threshold} threshold at {threshold_level(fig.values, display):.3f}; "
+                     "the hatched side is above it")
     panel = compose_panel(fig.rgb, fig.values, display.colormap, display.opacity, levels, mask, options.width,
-                          options.layout, mode=display.overlay)
+                          options.layout, mode=display.overlay, hatch=True)
     return panel, lines, levels
 
 
