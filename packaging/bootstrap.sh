@@ -19,8 +19,10 @@ if ! compgen -G ".venv/lib/python3*/site-packages/torch" >/dev/null; then
   done
 fi
 
+# desktop-file-utils and appstream: the validators the tests run on packaging/linux/.
 SYSTEM_PACKAGES=(wordnet-base wordnet-sense-index libxcb-icccm4 libxcb-keysyms1 libxkbcommon-x11-0
-                 libxcb-cursor0 libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core xvfb)
+                 libxcb-cursor0 libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core xvfb
+                 desktop-file-utils appstream)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${SYSTEM_PACKAGES[@]}"; do

@@ -309,7 +309,7 @@ def test_newer_or_broken_session_gives_a_message(qtbot, make_window, tmp_path):
 def test_no_model_work_on_the_ui_thread(qtbot, make_window, tmp_path, monkeypatch):
     """Structure, not timing: every forward pass, model load and image decode of a real session
     runs off the UI thread. (How long the UI thread pauses is a benchmark, not a test:
-    packaging/scripts/bench_ui_stall.py, figure in docs/RESULTS.md.)"""
+    scripts/bench_ui_stall.py, figure in docs/RESULTS.md.)"""
     import threading
 
     import torch
@@ -502,3 +502,24 @@ def test_copy_and_export_a_grid_layout(qtbot, make_window, tmp_path):
     qtbot.waitUntil(lambda: (out / "shapes_scene__grid-pooling.json").is_file(), timeout=WAIT_MS)
     meta = json.loads((out / "shapes_scene__grid-pooling.json").read_text())
     assert [t.split(" \u00b7 ")[0] for t in meta["tiles"]] == ["native", "avg", "max", "masked max"]
+
+
+def test_window_surgery_single_text_with_ensemble_uses_the_reference_rule(qtbot, make_window, tmp_path):
+    # Issue 17: the window computes through the same Engine, so a single prompt with the ensemble
+    # subtracts the ensembled empty string; its exported sidecar says so and records the ensemble.
+    w = make_window()
+    wait_for_map(qtbot, w)
+    w.controls.prompts.setPlainText("a photo of a star.")
+    w.controls.ensemble.setChecked(True)
+    w.controls.method.setCurrentIndex(w.controls.method.findData("surgery"))
+    qtbot.waitUntil(lambda: ("surgery", "native") in w.maps and w.analysis.ensemble and not w.compute.is_busy(),
+                    timeout=WAIT_MS)
+    idle(qtbot, w)
+    assert w.maps[("surgery", "native")].heatmaps[0].meta == {"surgery_empty_text": "ensemble"}
+    out = tmp_path / "export"
+    w.export_map(str(out))
+    qtbot.waitUntil(lambda: sorted(p.suffix for p in out.glob("[!.]*")) == [".json", ".npy", ".png"],
+                    timeout=WAIT_MS)
+    sidecar = json.loads(next(out.glob("*.json")).read_text())
+    assert sidecar["method"] == "surgery" and sidecar["ensemble"] is True
+    assert sidecar["surgery_empty_text"] == "ensemble" and sidecar["activation"] == "gelu"

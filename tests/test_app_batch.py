@@ -1,7 +1,9 @@
+
 """The GUI's batch export dialog: the CLI's export run on the window's worker, with progress and cancel."""
 import csv
 import errno
 
+import pytest
 from PIL import Image
 from test_app import (  # noqa: F401
     WAIT_MS,
@@ -88,6 +90,7 @@ def test_batch_export_writes_resumes_and_encodes_each_image_once(qtbot, make_win
     assert engine.image_encoder_calls - calls == 2
 
 
+@pytest.mark.slow
 def test_batch_export_cancel_leaves_a_resumable_index(qtbot, make_window, tmp_path):
     w = make_window()
     wait_for_map(qtbot, w)

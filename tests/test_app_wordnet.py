@@ -162,3 +162,18 @@ def test_missing_wordnet_is_a_message(qtbot, make_window, tmp_path, monkeypatch)
     dock.navigate("dog")  # ignored, no new job
     assert not dock.is_busy()
     assert w.isVisible() and w.status.job_label.text() == "WordNet unavailable"
+
+
+def test_paper_set_in_the_chooser_offline_is_a_message(qtbot, make_window, wordnet_env, tmp_path, monkeypatch):
+    # Issue 17: the ConVis paper's set is offered; without the authors' word list and offline, the
+    # dock says where to get it and keeps the set it had.
+    from eclip_desktop.core.convis import paper_set
+    monkeypatch.setenv(paper_set.WORDS_ENV, str(tmp_path / "missing.txt"))
+    monkeypatch.setattr(provider, "_online", lambda *a, **k: False)
+    w, dock = open_dock(qtbot, make_window)
+    assert dock.concepts.findData("paper") >= 0
+    dock.use_concept_set("paper")
+    qtbot.waitUntil(lambda: dock.message.isVisible() and not dock.is_busy(), timeout=WAIT_MS)
+    assert "physical_objects.txt" in dock.message.text() and "missing.txt" in dock.message.text()
+    assert dock.key == "default" and dock.concepts.currentData() == "default"
+    assert dock.search.isEnabled()  # WordNet itself works: only this set failed

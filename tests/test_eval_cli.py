@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from eclip_desktop.cli import main
+from eclip_desktop.core.explain import engine as engine_mod
 from eclip_desktop.core.model import family
 from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.shapes.writer import write_voc
@@ -22,6 +23,7 @@ ROW_KEYS = {"pooling", "model", "weights", "zero_shot", "seconds", *MAP_KEYS}
 
 def run_eval_cli(capsys, tmp_path, *args):
     out = tmp_path / "eval.json"
+    out.unlink(missing_ok=True)  # each call is a new result: eval never replaces one without --overwrite
     rc = main(["eval", *args, "--json", str(out)])
     captured = capsys.readouterr()
     return rc, captured.out, captured.err, (json.loads(out.read_text()) if out.is_file() else None)
@@ -110,7 +112,7 @@ def installed_family(trained_family_dir, monkeypatch):
 def test_family_engines_are_the_trained_siblings(installed_family):
     assert family.available_poolings() == ["native", "masked_max"]
     assert family.card("native")["architecture"] == "eclip-tiny-vit"
-    engines = family.engines_for("eclip-shapes", None, ["native", "masked_max"], "cpu")
+    engines = engine_mod.engines_for("eclip-shapes", None, ["native", "masked_max"], "cpu")
     assert list(engines) == ["native", "masked_max"]
     native, masked = engines["native"], engines["masked_max"]
     assert native is not masked and native.handle.model is not masked.handle.model

@@ -88,21 +88,22 @@ def test_corrupt_image_is_a_failed_row_and_the_rest_is_written(two_images, tmp_p
     assert (out / "a__itsm__native__a-cat.png").is_file()
 
 
-def test_partial_row_needs_overwrite_and_overwrite_recomputes(two_images, tmp_path, capsys):
+def test_interrupted_row_is_redone_without_overwrite_and_the_rest_is_kept(two_images, tmp_path, capsys):
     out = tmp_path / "out"
     args = ["export", "--images", two_images[0], "--text", "a cat", "--out", str(out), *TINY]
     assert run(args, capsys)[0] == 0
-    (out / "b__itsm__native__a-cat.png").unlink()
-    npy = out / "b__itsm__native__a-cat.npy"
-    stamp = npy.stat().st_mtime_ns
+    (out / "b__itsm__native__a-cat.png").unlink()  # as if killed before the figure was renamed
+    keep = out / "b__contribution__native.npy"
+    stamp = keep.stat().st_mtime_ns
     rc, err = run(args, capsys)
-    row = next(r for r in rows_of(out) if r["method"] == "itsm")
-    assert rc == 1 and row["status"] == "failed" and "--overwrite" in row["error"]
-    assert npy.stat().st_mtime_ns == stamp  # never replaced without --overwrite
+    assert rc == 0, err
+    status = {r["method"]: r["status"] for r in rows_of(out)}
+    assert status == {"itsm": "ok", "contribution": "skipped"}
+    assert (out / "b__itsm__native__a-cat.png").is_file()
+    assert keep.stat().st_mtime_ns == stamp  # a complete row is never rewritten
     rc, err = run(args + ["--overwrite"], capsys)
     assert rc == 0, err
-    assert (out / "b__itsm__native__a-cat.png").is_file()
-    assert all(r["status"] == "ok" for r in rows_of(out)) and npy.stat().st_mtime_ns != stamp
+    assert all(r["status"] == "ok" for r in rows_of(out)) and keep.stat().st_mtime_ns != stamp
 
 
 def test_raw_16bit_round_trips_and_formats(two_images, tmp_path, capsys):
@@ -176,6 +177,9 @@ def test_synsets_use_the_concepts_names_and_resume(two_images, tmp_path, capsys,
     assert len(meta["top_concepts"]["by_mass"]) == 2
     assert not np.array_equal(np.load(tmp_path / "stoch" / "a__convis__circle.n.01.npy"),
                               np.load(out / "a__convis__circle.n.01.npy"))
+    # Resume checks ConVis settings too: the grid-mode map is not taken for a stochastic one.
+    rc, err = run(args[:-len(TINY) - 2] + ["--convis-mode", "stochastic", "--out", str(out), *TINY], capsys)
+    assert rc == 1 and "stale" in err and "algorithm.mode" in err
     rc, err = run(["export", "--images", two_images[1], "--synset", "circle", "--top", "-1",
                    "--out", str(tmp_path / "o3"), *TINY], capsys)
     assert rc == 1 and "--top must be 0 or more" in err

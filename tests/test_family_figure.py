@@ -1,4 +1,4 @@
-"""packaging/scripts/family_figure.py: the semantic-shift figure, for the family or any siblings."""
+"""scripts/family_figure.py: the semantic-shift figure, for the family or any siblings."""
 from __future__ import annotations
 
 import importlib.util
@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("family_figure", REPO / "packaging" / "scripts" / "family_figure.py")
+    spec = importlib.util.spec_from_file_location("family_figure", REPO / "scripts" / "family_figure.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

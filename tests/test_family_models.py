@@ -19,6 +19,7 @@ from eclip_desktop.core.evaluation.evaluate import (
     shapes_items,
     zero_shot_accuracy,
 )
+from eclip_desktop.core.explain import engine as engine_mod
 from eclip_desktop.core.model import family
 from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.shapes import class_names
@@ -29,7 +30,7 @@ QUICK_SCENES = 200
 
 @pytest.fixture(scope="module")
 def engines():
-    return family.engines_for("eclip-shapes", None, pooling_names(), "cpu")
+    return engine_mod.engines_for("eclip-shapes", None, pooling_names(), "cpu")
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from eclip_desktop.core.evaluation.evaluate import (
     shapes_items,
     zero_shot_accuracy,
 )
+from eclip_desktop.core.explain import engine as engine_mod
 from eclip_desktop.core.model import family
 from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.shapes import class_names
@@ -22,7 +23,7 @@ QUICK_SCENES = 100
 @pytest.fixture(scope="module")
 def quick():
     """ITSM on 100 held-out single-object scenes (seed 1000), zero-shot on 100 of seed 1001."""
-    engines = family.engines_for(VIT, None, ["avg", "masked_max"], "cpu")
+    engines = engine_mod.engines_for(VIT, None, ["avg", "masked_max"], "cpu")
     rows = {}
     for p, engine in engines.items():
         size = engine.handle.image_size

@@ -89,7 +89,7 @@ def test_export_svg_and_pooling_grid(tmp_path, capsys):
     rows = json.loads((out / "index.json").read_text())["rows"]
     for kind, tiles in (("pooling", 4), ("prompt", 2)):
         row = next(r for r in rows if r["method"] == f"grid-{kind}")
-        assert row["status"] == "ok" and row["files"] == [f"photo__grid-{kind}.png"]
+        assert row["status"] == "ok" and row["files"] == [f"photo__grid-{kind}.png", f"photo__grid-{kind}.json"]
         grid = np.array(Image.open(out / row["files"][0]))
         assert grid.shape[1] > 256 * tiles  # one upscaled tile per pooling / prompt
     with open(out / "index.csv", encoding="utf-8") as f:

@@ -415,6 +415,7 @@ def test_unusable_training_data_raises_dataset_error(tmp_path):
 # ----------------------------------------------------------------------------- torchrun / DDP
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_on_gloo(tmp_path, shapes_cache):
     torchrun = Path(sys.executable).with_name("torchrun")
     assert torchrun.is_file(), torchrun

@@ -115,7 +115,7 @@ def test_family_cards_spell_out_both_stages():
     from dataclasses import asdict
 
     from eclip_desktop.core.training import recipe
-    spec = importlib.util.spec_from_file_location("train_family", REPO / "packaging" / "scripts" / "train_family.py")
+    spec = importlib.util.spec_from_file_location("train_family", REPO / "scripts" / "train_family.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     first = asdict(TrainConfig(pooling="avg"))

@@ -17,6 +17,7 @@ def run(images=None, model: str | None = None, pretrained: str | None = None, de
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationVersion(__version__)
+    _set_desktop_identity(app)
     # torch's threads are limited on the worker with the first model (workers/compute.py): importing
     # torch here would keep the window from opening for seconds.
 
@@ -42,7 +43,7 @@ def exit_fast(code: int) -> None:
     """End the process once the window has closed (settings saved, workers stopped).
 
     Python's own shutdown then tears down torch, Qt and pyqtgraph object by object, measured at
-    about 4.5 s on a 2-core machine (packaging/scripts/bench_startup.py); nothing in it matters to
+    about 4.5 s on a 2-core machine (scripts/bench_startup.py); nothing in it matters to
     the user, so quitting ends here.
     """
     import logging
@@ -50,6 +51,17 @@ def exit_fast(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _set_desktop_identity(app) -> None:
+    """The window icon, and the desktop entry's id (Wayland and the task bars match windows to launchers by it)."""
+    from PySide6.QtGui import QIcon
+
+    from eclip_desktop.core.io.paths import APP_ID, ICON_NAME, LINUX_FILES
+    app.setDesktopFileName(APP_ID)
+    svg = LINUX_FILES / "icons" / f"{ICON_NAME}.svg"
+    if svg.is_file():
+        app.setWindowIcon(QIcon(str(svg)))
 
 
 def _close_on_interrupt(window) -> None:

@@ -1,4 +1,4 @@
-"""The bundled sample (resources/samples, written by packaging/scripts/make_samples.py)."""
+"""The bundled sample (resources/samples, written by scripts/make_samples.py)."""
 from __future__ import annotations
 
 import json

@@ -354,8 +354,8 @@ class FilesMixin:
         self.io.submit(Job(self._export_kind(), export_job(
             view.path, view.sha256, folder, overwrite, heatmap=ms.heatmaps[t], pooling=a.pooling, scores=ms.scores,
             labels=labels, index=t, display=self.display, trained_with_pooling=ms.trained_with_pooling,
-            model_info=self.model_info or {}, method_options=a.method_options(ms.method),
-            options=options or self.figure_options),
+            model_info=ms.model_info or self.model_info or {}, method_options=a.method_options(ms.method),
+            options=options or self.figure_options, ensemble=ms.ensemble, tau=ms.tau),
             label="exporting \u2026"))
 
     def _file_job_done(self, kind: str, result) -> None:

@@ -5,29 +5,21 @@ lands in the paper; the raw similarity range is in the title as the CLI prints i
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from eclip_desktop import __version__
 from eclip_desktop.app.state import DisplayState
 from eclip_desktop.app.views.display import clip_levels, threshold_level, threshold_mask
-from eclip_desktop.core.errors import OutputError
 from eclip_desktop.core.explain.heatmap import Heatmap
 from eclip_desktop.core.explain.methods import get_method
-from eclip_desktop.core.export.explain_job import map_stem, title_lines
+from eclip_desktop.core.export import artifacts
+from eclip_desktop.core.export.explain_job import title_lines
 from eclip_desktop.core.figures.panel import LAYOUTS as FIGURE_LAYOUTS
 from eclip_desktop.core.figures.panel import compose_panel
 from eclip_desktop.core.figures.render import annotate, short_model_name
-from eclip_desktop.core.io.atomic import (
-    atomic_save_image,
-    atomic_save_npy,
-    atomic_write_bytes,
-    atomic_write_json,
-    ensure_writable_dir,
-)
+from eclip_desktop.core.io.atomic import ensure_writable_dir
 from eclip_desktop.core.io.imageio import LoadedImage
 from eclip_desktop.core.model.poolings import POOLING_LABELS
 
@@ -77,7 +69,7 @@ def contribution_figure(image_rgb: np.ndarray, values: np.ndarray, pooling: str,
 
 def convis_figure(image_rgb: np.ndarray, result, model: str) -> FigureSpec:
     """The ConVis map on screen (a ConVisResult) as the `concepts` command draws its figure."""
-    from eclip_desktop.core.convis.report import COLORBAR
+    from eclip_desktop.core.export.concepts_job import COLORBAR
     lines = [f"ConVis \u00b7 {result.synset}: {result.gloss}",
              f"{model} \u00b7 concept set \u2018{result.set_name}\u2019 \u00b7 {result.windows} windows"]
     return FigureSpec(image_rgb, result.values, lines, COLORBAR)
@@ -108,72 +100,61 @@ def render_svg(fig: FigureSpec, display: DisplayState, options: FigureOptions) -
     return figure_svg(panel, lines, display.colormap, levels=levels, colorbar_label=fig.colorbar_label).encode()
 
 
-def _write_figure(target: Path, fig: FigureSpec, display: DisplayState, options: FigureOptions,
-                  overwrite: bool) -> None:
-    if options.format == "svg":
-        atomic_write_bytes(target, render_svg(fig, display, options), overwrite=overwrite)
-    else:
-        atomic_save_image(target, render(fig, display, options), overwrite=overwrite)
+def _figure(fig: FigureSpec, display: DisplayState, options: FigureOptions):
+    return render_svg(fig, display, options) if options.format == "svg" else render(fig, display, options)
 
 
-def _write_triple(targets: list[Path], values: np.ndarray, fig: FigureSpec, sidecar: dict, display: DisplayState,
-                  options: FigureOptions, overwrite: bool) -> list[Path]:
-    """Figure, float32 map and sidecar (last: a sidecar says the export is complete)."""
-    sidecar = {**sidecar, "display": display.to_dict(), "figure_options": asdict(options),
-               "files": {"figure": targets[0].name, "npy": targets[1].name}, "version": __version__,
-               "written_by": "eclip-desktop GUI"}
-    json.dumps(sidecar)  # fail before writing anything if a value cannot be stored
-    atomic_save_npy(targets[1], values.astype(np.float32), overwrite=overwrite)
-    _write_figure(targets[0], fig, display, options, overwrite)
-    atomic_write_json(targets[2], sidecar, overwrite=overwrite)
-    return targets
+def _window_fields(display: DisplayState, options: FigureOptions, targets: list[Path]) -> dict:
+    return {"display": display.to_dict(), "figure_options": asdict(options),
+            "files": {"figure": targets[0].name, "npy": targets[1].name}, "written_by": "eclip-desktop GUI"}
 
 
 def _targets(out: Path, stem: str, options: FigureOptions, overwrite: bool) -> list[Path]:
-    targets = [out / f"{stem}{ext}" for ext in (FIGURE_FORMATS[options.format], ".npy", ".json")]
-    if not overwrite:
-        for t in targets:
-            if t.exists():
-                raise OutputError(f"{t} exists; choose another folder or allow replacing")
+    targets = artifacts.triple_targets(stem, out, FIGURE_FORMATS[options.format])
+    artifacts.check_name_lengths(t.name for t in targets)
+    artifacts.refuse_existing(targets, overwrite, "choose another folder or allow replacing")
     return targets
 
 
 def export_map(out_dir: str | Path, image: LoadedImage, heatmap: Heatmap, pooling: str, scores: dict,
                labels: list[str], index: int, display: DisplayState, trained_with_pooling: bool,
                model_info: dict, method_options: dict, overwrite: bool = False,
-               options: FigureOptions = FigureOptions()) -> list[Path]:
+               options: FigureOptions = FigureOptions(), ensemble: bool = False, tau: str = "mean",
+               input_size: int | None = None) -> list[Path]:
     """Figure (options.format), raw map (.npy, float32 at the image size) and sidecar (.json), as the
-    CLI names them."""
-    from eclip_desktop.core.export.explain_job import text_slugs
+    CLI names them; the sidecar is the CLI's recipe (ensemble, tau, input size included), so
+    `reproduce --check` recomputes it. model_info: the model that made this map (for a family, the
+    pooling's own sibling)."""
     out = ensure_writable_dir(out_dir)
-    stem = map_stem(Path(image.path).stem or "image", heatmap.method, pooling, text_slugs(labels)[heatmap.text])
+    stem = artifacts.map_stem(Path(image.path).stem or "image", heatmap.method, pooling,
+                              artifacts.text_slugs(labels)[heatmap.text])
     targets = _targets(out, stem, options, overwrite)
     fig = map_figure(image.rgb, heatmap, pooling, scores, index, trained_with_pooling)
-    sidecar = {"image": image.path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
-               **model_info, "method": heatmap.method, "method_options": method_options, "pooling": pooling,
-               "pooling_trained": trained_with_pooling, "text": heatmap.text, "text_index": index,
-               "labels": labels, "scores": {"cosine": scores["cosine"][index],
-                                            "probability": scores["probability"][index]},
-               "label_scores": scores, "raw_range": list(heatmap.raw_range),
-               "normalisation": heatmap.normalisation}
-    return _write_triple(targets, heatmap.values, fig, sidecar, display, options, overwrite)
+    sidecar = artifacts.map_sidecar(
+        image.path, image, model_info, method=heatmap.method, method_options=method_options, pooling=pooling,
+        tau=tau, text=heatmap.text, index=index, labels=labels, ensemble=ensemble,
+        input_size=input_size or model_info.get("model_input_size"), raw_range=heatmap.raw_range,
+        normalisation=heatmap.normalisation, scores=scores,
+        extra={"pooling_trained": trained_with_pooling, **_window_fields(display, options, targets),
+               **heatmap.meta})
+    artifacts.write_artifacts(*targets, heatmap.values, _figure(fig, display, options), sidecar, overwrite)
+    return targets
 
 
 def export_convis(out_dir: str | Path, image: LoadedImage, result, display: DisplayState, model_info: dict,
                   overwrite: bool = False, options: FigureOptions = FigureOptions()) -> list[Path]:
     """The ConVis map on screen as `concepts` names it: <stem>__convis__<synset>.{png,npy,json}."""
-    from eclip_desktop.core.convis.report import map_stem as convis_stem
     out = ensure_writable_dir(out_dir)
-    stem = convis_stem(Path(image.path).stem or "image", result.synset)
+    stem = artifacts.convis_stem(Path(image.path).stem or "image", result.synset)
     targets = _targets(out, stem, options, overwrite)
     model = short_model_name(model_info.get("model", ""), model_info.get("pretrained", ""))
     fig = convis_figure(image.rgb, result, model)
-    sidecar = {"image": image.path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
-               **model_info, "method": "convis", "synset": result.synset, "gloss": result.gloss,
-               "concept_set": {"name": result.set_name, "key": result.request.set_key},
+    sidecar = {**artifacts.base_sidecar(image.path, image, model_info, "convis"), "synset": result.synset,
+               "gloss": result.gloss, "concept_set": {"name": result.set_name, "key": result.request.set_key},
                "windows": result.windows, "top_concepts": result.concepts or [],
-               "normalisation": "rank map, min-max to [0, 1]"}
-    return _write_triple(targets, result.values, fig, sidecar, display, options, overwrite)
+               "normalisation": "rank map, min-max to [0, 1]", **_window_fields(display, options, targets)}
+    artifacts.write_artifacts(*targets, result.values, _figure(fig, display, options), sidecar, overwrite)
+    return targets
 
 
 def _same_image(path: str, sha256: str) -> LoadedImage:
@@ -195,15 +176,24 @@ def figure_job(path: str, sha256: str, build, display: DisplayState):
     return run
 
 
-def grid_tiles(maps: dict, pairs: list, layout: str, shown: int) -> list[tuple[np.ndarray, list[str]]]:
-    """(values, caption lines) per tile of a grid layout, from the map sets on screen."""
-    from eclip_desktop.core.figures.grids import score_caption, short_pooling
+def grid_tiles(maps: dict, pairs: list, layout: str, shown: int) -> list[tuple[np.ndarray, list[str], dict]]:
+    """(values, caption lines, source) per tile of a grid layout, from the map sets on screen; the
+    source names the tile's model, weights, method, pooling and text for the grid's sidecar."""
+    from eclip_desktop.core.figures.grids import score_caption
+    from eclip_desktop.core.model.poolings import short_pooling
     tiles = []
+
+    def source(ms, t: int, caption: str) -> dict:
+        # No weights hash here (this runs on the UI thread); export_grid adds it on the I/O worker.
+        meta = {**(ms.model_info or {}), "method": ms.method, "pooling": ms.pooling, "text": ms.heatmaps[t].text}
+        return artifacts.tile_source(caption, meta)
+
     if layout == "prompts":
         ms = maps[pairs[0]]
         for t, hm in enumerate(ms.heatmaps):
             scores = {"cosine": ms.scores["cosine"][t], "probability": ms.scores["probability"][t]}
-            tiles.append((hm.values, [f"\u201c{hm.text}\u201d", score_caption(scores)]))
+            caption = [f"\u201c{hm.text}\u201d", score_caption(scores)]
+            tiles.append((hm.values, caption, source(ms, t, " \u00b7 ".join(c for c in caption if c))))
         return tiles
     for method, pooling in pairs:
         ms = maps.get((method, pooling))
@@ -212,31 +202,34 @@ def grid_tiles(maps: dict, pairs: list, layout: str, shown: int) -> list[tuple[n
         t = min(shown, len(ms.heatmaps) - 1)
         scores = {"cosine": ms.scores["cosine"][t], "probability": ms.scores["probability"][t]}
         name = short_pooling(pooling) if layout == "poolings" else get_method(method).label
-        tiles.append((ms.heatmaps[t].values, [name, score_caption(scores)]))
+        caption = [name, score_caption(scores)]
+        tiles.append((ms.heatmaps[t].values, caption, source(ms, t, " \u00b7 ".join(c for c in caption if c))))
     return tiles
 
 
 def grid_picture(image_rgb: np.ndarray, tiles, title: list[str], display: DisplayState) -> np.ndarray:
     from eclip_desktop.core.figures.grids import grid_figure
-    return grid_figure(image_rgb, tiles, cmap=display.colormap, alpha=display.opacity, title_lines=title)
+    return grid_figure(image_rgb, [tile[:2] for tile in tiles], cmap=display.colormap, alpha=display.opacity,
+                       title_lines=title)
 
 
 def export_grid(out_dir: str | Path, image: LoadedImage, kind: str, tiles, title: list[str], display: DisplayState,
                 model_info: dict, overwrite: bool = False, **_ignored) -> list[Path]:
-    """A grid layout as `export --grid` names it: <stem>__grid-<kind>.png and a JSON sidecar."""
+    """A grid layout as `export --grid` names it: <stem>__grid-<kind>.png and a JSON sidecar naming
+    every tile's model, weights, pooling, method and text."""
     out = ensure_writable_dir(out_dir)
-    stem = f"{Path(image.path).stem or 'image'}__grid-{kind}"
+    stem = artifacts.grid_stem(Path(image.path).stem or "image", kind)
     targets = [out / f"{stem}.png", out / f"{stem}.json"]
-    if not overwrite:
-        for t in targets:
-            if t.exists():
-                raise OutputError(f"{t} exists; choose another folder or allow replacing")
-    sidecar = {"image": image.path, "image_sha256": image.sha256, **model_info, "grid": kind, "title": title,
-               "tiles": [" \u00b7 ".join(c for c in caption if c) for _, caption in tiles],
-               "display": display.to_dict(), "files": {"figure": targets[0].name}, "version": __version__,
-               "written_by": "eclip-desktop GUI"}
-    atomic_save_image(targets[0], grid_picture(image.rgb, tiles, title, display), overwrite=overwrite)
-    atomic_write_json(targets[1], sidecar, overwrite=overwrite)
+    artifacts.check_name_lengths(t.name for t in targets)
+    artifacts.refuse_existing(targets, overwrite, "choose another folder or allow replacing")
+    sources = [tile[2] if len(tile) > 2 else artifacts.tile_source(" \u00b7 ".join(c for c in tile[1] if c),
+                                                                   model_info) for tile in tiles]
+    sources = [artifacts.tile_source(src["caption"], artifacts.model_provenance(src)) for src in sources]
+    sidecar = artifacts.grid_sidecar(image.path, image, kind=kind, tiles=sources, title=title,
+                                     extra={"display": display.to_dict(), "files": {"figure": targets[0].name},
+                                            "written_by": "eclip-desktop GUI"})
+    artifacts.write_figure_only(targets[0], targets[1], grid_picture(image.rgb, tiles, title, display), sidecar,
+                                overwrite)
     return targets
 
 

@@ -18,9 +18,8 @@ from eclip_desktop.app.views.side_by_side import SideBySideView
 from eclip_desktop.app.views.tiles import TileContent, TileGrid
 from eclip_desktop.app.workers.compute import ImageView, MapSet
 from eclip_desktop.core.explain.methods import METHODS, method_names
-from eclip_desktop.core.model.poolings import POOLING_LABELS, pooling_names
+from eclip_desktop.core.model.poolings import POOLING_LABELS, POOLING_SHORT, pooling_names
 
-POOLING_SHORT = {"native": "native", "avg": "avg", "max": "max", "masked_max": "masked max"}
 OPTION_NAMES = {"vv": "v-v path", "feature": "feature surgery"}
 FLAT_SPAN = 0.01  # raw cosine spans below this are stretched noise, and the caption says so
 SINGLE_MODEL_NOTE = ("One model: its similarity map (ITSM) is the same under every pooling readout; the "

@@ -44,6 +44,13 @@ class StatusBar(QStatusBar):
             self.device_label.setText("device: \u2014")
             return
         self.model_label.setText(f"model: {label or info.get('model', '?')}")
+        # Which MLP activation the weights run with, and why: OpenAI's weights need QuickGELU and a
+        # weights file may not say (core/model/activation.py).
+        activation = info.get("activation")
+        tip = (f"activation: {activation} ({info.get('activation_source', '')})" if activation else "")
+        if info.get("activation_note"):
+            tip += "\n" + info["activation_note"]
+        self.model_label.setToolTip(tip)
         self.device_label.setText(f"device: {info.get('device', '?')} \u00b7 {info.get('dtype', '?')}")
 
     def set_cursor(self, text: str) -> None:

@@ -41,6 +41,7 @@ from eclip_desktop.app.wordnet.details import SynsetDetails
 from eclip_desktop.app.wordnet.service import (
     ALL_NOUNS,
     DEFAULT_SET,
+    PAPER,
     ROOT,
     SHAPES,
     SetLoaded,
@@ -123,6 +124,7 @@ class WordNetDock(QDockWidget):
         self.concepts = QComboBox()
         self.concepts.setToolTip("Which synsets the search, the tree and the subtree sizes cover")
         self.concepts.addItem("Default concepts", DEFAULT_SET)
+        self.concepts.addItem("ConVis paper's concepts (7,080)", PAPER)
         self.concepts.addItem("All nouns", ALL_NOUNS)
         self.concepts.addItem("Shapes World classes", SHAPES)
         self.concepts.addItem("Open vocabulary file\u2026", OPEN_FILE)
@@ -263,6 +265,10 @@ class WordNetDock(QDockWidget):
             self.broken = message
             for w in (self.search, self.concepts, self.results, self.tree, self.root_button):
                 w.setEnabled(False)
+        elif kind == "wn-load" and getattr(self, "_key_before", None) is not None:
+            # A set that could not be built must not stay selected, or ConVis would ask for it again.
+            self.key = self._key_before
+            self._select_key(self.key)
         self.show_message(escape(message))
         self.job_text.emit("WordNet unavailable" if self.broken else "")
 
@@ -418,6 +424,7 @@ class WordNetDock(QDockWidget):
         self.use_concept_set(key)
 
     def use_concept_set(self, key: str) -> None:
+        self._key_before = self.key  # restored if this set cannot be loaded (the paper's set offline)
         self.key = key
         self._select_key(key)
         self._submit("wn-load", lambda ctx: self.service.load(ctx, key), "WordNet: concept set \u2026")

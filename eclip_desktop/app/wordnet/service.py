@@ -20,7 +20,8 @@ ROOT = "entity.n.01"
 DEFAULT_SET = "default"
 ALL_NOUNS = "all"
 SHAPES = "shapes"  # the Shapes World classes and their hypernyms: small, for the embedded family
-BUILTIN_SETS = (DEFAULT_SET, ALL_NOUNS, SHAPES)
+PAPER = "paper"  # the ConVis paper's 7,080 synsets (core/convis/paper_set.py)
+BUILTIN_SETS = (DEFAULT_SET, PAPER, ALL_NOUNS, SHAPES)
 GLOSS_CHARS = 70
 
 
@@ -81,6 +82,9 @@ class WordNetService:
                     self._sets[key] = h.default_concept_set()
                 elif key == ALL_NOUNS:
                     self._sets[key] = h.all_nouns_concept_set()
+                elif key == PAPER:
+                    from eclip_desktop.core.convis.paper_set import paper_concept_set
+                    self._sets[key] = paper_concept_set(h)
                 elif key == SHAPES:
                     from eclip_desktop.core.convis.sets import shapes_concept_set
                     self._sets[key] = shapes_concept_set(h)

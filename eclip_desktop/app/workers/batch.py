@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from eclip_desktop.app.state import ModelChoice
 from eclip_desktop.app.workers.compute import Context, with_cpu_fallback
-from eclip_desktop.app.workers.convis import _cancelled
+from eclip_desktop.app.workers.convis import cancel_check
 from eclip_desktop.core.errors import ConceptError, TextError
 from eclip_desktop.core.export.batch import ExportRequest, ExportResult, run_export
 
@@ -73,13 +73,13 @@ def batch_export_job(req: ExportRequest, choice: ModelChoice, wordnet=None, set_
                 raise ConceptError(f"batch export: {', '.join(missing)} not in the concept set "
                                    f"\u2018{concept_set.name}\u2019; pick a set that has them")
             concept_inputs = (hierarchy, concept_set)
-        stop = _cancelled(ctx)
+        stop = cancel_check(ctx)
 
         def work(c: ModelChoice) -> ExportResult:
             engines = {p: ctx.state.engine(c.spec(p), ctx) for p in (req.poolings or ["masked_max"])}
 
             def concepts():
-                from eclip_desktop.core.convis.report import (
+                from eclip_desktop.core.export.concepts_job import (
                     ConceptsRequest,
                     prepare_concepts,
                 )

@@ -61,6 +61,11 @@ class MapSet:
     contribution: np.ndarray  # full size
     contribution_preview: np.ndarray
     trained_with_pooling: bool  # True for the family: the ITSM itself belongs to this pooling
+    # How the maps were made, for an export's sidecar: the model that made them (a family's own
+    # sibling), and the text and mask options of the request.
+    model_info: dict | None = None
+    ensemble: bool = False
+    tau: str = "mean"
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,10 @@ def load_model_job(choice: ModelChoice, pooling: str):
         if used.family:
             keep |= {used.spec(p) for p in used.poolings()}
         ctx.state.drop_engines(keep=lambda spec: spec in keep)
-        return ModelLoaded(used, engine.handle.describe(), notices)
+        info = engine.handle.describe()
+        if info.get("activation_note"):  # a weights file that cannot tell its activation: say which is used
+            notices = [*notices, info["activation_note"]]
+        return ModelLoaded(used, info, notices)
     return run
 
 
@@ -240,7 +248,8 @@ def _map_sets(ctx: Context, req: MapRequest, choice: ModelChoice, image: LoadedI
             if (method, p) in maps or (choice.family and p != pooling):
                 continue
             maps[(method, p)] = MapSet(method, p, exp.heatmaps, d["previews"], exp.scores[p],
-                                       exp.contributions[p], d["cprev"][p], choice.family)
+                                       exp.contributions[p], d["cprev"][p], choice.family,
+                                       engine.handle.describe(), req.ensemble, req.tau)
     return maps
 
 

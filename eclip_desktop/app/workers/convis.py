@@ -92,7 +92,7 @@ def support_figures(ranks: np.ndarray, set_size: int, subtree: int) -> tuple[flo
     return share, chance
 
 
-def _cancelled(ctx: Context):
+def cancel_check(ctx: Context):
     """The core asks "stop?" as a callable; the worker's answer is whether check() raises."""
     def stop() -> bool:
         try:
@@ -113,7 +113,7 @@ def _convis_map(ctx: Context, req: ConVisRequest, hierarchy, concept_set, image,
     if cv is None:
         cv = ConVis(handle, hierarchy, concept_set)
         ctx.state.remember_convis(key, cv)
-    stop = _cancelled(ctx)
+    stop = cancel_check(ctx)
     n = len(concept_set)
     subtree = len(cv.columns(req.synset))  # the concept's map takes the best rank over these columns
 

@@ -1,11 +1,11 @@
-"""Concept sets by the names the CLI and the app offer: default, all, shapes, or a file."""
+"""Concept sets by the names the CLI and the app offer: default, paper, all, shapes, or a file."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from eclip_desktop.core.errors import ConceptError
 
-NAMED_SETS = ("default", "all", "shapes")
+NAMED_SETS = ("default", "paper", "all", "shapes")
 
 
 def shapes_concept_set(hierarchy):
@@ -15,9 +15,12 @@ def shapes_concept_set(hierarchy):
 
 
 def concept_set_by_name(hierarchy, spec: str):
-    """``default``, ``all``, ``shapes`` or the path of a concept file."""
+    """``default``, ``paper``, ``all``, ``shapes`` or the path of a concept file."""
     if spec == "default":
         return hierarchy.default_concept_set()
+    if spec == "paper":
+        from eclip_desktop.core.convis.paper_set import paper_concept_set
+        return paper_concept_set(hierarchy)
     if spec in ("all", "all-nouns"):
         return hierarchy.all_nouns_concept_set()
     if spec == "shapes":

@@ -101,7 +101,7 @@ class HierarchyMeter:
 
 def hierarchy_scenes(count: int, seed: int, size: int) -> Iterator[tuple[object, np.ndarray, np.ndarray]]:
     """(image, polygon mask, curve mask) of up to `count` two-object scenes with one of each."""
-    from eclip_desktop.core.evaluation.evaluate import _loaded
+    from eclip_desktop.core.evaluation.evaluate import loaded_image
     from eclip_desktop.core.shapes import generate_scene
     found = 0
     for i in range(count * _HIERARCHY_TRIES):
@@ -113,7 +113,7 @@ def hierarchy_scenes(count: int, seed: int, size: int) -> Iterator[tuple[object,
         if len(polys) != 1 or len(curves) != 1 or not polys[0].mask.any() or not curves[0].mask.any():
             continue
         found += 1
-        yield _loaded(scene.image, f"shapes:{seed}:{i}"), polys[0].mask, curves[0].mask
+        yield loaded_image(scene.image, f"shapes:{seed}:{i}"), polys[0].mask, curves[0].mask
 
 
 # ----------------------------------------------------------------------------- OOD scores

@@ -32,7 +32,7 @@ class Item:
     ignore: np.ndarray | None = None
 
 
-def _loaded(rgb: np.ndarray, name: str) -> LoadedImage:
+def loaded_image(rgb: np.ndarray, name: str) -> LoadedImage:
     return LoadedImage(path=name, rgb=rgb, sha256=hashlib.sha256(rgb.tobytes()).hexdigest(), source_mode="RGB")
 
 
@@ -43,7 +43,7 @@ def shapes_items(count: int, seed: int, size: int = 64, n_objects=(1, 3)) -> Ite
         masks: dict[str, np.ndarray] = {}
         for obj in scene.objects:
             masks[obj.shape] = masks.get(obj.shape, np.zeros_like(obj.mask)) | obj.mask
-        yield Item(_loaded(scene.image, f"shapes:{seed}:{i}"), masks)
+        yield Item(loaded_image(scene.image, f"shapes:{seed}:{i}"), masks)
 
 
 def dataset_items(samples) -> Iterator[Item]:

@@ -9,12 +9,14 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from eclip_desktop.core.explain.analysis import ImageAnalysis, encode_images
 from eclip_desktop.core.explain.heatmap import Heatmap, minmax, upsample
 from eclip_desktop.core.explain.methods import get_method
+from eclip_desktop.core.model import family
 from eclip_desktop.core.model.loading import ModelHandle, ModelSpec, load_model
 from eclip_desktop.core.model.poolings import zero_shot
 from eclip_desktop.core.model.text import TextBank
@@ -82,7 +84,12 @@ class Engine:
         emb = self.texts.encode(texts, ensemble=ensemble)
         timings["text"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        raw = get_method(method).scores(analysis, emb, self.texts, **(method_options or {}))
+        # The ensemble flag is passed on: CLIP Surgery encodes its empty-text reference the same way.
+        raw = get_method(method).scores(analysis, emb, self.texts, ensemble=ensemble, **(method_options or {}))
+        meta = {}
+        if method == "surgery":
+            from eclip_desktop.core.explain.methods.surgery import empty_text_used
+            meta["surgery_empty_text"] = empty_text_used(len(texts), ensemble, method_options)
         w, h = image.width, image.height
         heatmaps = []
         for t, text in enumerate(texts):
@@ -91,7 +98,8 @@ class Engine:
             heatmaps.append(Heatmap(values=upsample(grid, w, h), method=method,
                                     model=self.handle.spec.architecture, pretrained=self.handle.weights,
                                     pooling="", text=text, grid=grid,
-                                    raw_range=(float(grid_raw.min()), float(grid_raw.max()))))
+                                    raw_range=(float(grid_raw.min()), float(grid_raw.max())),
+                                    meta=dict(meta)))
         timings["method"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         scores, contributions = {}, {}
@@ -106,3 +114,16 @@ class Engine:
         with self._lock:
             self._analyses.clear()
 
+
+def engines_for(model: str | None, pretrained: str | None, poolings: list[str], device: str = "auto",
+                dtype: str = "auto", activation: str = "auto") -> dict:
+    """pooling -> Engine. A family gives each pooling its own sibling model; any other model is
+    loaded once and shared, since for it pooling is only a readout."""
+    if model is None:
+        model = family.FAMILY if family.family_available() else "ViT-B-16"
+    if family.is_family(model):
+        return {p: Engine.load(family.family_spec(p, device, dtype, name=model)) for p in poolings}
+    if Path(model).expanduser().is_dir():
+        family.family_folder(model)  # raises: a folder, but no trained siblings in it
+    engine = Engine.load(ModelSpec(model, pretrained, device, dtype, activation))
+    return {p: engine for p in poolings}

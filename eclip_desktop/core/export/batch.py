@@ -1,11 +1,19 @@
 """The `export` job: many images x (texts x poolings x methods) and x synsets, resumable, indexed.
 
 Names are those of `explain` and `concepts` (the figure's suffix follows --format; 16-bit raw maps
-get `__map16.png` / `__map16.tif`). Each image is loaded and encoded once per model; the Engine's
-analysis cache serves every method and pooling after that. A row whose files all exist is skipped
-without loading its image, so a resumed run only pays for what is missing. One image failing is
-recorded in its rows and the run goes on; a write failure (disk full, read-only) stops the run,
-since every later image would fail the same way.
+get `__map16.png` / `__map16.tif`; a grid is `__grid-KIND.png` with its own `.json`). Each image is
+loaded and encoded once per model; the Engine's analysis cache serves every method and pooling.
+
+Resume trusts content and provenance, not names (docs/EXPORT.md). A row is *complete* when its
+sidecar parses, every file of the row loads (the .npy is float32 of the image's size and finite,
+figures decode) and the sidecar matches the request: image SHA-256, model, weights (tag, or file
+and its SHA-256), method and its options, pooling, tau, ensemble, input size, the exact text and
+label set, and the figure options. Complete rows are skipped without loading their image. A row
+whose sidecar is missing or unreadable was interrupted (the sidecar is written last): it is redone
+without --overwrite, since nothing in it is a result. A complete row of another request (another
+model, text, image, option) is *stale*: it is refused with the reason, never replaced without
+--overwrite. One image failing is recorded in its rows and the run goes on; a write failure (disk
+full, read-only) stops the run, since every later image would fail the same way.
 """
 from __future__ import annotations
 
@@ -20,15 +28,29 @@ from eclip_desktop import __version__
 from eclip_desktop.core.errors import EclipError, OutputError
 from eclip_desktop.core.explain.heatmap import NORMALISATION
 from eclip_desktop.core.explain.methods import get_method
-from eclip_desktop.core.export.explain_job import (
+from eclip_desktop.core.export.artifacts import (
+    CONTRIBUTION_COLORBAR,
+    MAP_COLORBAR,
     POOLING_NOTE,
+    check_finite,
+    check_name_lengths,
+    contribution_sidecar,
     contribution_stem,
+    convis_stem,
+    grid_sidecar,
+    grid_stem,
     image_stems,
+    map_sidecar,
     map_stem,
+    model_provenance,
     text_slugs,
-    title_lines,
+    tile_source,
+    write_artifacts,
+    write_figure_only,
 )
+from eclip_desktop.core.export.explain_job import title_lines
 from eclip_desktop.core.export.index import Row, write_index
+from eclip_desktop.core.export.resume import figure_options, triage
 from eclip_desktop.core.figures.grids import CLIP_GRIDS
 from eclip_desktop.core.figures.panel import (
     compose_panel,
@@ -38,13 +60,7 @@ from eclip_desktop.core.figures.panel import (
 )
 from eclip_desktop.core.figures.render import annotate, short_model_name
 from eclip_desktop.core.figures.svg import figure_svg
-from eclip_desktop.core.io.atomic import (
-    atomic_save_image,
-    atomic_save_npy,
-    atomic_write_bytes,
-    atomic_write_json,
-    ensure_writable_dir,
-)
+from eclip_desktop.core.io.atomic import ensure_writable_dir
 from eclip_desktop.core.io.imageio import image_sha256, load_image
 from eclip_desktop.core.model.poolings import POOLING_LABELS
 
@@ -74,6 +90,8 @@ class ExportRequest:
     contour: str = "none"  # figure_panel.parse_contour: none, otsu, fixed:L, percentile:P
     layout: str = "overlay"  # figure_panel.LAYOUTS: the overlay alone, or image | overlay
     width: int = 0  # px of the image panel(s) in the figure; 0: the image's own size
+    # ConVis settings resume must match (mode, seed, concept_set spec) when given; the CLI gives them.
+    convis_options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -96,23 +114,23 @@ def row_files(name: str, req: ExportRequest) -> list[str]:
     return files + [name + RAW_SUFFIX[r] for r in req.raw if r in RAW_SUFFIX]
 
 
-def _safe_stems(images: list[str]) -> list[str]:
+def _image_hashes(images: list[str]) -> list[str]:
     hashes = []
     for p in images:
         try:
             hashes.append(image_sha256(p))
         except EclipError:
-            hashes.append("0" * 64)  # the image fails in its own rows; its name only needs to exist
-    return image_stems(images, hashes)
+            hashes.append("")  # the image fails in its own rows; its name only needs to exist
+    return hashes
 
 
-def plan_rows(req: ExportRequest) -> list[Row]:
+def plan_rows(req: ExportRequest, hashes: list[str] | None = None) -> list[Row]:
     """Every row of the run in a fixed order: per image, methods x poolings x texts, then contributions,
     then synsets."""
     slugs = text_slugs(req.texts)
-    from eclip_desktop.core.convis.report import map_stem as convis_stem
+    hashes = _image_hashes(req.images) if hashes is None else hashes
     rows = []
-    for path, stem in zip(req.images, _safe_stems(req.images)):
+    for path, stem in zip(req.images, image_stems(req.images, [h or "0" * 64 for h in hashes])):
         if req.texts:
             for m in req.methods:
                 for p in req.poolings:
@@ -128,26 +146,14 @@ def plan_rows(req: ExportRequest) -> list[Row]:
         if "concept" in req.grids and req.synsets:
             rows.append(Row(path, stem, "grid-concept", None, None, None, grid_stem(stem, "concept")))
     for r in rows:
-        # A grid is a single PNG whatever --format says: it is a comparison view, not a map.
-        r.files = [r.name + ".png"] if r.method.startswith("grid-") else row_files(r.name, req)
+        # A grid is a single PNG whatever --format says (a comparison view, not a map), with its sidecar.
+        r.files = [r.name + ".png", r.name + ".json"] if r.method.startswith("grid-") else row_files(r.name, req)
     return rows
 
 
-def _triage(row: Row, out: Path, overwrite: bool) -> bool:
-    """True when the row must be computed; marks complete rows skipped and half-done rows failed."""
-    present = [f for f in row.files if (out / f).exists()]
-    if overwrite or not present:
-        return True
-    if len(present) == len(row.files):
-        row.status = "skipped"
-    else:
-        missing = [f for f in row.files if f not in present]
-        row.status, row.error = "failed", (f"incomplete outputs from an earlier run ({', '.join(missing)} "
-                                           "missing); pass --overwrite to redo them")
-    return False
-
-
-def _write_row(row: Row, out: Path, req: ExportRequest, rgb, values, lines, sidecar, colorbar: str) -> None:
+def _write_row(row: Row, out: Path, req: ExportRequest, rgb, values, lines, sidecar, colorbar: str,
+               overwrite: bool) -> None:
+    check_finite(values, sidecar, row.name)  # before rendering: a NaN map must not reach the colormap
     t0 = time.perf_counter()
     mode, arg = parse_contour(req.contour)
     mask = threshold_mask(values, mode, fixed_level=arg, percentile=arg)
@@ -157,37 +163,27 @@ def _write_row(row: Row, out: Path, req: ExportRequest, rgb, values, lines, side
     panel = compose_panel(rgb, values, req.cmap, req.alpha, mask=mask, width=req.width, layout=req.layout)
     if req.figure_format == "svg":
         figure = figure_svg(panel, lines, cmap=req.cmap, colorbar_label=colorbar).encode("utf-8")
+    elif req.figure_format == "jpeg":
+        figure = annotate(panel, lines, cmap=req.cmap, colorbar_label=colorbar)[..., :3]
     else:
         figure = annotate(panel, lines, cmap=req.cmap, colorbar_label=colorbar)
     sidecar.setdefault("timings", {})["render"] = time.perf_counter() - t0
     fig, npy, js = row.files[:3]
-    atomic_save_npy(out / npy, values.astype(np.float32), overwrite=req.overwrite)
-    for f in row.files[3:]:
-        atomic_save_image(out / f, to_uint16(values), overwrite=req.overwrite)
-    if req.figure_format == "svg":
-        atomic_write_bytes(out / fig, figure, overwrite=req.overwrite)
-    else:
-        atomic_save_image(out / fig, figure[..., :3] if req.figure_format == "jpeg" else figure,
-                          overwrite=req.overwrite)
     sidecar["files"] = {"figure": fig, "npy": npy, **{k: row.name + s for k, s in RAW_SUFFIX.items()
                                                       if k in req.raw}}
     sidecar["raw16_scale"] = 65535
-    sidecar["figure_options"] = {"format": req.figure_format, "layout": req.layout, "width": req.width,
-                                 "contour": req.contour}
-    atomic_write_json(out / js, sidecar, overwrite=req.overwrite)  # last: the sidecar says the row is done
-
-
-def grid_stem(image_stem: str, kind: str) -> str:
-    return f"{image_stem}__grid-{kind}"
+    sidecar["figure_options"] = figure_options(req)
+    sidecar["alpha"] = req.alpha
+    write_artifacts(out / fig, out / npy, out / js, values, figure, sidecar, overwrite,
+                    raw16=[out / f for f in row.files[3:]])
 
 
 def _grid_tiles(row: Row, req: ExportRequest) -> list[tuple[str, str, str, str]]:
     """(map name, caption, pooling, text) per tile; the names are rows of this image."""
-    from eclip_desktop.core.figures.grids import short_pooling
+    from eclip_desktop.core.model.poolings import short_pooling
     slugs = text_slugs(req.texts)
     kind = row.method[len("grid-"):]
     if kind == "concept":
-        from eclip_desktop.core.convis.report import map_stem as convis_stem
         return [(convis_stem(row.stem, s), s, None, None) for s in req.synsets]
     m, p, t = req.methods[0], req.poolings[0], req.texts[0]
     if kind == "pooling":
@@ -197,35 +193,40 @@ def _grid_tiles(row: Row, req: ExportRequest) -> list[tuple[str, str, str, str]]
     return [(map_stem(row.stem, m, p, slugs[x]), f"\u201c{x}\u201d", p, x) for x in req.texts]
 
 
-def _write_grid(row: Row, out: Path, req: ExportRequest, rgb) -> None:
+def _write_grid(row: Row, out: Path, req: ExportRequest, image, overwrite: bool) -> None:
     """Built from the maps' own .npy and sidecars on disk, so a resumed run (whose maps were skipped,
-    not recomputed) makes the same grid as a fresh one."""
+    not recomputed) makes the same grid as a fresh one; its sidecar names each tile's source."""
     import json
 
     from eclip_desktop.core.figures.grids import grid_figure, score_caption
-    tiles = []
+    tiles, sources = [], []
     for name, caption, p, _ in _grid_tiles(row, req):
         try:
             values = np.load(out / f"{name}.npy", allow_pickle=False)
-            scores = json.loads((out / f"{name}.json").read_text(encoding="utf-8")).get("scores", {}).get(p)
-        except (OSError, ValueError) as exc:
+            meta = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+            scores = meta.get("scores", {}).get(p)
+        except (OSError, ValueError, AttributeError) as exc:
             raise EclipError(f"grid: the map {name} is missing or unreadable ({exc})") from exc
         tiles.append((values, [caption, score_caption(scores)] if p else [caption]))
+        sources.append(tile_source(caption, meta, name))
     kind = row.method[len("grid-"):]
     if kind == "concept":
-        from eclip_desktop.core.convis.report import COLORBAR
-        figure = grid_figure(rgb, tiles, cmap=req.cmap, alpha=req.alpha, colorbar_label=COLORBAR,
-                             title_lines=[f"{row.stem}: one tile per concept", "ConVis"])
-        atomic_save_image(out / row.files[0], figure, overwrite=req.overwrite)
-        return
-    fixed = {"pooling": f"{get_method(req.methods[0]).label} \u00b7 \u201c{req.texts[0]}\u201d",
-             "method": f"pooling: {POOLING_LABELS.get(req.poolings[0], req.poolings[0])} \u00b7 "
-                       f"\u201c{req.texts[0]}\u201d",
-             "prompt": f"{get_method(req.methods[0]).label} \u00b7 pooling: "
-                       f"{POOLING_LABELS.get(req.poolings[0], req.poolings[0])}"}[kind]
-    figure = grid_figure(rgb, tiles, cmap=req.cmap, alpha=req.alpha,
-                         title_lines=[f"{row.stem}: one tile per {kind}", fixed])
-    atomic_save_image(out / row.files[0], figure, overwrite=req.overwrite)
+        from eclip_desktop.core.export.concepts_job import COLORBAR
+        title = [f"{row.stem}: one tile per concept", "ConVis"]
+        figure = grid_figure(image.rgb, tiles, cmap=req.cmap, alpha=req.alpha, colorbar_label=COLORBAR,
+                             title_lines=title)
+    else:
+        fixed = {"pooling": f"{get_method(req.methods[0]).label} \u00b7 \u201c{req.texts[0]}\u201d",
+                 "method": f"pooling: {POOLING_LABELS.get(req.poolings[0], req.poolings[0])} \u00b7 "
+                           f"\u201c{req.texts[0]}\u201d",
+                 "prompt": f"{get_method(req.methods[0]).label} \u00b7 pooling: "
+                           f"{POOLING_LABELS.get(req.poolings[0], req.poolings[0])}"}[kind]
+        title = [f"{row.stem}: one tile per {kind}", fixed]
+        figure = grid_figure(image.rgb, tiles, cmap=req.cmap, alpha=req.alpha, title_lines=title)
+    sidecar = grid_sidecar(row.image, image, kind=kind, tiles=sources, title=title,
+                           extra={"colormap": req.cmap, "alpha": req.alpha, "files": {"figure": row.files[0]},
+                                  "written_by": "eclip-desktop export"})
+    write_figure_only(out / row.files[0], out / row.files[1], figure, sidecar, overwrite)
 
 
 def _clip_rows(engine_groups, req, todo, path, image, out, model_infos):
@@ -234,9 +235,7 @@ def _clip_rows(engine_groups, req, todo, path, image, out, model_infos):
     slugs = text_slugs(req.texts)
     for engine, group in engine_groups:
         info = model_infos[id(engine)]
-        base = {"image": path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
-                **info, "input_size": req.input_size or engine.handle.image_size, "version": __version__,
-                "normalisation": NORMALISATION, "colormap": req.cmap}
+        input_size = req.input_size or engine.handle.image_size
         contrib = [r for p in group for r in [by_name.get(contribution_stem(todo[0].stem, p))] if r]
         for m in req.methods:
             names = [map_stem(todo[0].stem, m, p, slugs[t]) for p in group for t in req.texts]
@@ -252,21 +251,22 @@ def _clip_rows(engine_groups, req, todo, path, image, out, model_infos):
                     if row is None:
                         continue
                     hm.pooling = p
-                    sidecar = {**base, "method": m, "method_options": options, "pooling": p, "tau": req.tau,
-                               "text": hm.text, "text_index": t, "labels": req.texts, "ensemble": req.ensemble,
-                               "scores": {q: {"cosine": s["cosine"][t], "probability": s["probability"][t]}
-                                          for q, s in exp.scores.items()},
-                               "label_scores": exp.scores, "raw_range": list(hm.raw_range),
-                               "pooling_note": POOLING_NOTE, "timings": dict(exp.timings)}
-                    yield row, hm.values, title_lines(hm, p, exp.scores[p], t, label), sidecar, \
-                        "similarity (min\u2013max normalised)"
+                    sidecar = map_sidecar(path, image, info, method=m, method_options=options, pooling=p,
+                                          tau=req.tau, text=hm.text, index=t, labels=req.texts,
+                                          ensemble=req.ensemble, input_size=input_size, raw_range=hm.raw_range,
+                                          normalisation=NORMALISATION, scores_by_pooling=exp.scores,
+                                          colormap=req.cmap,
+                                          extra={"pooling_note": POOLING_NOTE, "timings": dict(exp.timings), **hm.meta})
+                    yield row, hm.values, title_lines(hm, p, exp.scores[p], t, label), sidecar, MAP_COLORBAR
             for row in contrib:  # the contribution depends on the pooling only: from the first method run
                 p = row.pooling
-                sidecar = {**base, "method": "contribution", "pooling": p, "tau": req.tau, "text": None,
-                           "scores": dict(exp.scores), "labels": req.texts, "timings": dict(exp.timings)}
+                sidecar = contribution_sidecar(path, image, info, pooling=p, tau=req.tau, labels=req.texts,
+                                               input_size=input_size, normalisation=NORMALISATION,
+                                               scores=dict(exp.scores), colormap=req.cmap,
+                                               extra={"timings": dict(exp.timings)})
                 lines = [f"contribution of each location to the {POOLING_LABELS[p]} pooled embedding",
                          short_model_name(info['model'], info['pretrained'])]
-                yield row, exp.contributions[p], lines, sidecar, "share of pooling evidence"
+                yield row, exp.contributions[p], lines, sidecar, CONTRIBUTION_COLORBAR
             contrib = []
 
 
@@ -275,16 +275,21 @@ def run_export(engines: dict, req: ExportRequest, concepts: Callable[[], object]
                cancelled: Callable[[], bool] | None = None) -> ExportResult:
     """engines: pooling -> Engine (as family.engines_for gives); concepts: builds the ConVis context
     (report.prepare_concepts) on first need, so a resume with nothing to do never loads glosses."""
-    from eclip_desktop.core.convis.report import COLORBAR, image_concept_maps
+    from eclip_desktop.core.export.concepts_job import COLORBAR, image_concept_maps
     t_start = time.perf_counter()
+    hashes = _image_hashes(req.images)
+    rows = plan_rows(req, hashes)
+    # Names too long for the file system fail here, before the index or any map is written.
+    check_name_lengths(f for r in rows for f in r.files)
     out = ensure_writable_dir(req.out_dir)
-    rows = plan_rows(req)
+    sha = dict(zip(req.images, hashes))
     result = ExportResult(rows)
     groups: dict[int, tuple] = {}
     for p in req.poolings:
         groups.setdefault(id(engines[p]), (engines[p], []))[1].append(p)
     engine_groups = list(groups.values())
-    model_infos = {id(e): e.handle.describe() for e, _ in engine_groups}
+    model_infos = {id(e): model_provenance(e.handle.describe()) for e, _ in engine_groups}
+    models = {p: model_infos[id(engines[p])] for p in req.poolings}
     if req.texts:
         for t in req.texts:  # a bad prompt stops the run before any image is touched
             engine_groups[0][0].texts.encode([t], ensemble=req.ensemble)
@@ -296,7 +301,18 @@ def run_export(engines: dict, req: ExportRequest, concepts: Callable[[], object]
     worked, work_s = 0, 0.0
     try:
         write_index(out, rows, summary)
-        todo_images = {img: [r for r in rs if _triage(r, out, req.overwrite)] for img, rs in per_image.items()}
+        redo: set[str] = set()
+        todo_images = {img: [r for r in rs if triage(r, out, req, sha[img], models, redo)]
+                       for img, rs in per_image.items()}
+        for rs in todo_images.values():
+            # A grid is drawn from its maps: when one of them is (re)computed the grid follows.
+            names = {r.name for r in rs}
+            for r in per_image[rs[0].image] if rs else []:
+                if r.method.startswith("grid-") and r.status != "failed" and r not in rs and \
+                        any(n in names for n, *_ in _grid_tiles(r, req)):
+                    rs.append(r)
+                    redo.add(r.name)
+                    r.status = "pending"
         pending_images = sum(bool(t) for t in todo_images.values())
         for i, (path, todo) in enumerate(todo_images.items()):
             if cancelled and cancelled():
@@ -310,17 +326,20 @@ def run_export(engines: dict, req: ExportRequest, concepts: Callable[[], object]
                     if clip_todo:
                         for row, values, lines, sidecar, bar in _clip_rows(engine_groups, req, clip_todo, path,
                                                                          image, out, model_infos):
-                            _write_row(row, out, req, image.rgb, values, lines, sidecar, bar)
+                            _write_row(row, out, req, image.rgb, values, lines, sidecar, bar,
+                                       req.overwrite or row.name in redo)
                             row.status = "ok"
                     convis_todo = {r.synset: r for r in todo if r.method == "convis"}
                     if convis_todo:
                         ctx = ctx or concepts()
                         for synset, values, lines, sidecar in image_concept_maps(ctx, path, image,
                                                                                  list(convis_todo)):
-                            _write_row(convis_todo[synset], out, req, image.rgb, values, lines, sidecar, COLORBAR)
+                            row = convis_todo[synset]
+                            _write_row(row, out, req, image.rgb, values, lines, sidecar, COLORBAR,
+                                       req.overwrite or row.name in redo)
                             convis_todo[synset].status = "ok"
                     for row in (r for r in todo if r.method.startswith("grid-")):
-                        _write_grid(row, out, req, image.rgb)
+                        _write_grid(row, out, req, image, req.overwrite or row.name in redo)
                         row.status = "ok"
                 except OutputError as exc:
                     for r in todo:

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from eclip_desktop.core.errors import ImageLoadError
-from eclip_desktop.core.evaluation.datasets.imagefolder import IMAGE_EXTENSIONS
+from eclip_desktop.core.io.imageio import IMAGE_EXTENSIONS
 
 _GLOB_CHARS = set("*?[")
 

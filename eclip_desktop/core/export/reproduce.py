@@ -4,11 +4,13 @@ proves it (and lets a reader check a published .npy against the model and image 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 
 from eclip_desktop.core.errors import EclipError, ModelError, OutputError
+from eclip_desktop.core.io.atomic import os_cause
 
 TOLERANCE = 1e-4  # `reproduce --check` fails above this max |difference|
 _REQUIRED = ("image", "model", "pretrained", "method", "pooling")
@@ -18,12 +20,98 @@ def read_sidecar(path: str | Path) -> dict:
     p = Path(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EclipError(f"cannot read sidecar {p}: {exc}") from exc
+    except OSError as exc:
+        raise EclipError(f"cannot read sidecar {p}: {os_cause(exc)}") from exc
+    except UnicodeDecodeError:
+        raise EclipError(f"cannot read sidecar {p}: not a JSON text file") from None
+    except ValueError as exc:
+        raise EclipError(f"cannot read sidecar {p}: not valid JSON ({str(exc)[:80]})") from None
     missing = [k for k in _REQUIRED if k not in data] if isinstance(data, dict) else list(_REQUIRED)
     if missing:
         raise EclipError(f"{p} is not an explain/export sidecar (missing: {', '.join(missing)})")
     return data
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def validate_sidecar(meta: dict, path: Path) -> dict:
+    """Every field reproduce reads, checked with the CLI's own bounds before any work (a sidecar is a
+    file anyone can edit or send: an input_size of 100000 would allocate tens of GB). Returns the
+    fields normalised (defaults filled in)."""
+    from eclip_desktop.core.explain.methods import method_names
+    from eclip_desktop.core.model.poolings import INPUT_SIZE_RANGE, TAU_CHOICES, pooling_names
+
+    def bad(field: str, why: str) -> EclipError:
+        return EclipError(f"{path}: field '{field}' {why}")
+
+    for key in ("image", "model"):
+        if not isinstance(meta[key], str) or not meta[key].strip():
+            raise bad(key, "must be a non-empty string")
+    if meta["pretrained"] is not None and (not isinstance(meta["pretrained"], str) or not meta["pretrained"]):
+        raise bad("pretrained", "must be a weights tag, a checkpoint file or null")
+    method = meta["method"]
+    if method == "convis":
+        raise EclipError("reproduce covers CLIP maps (itsm, surgery, contribution); ConVis maps are not supported")
+    if not isinstance(method, str) or method not in [*method_names(), "contribution"]:
+        raise bad("method", f"is {method!r}; reproduce knows {', '.join([*method_names(), 'contribution'])}")
+    if meta["pooling"] not in pooling_names():
+        raise bad("pooling", f"is {meta['pooling']!r}; choose one of {', '.join(pooling_names())}")
+    low, high = INPUT_SIZE_RANGE
+    size = meta.get("input_size")
+    if size is not None and not (_is_int(size) and low <= size <= high):
+        raise bad("input_size", f"is {size!r}; it must be a whole number from {low} to {high}")
+    tau = meta.get("tau", "mean")
+    if tau not in TAU_CHOICES:
+        raise bad("tau", f"is {tau!r}; choose one of {', '.join(TAU_CHOICES)}")
+    sha = meta.get("image_sha256")
+    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise bad("image_sha256", "must be 64 hexadecimal digits")
+    ensemble = meta.get("ensemble", False)
+    if not isinstance(ensemble, bool):
+        raise bad("ensemble", "must be true or false")
+    options = meta.get("method_options") or {}
+    if not isinstance(options, dict) or any(
+            not (k in ("vv", "feature") and isinstance(v, bool)) and not (k == "empty_text" and v in ("matched", "plain"))
+            for k, v in options.items()):
+        raise bad("method_options", "may only hold the surgery switches vv and feature (true/false) and "
+                                    "empty_text (matched or plain)")
+    activation = meta.get("activation")
+    if activation is not None and activation not in ("gelu", "quick_gelu"):
+        raise bad("activation", f"is {activation!r}; choose gelu or quick_gelu")
+    dtype = meta.get("dtype") or "auto"
+    if dtype not in ("auto", "fp32", "fp16", "bf16"):
+        raise bad("dtype", f"is {dtype!r}; choose auto, fp32, fp16 or bf16")
+    if meta.get("device") is not None and not isinstance(meta["device"], str):
+        raise bad("device", "must be a string")
+    labels = meta.get("labels")
+    text = meta.get("text")
+    if labels is None:
+        labels = [text] if isinstance(text, str) and text else []
+    if not isinstance(labels, list) or not all(isinstance(t, str) and t.strip() for t in labels):
+        raise bad("labels", "must be a list of non-empty texts")
+    if text is not None and not isinstance(text, str):
+        raise bad("text", "must be a string or null")
+    index = meta.get("text_index")
+    if method != "contribution":
+        if not labels:
+            raise EclipError(f"{path} has no text or labels to explain")
+        if index is None:
+            if text not in labels:
+                raise bad("text", f"{text!r} is not one of the labels")
+            index = labels.index(text)
+        if not _is_int(index) or not 0 <= index < len(labels):
+            raise bad("text_index", f"is {index!r}; there are {len(labels)} label(s)")
+        if text is not None and labels[index] != text:
+            # The map is recomputed for labels[text_index]; a sidecar that states another text
+            # would pass a check while describing a map it is not.
+            raise bad("text", f"says {text!r} but labels[{index}] is {labels[index]!r}")
+    npy = (meta.get("files") or {}).get("npy") if isinstance(meta.get("files"), dict) else None
+    if npy is not None and (not isinstance(npy, str) or Path(npy).name != npy or not npy.endswith(".npy")):
+        raise bad("files.npy", "must be a .npy file name beside the sidecar")
+    return {"method": method, "pooling": meta["pooling"], "input_size": size, "tau": tau, "ensemble": ensemble,
+            "method_options": options, "dtype": dtype, "labels": labels, "index": index}
 
 
 def _resolve(given: str, sidecar: Path) -> Path:
@@ -48,6 +136,36 @@ def _device(recorded: str | None, override: str | None) -> str:
     return kind if kind in ("cpu", "auto") else "auto"
 
 
+def _activation(meta: dict, pretrained: str) -> str:
+    """The activation the map was made with. Sidecars record it since issue 17; an older sidecar of
+    a weights file was made with the architecture config's activation (a tag's was decided by
+    open_clip then as now)."""
+    if meta.get("activation") in ("gelu", "quick_gelu"):
+        return meta["activation"]
+    from eclip_desktop.core.model.loading import CHECKPOINT_SUFFIXES
+    if Path(str(pretrained)).suffix.lower() in CHECKPOINT_SUFFIXES:
+        from eclip_desktop.core.model.activation import config_quick_gelu
+        from eclip_desktop.core.model.loading import register_project_configs
+        register_project_configs()
+        return "quick_gelu" if config_quick_gelu(meta["model"]) else "gelu"
+    return "auto"
+
+
+def _method_options(meta: dict) -> dict:
+    """The recorded method options, with CLIP Surgery's empty-text rule made explicit: a sidecar
+    written before the rule was recorded (no `surgery_empty_text` key) was made with the plain
+    empty string; one that records what was subtracted names the rule that gives it."""
+    options = dict(meta.get("method_options") or {})
+    if meta.get("method") == "surgery" and "empty_text" not in options:
+        if "surgery_empty_text" not in meta:
+            options["empty_text"] = "plain"
+        elif meta["surgery_empty_text"] == "ensemble":
+            options["empty_text"] = "matched"
+        elif meta["surgery_empty_text"] == "plain":
+            options["empty_text"] = "plain"
+    return options
+
+
 def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.ndarray:
     """The float32 H x W map the sidecar describes, recomputed with the core."""
     from eclip_desktop.core.explain.engine import Engine
@@ -56,9 +174,8 @@ def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.nda
 
     path = Path(sidecar_path)
     meta = read_sidecar(path)
-    method = meta["method"]
-    if method == "convis":
-        raise EclipError("reproduce covers CLIP maps (itsm, surgery, contribution); ConVis maps are not supported")
+    v = validate_sidecar(meta, path)
+    method = v["method"]
     image = load_image(str(_resolve(meta["image"], path)))
     if meta.get("image_sha256") and image.sha256 != meta["image_sha256"]:
         raise EclipError(f"{meta['image']} is not the image the sidecar was made from (its SHA-256 differs)")
@@ -66,6 +183,12 @@ def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.nda
     from eclip_desktop.core.model.loading import CHECKPOINT_SUFFIXES
     if pretrained not in (None, "random") and Path(str(pretrained)).suffix.lower() in CHECKPOINT_SUFFIXES:
         pretrained = str(_resolve(pretrained, path))
+        digest = meta.get("weights_sha256")
+        if digest:
+            from eclip_desktop.core.export.artifacts import weights_sha256
+            if weights_sha256(pretrained) != digest:
+                raise ModelError(f"{pretrained} is not the weights file the sidecar was made with (its SHA-256 "
+                                 "differs)")
     if pretrained == "random":
         # Untrained weights are drawn afresh at every load; only a saved checkpoint reproduces.
         raise ModelError("the sidecar names random (untrained) weights, which cannot be reloaded; "
@@ -73,25 +196,23 @@ def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.nda
     dev = _device(meta.get("device"), device)
     # The recorded precision only applies on the recorded kind of device (bf16 is refused on a CPU).
     same = dev == str(meta.get("device") or "").split(":")[0]
-    spec = ModelSpec(meta["model"], pretrained, dev, (meta.get("dtype") or "auto") if same else "auto")
+    # Checkpoints load through the weights-only readers (core/model/loading): a file that carries code
+    # is refused, never run.
+    spec = ModelSpec(meta["model"], pretrained, dev, v["dtype"] if same else "auto",
+                     _activation(meta, pretrained))
     engine = Engine.load(spec)
-    pooling = meta["pooling"]
-    labels = list(meta.get("labels") or ([meta["text"]] if meta.get("text") else []))
+    pooling = v["pooling"]
+    labels = v["labels"]
     if method == "contribution":
         # The contribution depends on the pooling only; any label set gives the same map.
         exp = engine.explain(image, labels[:1] or ["a photo"], method="itsm", poolings=[pooling],
-                             input_size=meta.get("input_size"), tau=meta.get("tau", "mean"))
+                             input_size=v["input_size"], tau=v["tau"])
         return exp.contributions[pooling].astype(np.float32)
-    if not labels:
-        raise EclipError(f"{path} has no text or labels to explain")
     # The whole label set is passed: a method may use the other labels (CLIP Surgery's redundancy).
-    exp = engine.explain(image, labels, method=method, poolings=[pooling], ensemble=bool(meta.get("ensemble")),
-                         input_size=meta.get("input_size"), tau=meta.get("tau", "mean"),
-                         method_options=meta.get("method_options") or {})
-    index = meta.get("text_index")
-    if index is None:
-        index = labels.index(meta["text"])
-    return exp.heatmaps[int(index)].values.astype(np.float32)
+    exp = engine.explain(image, labels, method=method, poolings=[pooling], ensemble=v["ensemble"],
+                         input_size=v["input_size"], tau=v["tau"],
+                         method_options=_method_options({**meta, "method_options": v["method_options"]}))
+    return exp.heatmaps[v["index"]].values.astype(np.float32)
 
 
 def saved_npy(sidecar_path: str | Path) -> Path:
@@ -103,13 +224,37 @@ def saved_npy(sidecar_path: str | Path) -> Path:
 
 def reproduce_check(sidecar_path: str | Path, device: str | None = None) -> tuple[np.ndarray, float, Path]:
     """(recomputed map, max |recomputed - saved|, saved .npy path)."""
+    validate_sidecar(read_sidecar(sidecar_path), Path(sidecar_path))  # before the map is read or any work
     npy = saved_npy(sidecar_path)
     try:
-        saved = np.load(npy, allow_pickle=False)
+        saved = np.load(npy, allow_pickle=False)  # a pickled (object) array is refused, not loaded
     except (OSError, ValueError) as exc:
-        raise OutputError(f"cannot read the saved map {npy}: {exc}") from exc
+        why = os_cause(exc) if isinstance(exc, OSError) else str(exc).splitlines()[0][:120]
+        raise OutputError(f"cannot read the saved map {npy}: {why}") from exc
+    if saved.ndim != 2 or not np.issubdtype(saved.dtype, np.floating):
+        raise OutputError(f"the saved map {npy} is not a 2-D float map ({saved.dtype}, shape {saved.shape})")
     values = reproduce_map(sidecar_path, device=device)
     if saved.shape != values.shape:
         raise EclipError(f"the saved map {npy} is {saved.shape}, the recomputed one {values.shape}")
     diff = float(np.max(np.abs(values.astype(np.float64) - saved.astype(np.float64)))) if values.size else 0.0
     return values, diff, npy
+
+
+def grid_maps(sidecar_path: str | Path) -> list[Path] | None:
+    """For a grid sidecar (`export --grid`): the sidecars of its tiles' maps, beside it; None for any
+    other sidecar. A grid has no map of its own: it reproduces when every tile's map does."""
+    path = Path(sidecar_path)
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # read_sidecar reports it
+    if not isinstance(meta, dict) or not str(meta.get("method", "")).startswith("grid-"):
+        return None
+    sources = meta.get("tile_sources")
+    if not isinstance(sources, list) or not sources:
+        raise EclipError(f"{path} is a grid sidecar without tile_sources; it cannot be checked")
+    names = [s.get("map") if isinstance(s, dict) else None for s in sources]
+    if not all(isinstance(n, str) and n and Path(n).name == n for n in names):
+        raise EclipError(f"{path}: a grid exported from the window has no map files of its own; export "
+                         "each map (Export Map) to reproduce it")
+    return [path.parent / f"{n}.json" for n in names]

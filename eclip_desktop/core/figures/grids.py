@@ -17,6 +17,7 @@ from eclip_desktop.core.figures.render import (
     overlay,
     side_by_side,
 )
+from eclip_desktop.core.model.poolings import short_pooling
 
 GRID_KINDS = ("pooling", "method", "prompt", "concept")
 CLIP_GRIDS = ("pooling", "method", "prompt")  # these compare prompt maps; "concept" compares ConVis maps
@@ -41,10 +42,6 @@ def grid_figure(
     captions = [c if isinstance(c, str) else _CAPTION_SEP.join(str(x) for x in c) for _, c in tiles]
     strip = side_by_side(panels, captions)
     return annotate(strip, list(title_lines), cmap=cmap, colorbar_label=colorbar_label)
-
-
-def short_pooling(pooling: str) -> str:
-    return str(pooling).replace("_", " ")
 
 
 def score_caption(scores: Mapping | None) -> str:

@@ -89,7 +89,7 @@ def colorize(heat: np.ndarray, cmap: str = "viridis") -> np.ndarray:
     return lut[idx]
 
 
-def _check_rgb(rgb: np.ndarray, what: str = "image") -> np.ndarray:
+def check_rgb(rgb: np.ndarray, what: str = "image") -> np.ndarray:
     arr = np.asarray(rgb)
     if arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError(f"{what} must be an H×W×3 RGB array, got shape {arr.shape}")
@@ -98,7 +98,7 @@ def _check_rgb(rgb: np.ndarray, what: str = "image") -> np.ndarray:
     return arr
 
 
-def _check_levels(levels: Sequence[float]) -> tuple[float, float]:
+def check_levels(levels: Sequence[float]) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in levels)
     except (TypeError, ValueError):
@@ -123,14 +123,14 @@ def overlay(
     "heatmap" (the map alone)."""
     if mode not in OVERLAY_MODES:
         raise ValueError(f"unknown overlay mode {mode!r}; choose {', '.join(OVERLAY_MODES)}")
-    img = _check_rgb(rgb)
+    img = check_rgb(rgb)
     h = np.asarray(heat, dtype=np.float32)
     if h.shape != img.shape[:2]:
         raise ValueError(f"heat shape {h.shape} does not match image size {img.shape[:2]}")
     a = float(alpha)
     if not 0.0 <= a <= 1.0:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
-    lo, hi = _check_levels(levels)
+    lo, hi = check_levels(levels)
     stretched = (h - lo) / (hi - lo)
     coloured = colorize(stretched, cmap)
     if mode == "heatmap":
@@ -167,7 +167,7 @@ def draw_contour(
     thickness: int = 2,
 ) -> np.ndarray:
     """A copy of ``rgb`` with the outline of every region of ``mask`` drawn in ``color``."""
-    img = _check_rgb(rgb)
+    img = check_rgb(rgb)
     m = _check_mask(mask, img.shape[:2])
     if int(thickness) < 1:
         raise ValueError(f"thickness must be at least 1, got {thickness}")
@@ -311,8 +311,8 @@ def annotate(
     colorbar_label: str = DEFAULT_COLORBAR_LABEL,
 ) -> np.ndarray:
     """Compose a figure on white: title block, the panel, and a labelled vertical colorbar."""
-    panel = _upscale_for_text(_check_rgb(panel_rgb, "panel"))
-    lo, hi = _check_levels(levels)
+    panel = _upscale_for_text(check_rgb(panel_rgb, "panel"))
+    lo, hi = check_levels(levels)
     lut = _lut(_cmap_id(cmap))
     ph, pw = panel.shape[:2]
     s = _sizes(ph, pw)

@@ -18,9 +18,9 @@ from PIL import Image
 
 from eclip_desktop.core.figures.render import (
     DEFAULT_COLORBAR_LABEL,
-    _check_levels,
-    _check_rgb,
     _sizes,
+    check_levels,
+    check_rgb,
     colormap_lut,
 )
 
@@ -62,8 +62,8 @@ def figure_svg(
     colorbar_label: str = DEFAULT_COLORBAR_LABEL,
 ) -> str:
     """A standalone SVG document: title block, the panel (embedded PNG) and a vector colorbar."""
-    panel = _check_rgb(panel_rgb, "panel")
-    lo, hi = _check_levels(levels)
+    panel = check_rgb(panel_rgb, "panel")
+    lo, hi = check_levels(levels)
     lut = colormap_lut(cmap)
     ph0, pw0 = panel.shape[:2]
     # Small maps are shown larger (as the raster figure upscales them) so text keeps a sane size

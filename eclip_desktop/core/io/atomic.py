@@ -37,9 +37,14 @@ if hasattr(errno, "EDQUOT"):
     _CAUSES[errno.EDQUOT] = "disk quota exceeded"
 
 
-def _cause(exc: OSError) -> str:
+def os_cause(exc: OSError) -> str:
+    """The cause of an OSError in a few words ("disk full", "file name too long", ...)."""
     if exc.errno in _CAUSES:
         return _CAUSES[exc.errno]
+    if exc.errno is None and re.search(r"\d+ requested and \d+ written", str(exc)):
+        # numpy reports a short write (the file system took fewer bytes than asked) without an errno;
+        # on a local disk that is a full disk.
+        return "disk full"
     return exc.strerror or str(exc) or type(exc).__name__
 
 
@@ -61,13 +66,13 @@ def ensure_writable_dir(path: str | os.PathLike[str]) -> Path:
     except FileExistsError as exc:
         raise OutputError(f"output directory {target} is not writable: it exists and is not a directory") from exc
     except OSError as exc:
-        raise OutputError(f"output directory {target} is not writable: {_cause(exc)}") from exc
+        raise OutputError(f"output directory {target} is not writable: {os_cause(exc)}") from exc
     if not target.is_dir():
         raise OutputError(f"output directory {target} is not writable: it exists and is not a directory")
     try:
         fd, probe = tempfile.mkstemp(dir=target, prefix=".write-test-")
     except OSError as exc:
-        raise OutputError(f"output directory {target} is not writable: {_cause(exc)}") from exc
+        raise OutputError(f"output directory {target} is not writable: {os_cause(exc)}") from exc
     os.close(fd)
     try:
         os.unlink(probe)
@@ -123,7 +128,7 @@ def _atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any]
     except OutputError:
         raise
     except OSError as exc:
-        raise OutputError(f"cannot write {target}: {_cause(exc)}") from exc
+        raise OutputError(f"cannot write {target}: {os_cause(exc)}") from exc
     finally:
         if tmp is not None:
             try:
@@ -162,7 +167,8 @@ def atomic_save_npy(path: str | os.PathLike[str], array: np.ndarray, overwrite: 
     return _atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False), overwrite)
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """What json.dumps cannot store by itself: arrays, numpy scalars, paths, sets."""
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, np.generic):
@@ -176,7 +182,7 @@ def _json_default(obj: Any) -> Any:
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, overwrite: bool = True) -> Path:
     # Serialised first so an unserialisable value fails before any file is touched.
-    text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, default=_json_default) + "\n"
+    text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, default=json_default) + "\n"
     return atomic_write_bytes(path, text.encode("utf-8"), overwrite)
 
 

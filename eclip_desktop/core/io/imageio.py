@@ -16,6 +16,9 @@ from PIL import Image, UnidentifiedImageError
 
 from eclip_desktop.core.errors import ImageLoadError
 
+# Files that folders, globs and list files of images are filtered by.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+
 DEFAULT_MAX_PIXELS = 100_000_000
 
 # EXIF orientation tag value -> the transpose that undoes it (same table as ImageOps.exif_transpose).

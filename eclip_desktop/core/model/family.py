@@ -65,7 +65,7 @@ def family_label(name: str = FAMILY) -> str:
     return name if is_embedded(name) else Path(name).expanduser().name or name
 
 
-def _folder(name: str) -> Path:
+def family_folder(name: str) -> Path:
     folder = family_dir(name)
     if folder is None:
         raise ModelError(f"{name} is not a model family: a family folder holds <pooling>.safetensors with its "
@@ -75,11 +75,11 @@ def _folder(name: str) -> Path:
 
 
 def checkpoint_path(pooling: str, name: str = FAMILY) -> Path:
-    return _folder(name) / f"{pooling}.safetensors"
+    return family_folder(name) / f"{pooling}.safetensors"
 
 
 def card(pooling: str, name: str = FAMILY) -> dict:
-    path = _folder(name) / f"{pooling}.json"
+    path = family_folder(name) / f"{pooling}.json"
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -112,7 +112,7 @@ def family_spec(pooling: str = "masked_max", device: str = "auto", dtype: str = 
     if pooling not in have:
         where = "the embedded family" if name == FAMILY else f"family {family_label(name)}"
         raise ModelError(f"{where} has no model trained with pooling '{pooling}' (have: {', '.join(have) or 'none'}); "
-                         f"the models belong in {_folder(name) if have else family_dir(name) or name}")
+                         f"the models belong in {family_folder(name) if have else family_dir(name) or name}")
     architecture = card(pooling, name).get("architecture")
     if not isinstance(architecture, str) or not architecture:
         raise ModelError(f"model card {checkpoint_path(pooling, name).with_suffix('.json')} names no architecture")
@@ -126,25 +126,10 @@ def default_pooling(name: str = FAMILY) -> str:
         if name == FAMILY:
             raise ModelError(f"the embedded models are missing from {FAMILY_DIR}; reinstall, or choose a model "
                              "with --model/--pretrained")
-        _folder(name)  # raises: not a family
+        family_folder(name)  # raises: not a family
     return "masked_max" if "masked_max" in poolings else poolings[0]
 
 
 def default_spec(device: str = "auto", name: str = FAMILY) -> ModelSpec:
     """What the CLI and the app use when the user names no model: the family's masked-max model."""
     return family_spec(default_pooling(name), device, name=name)
-
-
-def engines_for(model: str | None, pretrained: str | None, poolings: list[str], device: str = "auto",
-                dtype: str = "auto") -> dict:
-    """pooling -> Engine. A family gives each pooling its own sibling model; any other model is
-    loaded once and shared, since for it pooling is only a readout."""
-    from eclip_desktop.core.explain.engine import Engine
-    if model is None:
-        model = FAMILY if family_available() else "ViT-B-16"
-    if is_family(model):
-        return {p: Engine.load(family_spec(p, device, dtype, name=model)) for p in poolings}
-    if Path(model).expanduser().is_dir():
-        _folder(model)  # raises: a folder, but no trained siblings in it
-    engine = Engine.load(ModelSpec(model, pretrained, device, dtype))
-    return {p: engine for p in poolings}

@@ -23,6 +23,7 @@ import torch
 
 from eclip_desktop.core.errors import ModelError
 from eclip_desktop.core.io.paths import RESOURCES
+from eclip_desktop.core.model import activation as act
 from eclip_desktop.core.model.checkpoint import (
     checkpoint_weights,
     is_checkpoint_name,
@@ -79,15 +80,19 @@ class ModelHandle:
     identity: str  # stable key for caches (architecture + weights content)
     logit_scale: float = 100.0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    activation: act.Activation | None = None
 
     @property
     def visual(self) -> torch.nn.Module:
         return self.model.visual
 
     def describe(self) -> dict:
-        return {"model": self.spec.architecture, "pretrained": self.weights,
+        info = {"model": self.spec.architecture, "pretrained": self.weights,
                 "device": str(self.device), "dtype": dtype_name(self.dtype),
                 "model_input_size": self.image_size, "kind": self.kind}
+        if self.activation is not None:
+            info.update(self.activation.describe())
+        return info
 
 
 @contextmanager
@@ -220,27 +225,90 @@ def _training_checkpoint_weights(path: str) -> dict | None:
         return None
 
 
+def load_failure(exc: BaseException) -> tuple[str, bool]:
+    """(one line that names the cause, whether the file is weights of another architecture). torch's
+    state-dict error lists the keys on later lines, and its unpickler suggests weights_only=False, which
+    would run code from the file: that advice is never passed on."""
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if text.startswith("Error(s) in loading state_dict"):
+        parts = []
+        for ln in lines[1:]:
+            key = ln.split(":", 1)[0]
+            if ln.startswith(("Missing key(s)", "Unexpected key(s)")):
+                names = ln.split(":", 1)[1].replace('"', "").split(",")
+                more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+                parts.append(f"{key.lower()}: {', '.join(n.strip() for n in names[:3]).rstrip('.')}{more}")
+            elif ln.startswith("size mismatch"):
+                parts.append(ln.rstrip(".")[:160])
+                break
+        return ("; ".join(parts[:3]) or "its keys or shapes differ from the model's"), True
+    if "weights_only" in text or "Unpickl" in text or "pickle" in text.lower():
+        return ("not a weights file that can be read safely (not a torch or safetensors checkpoint, or it "
+                "carries code; such files are refused, never run)"), False
+    first = lines[0] if lines else type(exc).__name__
+    return first[:300], False
+
+
+def _torchscript_weights(path: str) -> dict:
+    """The weights of a TorchScript archive (OpenAI's own CLIP files). torch.load refuses such an
+    archive with weights_only; torch.jit.load reads TorchScript, not pickled Python, and is how
+    OpenAI's clip and open_clip read these files too. The archive's scalars and the attention-mask
+    buffer are not weights."""
+    state = torch.jit.load(path, map_location="cpu").state_dict()
+    return {k: v for k, v in state.items()
+            if k not in ("input_resolution", "context_length", "vocab_size", "attn_mask")}
+
+
+def _load_state(model: torch.nn.Module, state: dict) -> None:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    if missing:
+        raise ValueError(f"missing {len(missing)} weights, e.g. {missing[0]}")
+    model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=True)
+
+
 def load_model(spec: ModelSpec) -> ModelHandle:
     """Build the model on its device, in eval mode, frozen. Raises ModelError/DeviceError."""
     _check_architecture(spec.architecture)
     device = resolve_device(spec.device)
     dtype = resolve_dtype(device, spec.dtype)
     checkpoint, cfg, weights, identity = _resolve_weights(spec)
-    training_state = _training_checkpoint_weights(checkpoint) if checkpoint is not None and not cfg else None
+    file_given = checkpoint is not None and not cfg
+    training_state = _training_checkpoint_weights(checkpoint) if file_given else None
+    torchscript = file_given and training_state is None and act.is_torchscript_archive(checkpoint)
+    try:
+        activation = act.decide(spec.architecture, spec.activation, checkpoint if file_given else None,
+                                tag_cfg=cfg, tag=weights if cfg else None,
+                                training_checkpoint=training_state is not None)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from exc
+    # What open_clip alone would have built: the key of caches made before the activation was
+    # decided here stays valid wherever the choice is the same.
+    natural = act.QUICK_GELU if cfg.get("quick_gelu") or act.config_quick_gelu(spec.architecture) else act.GELU
+    if activation.name != natural:
+        identity = f"{identity}+{activation.name}"
     source = checkpoint if checkpoint is not None else (weights if cfg else None)
+    own_loader = training_state is not None or torchscript
     try:
         with quiet_open_clip():
+            # quick_gelu=False is passed as a config override: force_quick_gelu can only switch it on.
             model, _, _ = open_clip.create_model_and_transforms(
-                spec.architecture, pretrained=None if training_state is not None else source,
-                force_quick_gelu=bool(cfg.get("quick_gelu", False)))
+                spec.architecture, pretrained=None if own_loader else source,
+                force_quick_gelu=activation.quick_gelu,
+                **({} if activation.quick_gelu else {"quick_gelu": False}))
             if training_state is not None:
                 model.load_state_dict(training_state)
+            elif torchscript:
+                _load_state(model, _torchscript_weights(checkpoint))
     except Exception as exc:  # torch, safetensors and pickle each raise their own types
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        why, is_mismatch = load_failure(exc)
         if checkpoint is not None and not cfg:
-            raise ModelError(f"checkpoint {checkpoint} does not match the architecture {spec.architecture}: "
-                             f"{first[:300]}") from exc
-        raise ModelError(f"could not load {spec.architecture} ({weights}): {first[:300]}") from exc
+            if is_mismatch:
+                raise ModelError(f"checkpoint {checkpoint} does not match the architecture {spec.architecture}: "
+                                 f"{why}") from exc
+            raise ModelError(f"cannot read checkpoint {checkpoint}: {why}") from exc
+        raise ModelError(f"could not load {spec.architecture} ({weights}): {why}") from exc
     visual = model.visual
     kind = visual_kind(visual)
     model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
@@ -253,4 +321,4 @@ def load_model(spec: ModelSpec) -> ModelHandle:
     scale = float(model.logit_scale.exp().item()) if hasattr(model, "logit_scale") else 100.0
     return ModelHandle(spec=spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
                        image_size=size, mean=mean, std=std, kind=kind, weights=weights,
-                       identity=identity, logit_scale=scale)
+                       identity=identity, logit_scale=scale, activation=activation)

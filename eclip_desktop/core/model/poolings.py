@@ -9,6 +9,9 @@ from eclip_desktop.core.lazy import lazy
 
 torch = lazy("torch")  # used inside the functions only: pooling names must not need torch
 TAU_CHOICES = ("mean", "topk")
+# Square input sizes the image encoder accepts: the CLI's --input-size and `reproduce` share these bounds
+# (a sidecar asking for 100000 would otherwise allocate tens of GB).
+INPUT_SIZE_RANGE = (32, 2048)
 
 
 @dataclass
@@ -69,6 +72,12 @@ POOLINGS: dict[str, Callable[..., PoolingReadout]] = {
 }
 POOLING_LABELS = {"native": "native (class token / attention pool)", "avg": "average",
                   "max": "max", "masked_max": "masked max (free attention)"}
+# Tile titles, pooling keys and batch check boxes: the name without the explanation.
+POOLING_SHORT = {"native": "native", "avg": "avg", "max": "max", "masked_max": "masked max"}
+
+
+def short_pooling(pooling: str) -> str:
+    return POOLING_SHORT.get(pooling, str(pooling).replace("_", " "))
 
 
 def pooling_names() -> list[str]:

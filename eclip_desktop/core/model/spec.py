@@ -9,12 +9,14 @@ RANDOM = "random"
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What to load. `pretrained` is a tag, a checkpoint path, or 'random' (explicitly untrained)."""
+    """What to load. `pretrained` is a tag, a checkpoint path, or 'random' (explicitly untrained).
+    `activation` is 'auto' (decided from the weights, see activation.py), 'gelu' or 'quick_gelu'."""
 
     architecture: str
     pretrained: str | None = None
     device: str = "auto"
     dtype: str = "auto"
+    activation: str = "auto"
 
     def label(self) -> str:
         if self.pretrained:

@@ -116,6 +116,7 @@ class TextBank:
         with self._lock:
             self._cache[key] = emb
 
-    def empty_embedding(self) -> torch.Tensor:
-        """Embedding of the empty string: CLIP Surgery's reference for a single text."""
-        return self.encode([""], ensemble=False, allow_empty=True)[0]
+    def empty_embedding(self, ensemble: bool = False) -> torch.Tensor:
+        """Embedding of the empty string, CLIP Surgery's reference for a single text; with
+        `ensemble`, the normalised mean over the templates filled with "" (as for any text)."""
+        return self.encode([""], ensemble=ensemble, allow_empty=True)[0]

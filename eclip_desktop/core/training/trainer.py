@@ -76,6 +76,7 @@ class TrainConfig:
     name: str | None = None
     checkpoint_every: int = 250
     resume: bool = False
+    overwrite: bool = False  # replace an existing <name>.safetensors / .json (else refused before any work)
     # Shapes World caption kinds: 'all', 'a,b' (equal odds) or 'a:0.5,b:0.2'
     captions: str = recipe.CAPTIONS
     objects: str = recipe.OBJECTS  # Shapes World objects per training scene: 'N' or 'MIN-MAX'
@@ -215,7 +216,16 @@ def _checkpoint_path(cfg: TrainConfig) -> Path:
     return Path(cfg.out) / f"{cfg.run_name()}{CHECKPOINT_SUFFIX}"
 
 
+def _check_finite_weights(model, step: int) -> None:
+    # The loss can still be finite on the step whose update made the weights NaN/inf.
+    for name, value in model.state_dict().items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise TrainingError(f"the weights became NaN/inf by step {step} ({name}); nothing was written: "
+                                "lower --lr")
+
+
 def _save_checkpoint(path: Path, model, opt, step: int, cfg: TrainConfig, elapsed: float) -> None:
+    _check_finite_weights(model, step)
     write_checkpoint(path, {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
                             "architecture": cfg.architecture, "pooling": cfg.pooling, "config": asdict(cfg),
                             "elapsed": elapsed})
@@ -264,6 +274,31 @@ class ZeroShotProbe:
         return float((pred == self.labels).float().mean())
 
 
+def check_config(cfg: TrainConfig) -> None:
+    """Every number of the run and the output rule, before any data is made or a model is built."""
+    if cfg.steps < 1 or cfg.batch_size < 2:
+        raise TrainingError("need at least 1 step and a batch of at least 2 (contrastive loss)")
+    if not (math.isfinite(cfg.lr) and cfg.lr > 0):
+        raise TrainingError(f"--lr must be a positive number, got {cfg.lr}")
+    if not math.isfinite(cfg.weight_decay) or cfg.weight_decay < 0:
+        raise TrainingError(f"weight decay must be 0 or more, got {cfg.weight_decay}")
+    if cfg.data == "shapes" and cfg.scenes < 2:
+        raise TrainingError(f"--scenes must be at least 2 (a contrastive batch needs two scenes), got {cfg.scenes}")
+    for flag, value in (("--warmup", cfg.warmup), ("--checkpoint-every", cfg.checkpoint_every),
+                        ("--eval-every", cfg.eval_every), ("--unlock-blocks", cfg.unlock_blocks)):
+        if value < 0:
+            raise TrainingError(f"{flag} must be 0 or more, got {value}")
+    ckpt = _checkpoint_path(cfg)
+    if cfg.resume and not ckpt.is_file():
+        raise TrainingError(f"--resume: there is no checkpoint {ckpt} to continue from; run without "
+                            "--resume to start a new run")
+    if not cfg.overwrite and int(os.environ.get("RANK", "0")) == 0:
+        for target in (Path(cfg.out) / f"{cfg.run_name()}.safetensors", Path(cfg.out) / f"{cfg.run_name()}.json"):
+            if os.path.lexists(target):
+                raise TrainingError(f"{target} exists; pass --overwrite to replace it, or choose another "
+                                    "--out/--name")
+
+
 def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
           cancelled: Callable[[], bool] | None = None) -> dict:
     """Runs training; returns the model card (also written next to the weights by rank 0)."""
@@ -276,6 +311,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
                             "a pretrained CLIP: give one of them")
     if cfg.schedule not in ("cosine", "constant"):
         raise TrainingError(f"unknown schedule '{cfg.schedule}': choose cosine or constant")
+    check_config(cfg)
     kinds, n_objects = parse_caption_kinds(cfg.captions), parse_objects(cfg.objects)
     rank, world, owns_group = _distributed()
     device = resolve_device(cfg.device)
@@ -297,7 +333,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
     opt = _optimizer(model, params, cfg)
     ckpt = _checkpoint_path(cfg)
     start, elapsed_before = 0, 0.0
-    if cfg.resume and ckpt.is_file():
+    if cfg.resume:
         start, elapsed_before = _load_checkpoint(ckpt, model, opt, cfg)
     text_frozen = bool(cfg.pretrained)
     amp = cfg.amp and device.type == "cuda"
@@ -321,6 +357,10 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
             with torch.set_grad_enabled(not text_frozen):
                 txt = encode_text_trimmed(model, tokens[idx].to(device))
         loss, acc = contrastive_loss(img, txt, model.logit_scale, caption_ids[idx].to(device))
+        if not math.isfinite(float(loss.detach())):
+            # Weights that went NaN/inf would be saved as a model that explains nothing: stop, write nothing.
+            raise TrainingError(f"the loss became {float(loss.detach())} at step {step + 1} (learning rate "
+                                f"{_lr_at(step, cfg):g}); nothing was written: lower --lr")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if world > 1:
@@ -361,6 +401,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
         "eclip_desktop": __version__, "weights": f"{cfg.run_name()}.safetensors",
     }
     if rank == 0:
+        _check_finite_weights(model, cfg.steps)
         state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
         tmp = out / f".{cfg.run_name()}.safetensors.tmp"
         save_file(state, str(tmp), metadata={"architecture": cfg.architecture, "pooling": cfg.pooling})

@@ -276,6 +276,12 @@ def _online(timeout: float = _PROBE_SECONDS) -> bool:
     return bool(result and result[0])
 
 
+def online(timeout: float = _PROBE_SECONDS) -> bool:
+    """Whether raw.githubusercontent.com (nltk's downloads, the ConVis authors' word list) answers
+    within ``timeout`` seconds."""
+    return _online(timeout)
+
+
 def _download(data_dir: Path):
     import nltk
 

@@ -72,7 +72,7 @@ class EvalDataset(Sequence):
 # ----------------------------------------------------------------------------- shared helpers
 
 
-def _require_dir(path: Path, what: str) -> Path:
+def require_dir(path: Path, what: str) -> Path:
     if not path.exists():
         raise DatasetError(f"{what} not found: {path}")
     if not path.is_dir():
@@ -88,7 +88,7 @@ def _require_file(path: Path, what: str) -> Path:
     return path
 
 
-def _read_lines(path: Path) -> list[tuple[int, str]]:
+def read_lines(path: Path) -> list[tuple[int, str]]:
     """(1-based line number, stripped text) of every non-blank line; '#' lines are comments."""
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -104,7 +104,7 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
     return out
 
 
-def _image_size(path: str | Path) -> tuple[int, int]:
+def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) from the file header, without decoding the pixels."""
     try:
         with Image.open(path) as im:
@@ -115,7 +115,7 @@ def _image_size(path: str | Path) -> tuple[int, int]:
         raise DatasetError(f"cannot read image {path}: {exc}") from None
 
 
-def _check_limit(limit) -> int | None:
+def check_limit(limit) -> int | None:
     if limit is None:
         return None
     if isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1:

@@ -22,10 +22,10 @@ from eclip_desktop.core.errors import DatasetError
 from eclip_desktop.core.evaluation.datasets import (
     EvalDataset,
     EvalSample,
-    _check_limit,
-    _image_size,
-    _require_dir,
     _require_file,
+    check_limit,
+    image_size,
+    require_dir,
 )
 
 _PREFERRED_SPLITS = ("val2017", "val2014", "val")
@@ -159,7 +159,7 @@ def segmentation_mask(segmentation, height: int, width: int) -> np.ndarray:
 def _find_json(path: Path) -> Path:
     if path.is_file():
         return path
-    _require_dir(path, "COCO directory")
+    require_dir(path, "COCO directory")
     found = sorted(path.glob("annotations/instances_*.json")) or sorted(path.glob("instances_*.json"))
     if not found:
         raise DatasetError(f"no instances_<split>.json under {path} or {path / 'annotations'}")
@@ -175,7 +175,7 @@ def _find_json(path: Path) -> Path:
 
 def _find_images_dir(json_path: Path, images_dir) -> Path:
     if images_dir is not None:
-        return _require_dir(Path(images_dir).expanduser(), "COCO images directory")
+        return require_dir(Path(images_dir).expanduser(), "COCO images directory")
     split = json_path.stem[len("instances_"):] if json_path.stem.startswith("instances_") else ""
     root = json_path.parent.parent if json_path.parent.name == "annotations" else json_path.parent
     candidates = ([root / split, root / "images" / split] if split else []) + [root / "images"]
@@ -239,7 +239,7 @@ def load_coco(dir_or_json: str | Path, images_dir: str | Path | None = None, lim
     """
     json_path = _find_json(Path(dir_or_json).expanduser())
     _require_file(json_path, "COCO annotation file")
-    limit = _check_limit(limit)
+    limit = check_limit(limit)
     data = _load_json(json_path)
     images_root = _find_images_dir(json_path, images_dir)
 
@@ -298,7 +298,7 @@ def load_coco(dir_or_json: str | Path, images_dir: str | Path | None = None, lim
         info = images[iid]
         h, w = info["height"], info["width"]
         image_path = images_root / info["file_name"]
-        actual = _image_size(image_path)
+        actual = image_size(image_path)
         if actual != (w, h):
             raise DatasetError(f"{image_path} is {actual[0]}x{actual[1]} but {json_path.name} says {w}x{h}")
         masks: dict[str, np.ndarray] = {}

@@ -17,10 +17,10 @@ from eclip_desktop.core.errors import DatasetError
 from eclip_desktop.core.evaluation.datasets import (
     EvalDataset,
     EvalSample,
-    _check_limit,
-    _read_lines,
-    _require_dir,
     _require_file,
+    check_limit,
+    read_lines,
+    require_dir,
 )
 
 CUB_SPLITS = ("test", "train", "all")
@@ -28,7 +28,7 @@ CLASS_NAME = "bird"
 
 
 def _find_root(path: Path) -> Path:
-    _require_dir(path, "CUB directory")
+    require_dir(path, "CUB directory")
     if not (path / "images.txt").is_file() and (path / "CUB_200_2011" / "images.txt").is_file():
         return path / "CUB_200_2011"
     return path
@@ -44,7 +44,7 @@ def _parse_id(path: Path, number: int, text: str) -> int:
 
 def _read_images(path: Path) -> dict[int, str]:
     images: dict[int, str] = {}
-    for number, line in _read_lines(path):
+    for number, line in read_lines(path):
         fields = line.split(maxsplit=1)
         if len(fields) != 2:
             raise DatasetError(f"{path}:{number}: expected '<id> <path>', got {line!r}")
@@ -57,7 +57,7 @@ def _read_images(path: Path) -> dict[int, str]:
 
 def _read_boxes(path: Path, images: dict[int, str]) -> dict[int, list]:
     boxes: dict[int, list] = {}
-    for number, line in _read_lines(path):
+    for number, line in read_lines(path):
         fields = line.split()
         if len(fields) != 5:
             raise DatasetError(f"{path}:{number}: expected '<id> <x> <y> <width> <height>', got {line!r}")
@@ -76,7 +76,7 @@ def _read_boxes(path: Path, images: dict[int, str]) -> dict[int, list]:
 
 def _read_split(path: Path, images: dict[int, str]) -> dict[int, bool]:
     is_train: dict[int, bool] = {}
-    for number, line in _read_lines(path):
+    for number, line in read_lines(path):
         fields = line.split()
         if len(fields) != 2 or fields[1] not in ("0", "1"):
             raise DatasetError(f"{path}:{number}: expected '<id> <0 or 1>', got {line!r}")
@@ -97,10 +97,10 @@ def load_cub(directory: str | Path, split: str = "test", limit: int | None = Non
     root = _find_root(Path(directory).expanduser())
     if split not in CUB_SPLITS:
         raise DatasetError(f"CUB split must be one of {', '.join(CUB_SPLITS)}, got {split!r}")
-    limit = _check_limit(limit)
+    limit = check_limit(limit)
     images_file = _require_file(root / "images.txt", "CUB images.txt")
     boxes_file = _require_file(root / "bounding_boxes.txt", "CUB bounding_boxes.txt")
-    images_dir = _require_dir(root / "images", "CUB images directory")
+    images_dir = require_dir(root / "images", "CUB images directory")
     images = _read_images(images_file)
     boxes = _read_boxes(boxes_file, images)
     split_file = root / "train_test_split.txt"

@@ -4,9 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from eclip_desktop.core.errors import DatasetError
-from eclip_desktop.core.evaluation.datasets import _require_dir
-
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+from eclip_desktop.core.evaluation.datasets import require_dir
+from eclip_desktop.core.io.imageio import IMAGE_EXTENSIONS
 
 
 def load_imagefolder(directory: str | Path) -> list[tuple[str, str]]:
@@ -15,7 +14,7 @@ def load_imagefolder(directory: str | Path) -> list[tuple[str, str]]:
     Only the first level of sub-folders counts as classes; hidden files and folders, files lying
     directly in DIR and files with other extensions are ignored. Empty class folders are ignored.
     """
-    root = _require_dir(Path(directory).expanduser(), "image folder")
+    root = require_dir(Path(directory).expanduser(), "image folder")
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
         raise DatasetError(f"{root} has no class sub-folders; expected DIR/<class>/<image>")

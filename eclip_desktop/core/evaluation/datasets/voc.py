@@ -20,11 +20,11 @@ from eclip_desktop.core.errors import DatasetError
 from eclip_desktop.core.evaluation.datasets import (
     EvalDataset,
     EvalSample,
-    _check_limit,
-    _image_size,
     _plain_name,
-    _read_lines,
-    _require_dir,
+    check_limit,
+    image_size,
+    read_lines,
+    require_dir,
 )
 
 VOC_CLASSES = (
@@ -38,7 +38,7 @@ _BACKGROUND_NAMES = {"background", "_background_", "__background__"}
 
 
 def _find_root(path: Path) -> Path:
-    _require_dir(path, "VOC directory")
+    require_dir(path, "VOC directory")
     for candidate in (path, path / "VOC2012", path / "VOCdevkit" / "VOC2012"):
         if (candidate / "JPEGImages").is_dir() and (candidate / "SegmentationClass").is_dir():
             return candidate
@@ -50,7 +50,7 @@ def _parse_labels_txt(path: Path) -> tuple[dict[int, str], dict[str, str]]:
     """labels.txt: 'index name [synset]' per line, tab- or space-separated (Shapes World writes tabs)."""
     names: dict[int, str] = {}
     synsets: dict[str, str] = {}
-    for number, line in _read_lines(path):
+    for number, line in read_lines(path):
         fields = line.split("\t") if "\t" in line else line.split()
         fields = [f.strip() for f in fields]
         if len(fields) < 2 or len(fields) > 3 or not fields[1]:
@@ -74,7 +74,7 @@ def _parse_labels_txt(path: Path) -> tuple[dict[int, str], dict[str, str]]:
 
 def _parse_class_names_txt(path: Path) -> dict[int, str]:
     """class_names.txt: one name per line; a leading 'background' line takes index 0."""
-    lines = _read_lines(path)
+    lines = read_lines(path)
     if not lines:
         raise DatasetError(f"{path} is empty")
     offset = 0 if lines[0][1].lower() in _BACKGROUND_NAMES else 1
@@ -104,7 +104,7 @@ def class_table(root: Path) -> tuple[dict[int, str], dict[str, str], str]:
 
 def _read_split(path: Path) -> list[str]:
     ids, seen = [], set()
-    for number, line in _read_lines(path):
+    for number, line in read_lines(path):
         if len(line.split()) != 1 or "/" in line or "\\" in line:
             raise DatasetError(f"{path}:{number}: expected one image id per line, got {line!r}")
         if line not in seen:
@@ -155,7 +155,7 @@ def load_voc(directory: str | Path, split: str = "val", limit: int | None = None
     """
     root = _find_root(Path(directory).expanduser())
     split = _plain_name(split, "split")
-    limit = _check_limit(limit)
+    limit = check_limit(limit)
     split_file = root / "ImageSets" / "Segmentation" / f"{split}.txt"
     if not split_file.is_file():
         sets = root / "ImageSets" / "Segmentation"
@@ -182,7 +182,7 @@ def load_voc(directory: str | Path, split: str = "val", limit: int | None = None
         image = root / "JPEGImages" / f"{sid}.jpg"
         mask_path = root / "SegmentationClass" / f"{sid}.png"
         cls = _read_index_png(mask_path)
-        width, height = _image_size(image)
+        width, height = image_size(image)
         if cls.shape != (height, width):
             raise DatasetError(f"{mask_path} is {cls.shape[1]}x{cls.shape[0]} but its image is {width}x{height}")
         present = [int(v) for v in np.unique(cls) if v not in (BACKGROUND_INDEX, VOID_INDEX)]

@@ -6,6 +6,14 @@ import torch
 
 from eclip_desktop.core.explain.methods.itsm import cosine_map
 
+# What a single text subtracts ("the empty text") when the texts are encoded with the prompt
+# ensemble. "matched": the empty string encoded exactly like the texts, i.e. ensembled too; this is
+# what the authors' code does (it ensembles "" with the same templates), so it is the default.
+# "plain": the bare empty string whatever the texts' encoding; the project's rule before issue 17,
+# kept so maps made with it can be reproduced. Without the ensemble both give the same map.
+EMPTY_TEXT_RULES = ("matched", "plain")
+DEFAULT_EMPTY_TEXT = "matched"
+
 
 def text_weights(pooled: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
     """w = softmax(2 cos(global, G)) / mean: favours the texts the image as a whole matches."""
@@ -29,13 +37,31 @@ def feature_surgery_explicit(tokens: torch.Tensor, pooled: torch.Tensor, texts: 
     return (feats - redundant).sum(-1).transpose(1, 2)
 
 
-def scores(analysis, texts: torch.Tensor, bank=None, vv: bool = True, feature: bool = True, **_) -> torch.Tensor:
+def check_empty_text(rule: str) -> str:
+    if rule not in EMPTY_TEXT_RULES:
+        raise ValueError(f"unknown empty-text rule '{rule}': choose one of {', '.join(EMPTY_TEXT_RULES)}")
+    return rule
+
+
+def empty_text_used(n_texts: int, ensemble: bool, options: dict | None) -> str | None:
+    """Which empty-string embedding a Surgery map subtracted: 'ensemble', 'plain', or None when it
+    subtracted none (a label set of two or more texts, or feature surgery switched off)."""
+    options = options or {}
+    if n_texts != 1 or not options.get("feature", True):
+        return None
+    rule = check_empty_text(options.get("empty_text", DEFAULT_EMPTY_TEXT))
+    return "ensemble" if ensemble and rule == "matched" else "plain"
+
+
+def scores(analysis, texts: torch.Tensor, bank=None, vv: bool = True, feature: bool = True,
+           empty_text: str = DEFAULT_EMPTY_TEXT, ensemble: bool = False, **_) -> torch.Tensor:
     tokens = analysis.surgery_tokens() if vv else analysis.tokens
     if not feature:
         return cosine_map(tokens, texts)
     if texts.shape[0] == 1:
         # A single text has no label set to subtract: the empty text stands for what every
-        # prompt shares.
-        empty = bank.empty_embedding()
+        # prompt shares, encoded like the prompt (see EMPTY_TEXT_RULES).
+        used = empty_text_used(1, ensemble, {"feature": True, "empty_text": empty_text})
+        empty = bank.empty_embedding(ensemble=used == "ensemble")
         return cosine_map(tokens, texts) - cosine_map(tokens, empty[None])
     return feature_surgery(tokens[None], analysis.pooled[None], texts)[0]

@@ -5,17 +5,23 @@ File names: ``<stem>__convis__<synset>.{png,npy,json}``; ``<stem>`` as in
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from eclip_desktop import __version__
 from eclip_desktop.core.convis.engine import ConVis
 from eclip_desktop.core.convis.windows import WindowParams
 from eclip_desktop.core.errors import CancelledError, OutputError
-from eclip_desktop.core.export.explain_job import _targets, _write_triple, image_stems
+from eclip_desktop.core.export.artifacts import (
+    base_sidecar,
+    check_name_lengths,
+    convis_stem,
+    image_stems,
+    refuse_existing,
+    triple_targets,
+    write_triple,
+)
 
 METHOD = "convis"
 
@@ -34,25 +40,19 @@ class ConceptsRequest:
     overwrite: bool = False
 
 
-def synset_slug(name: str) -> str:
-    # Synset names are mostly file-safe already (dog.n.01); a few hold quotes or slashes.
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
-
-
 def map_stem(image_stem: str, synset: str) -> str:
-    return f"{image_stem}__{METHOD}__{synset_slug(synset)}"
+    return convis_stem(image_stem, synset)
 
 
 def plan_concepts(req: ConceptsRequest, images) -> list[str]:
     """The stems to write, refusing up front if any target exists (without overwrite)."""
     stems = image_stems(req.images, [im.sha256 for im in images])
     out = Path(req.out_dir)
-    if not req.overwrite:
-        for stem in stems:
-            for s in req.synsets:
-                for target in _targets(map_stem(stem, s), out):
-                    if target.exists():
-                        raise OutputError(f"{target} exists; pass --overwrite to replace it")
+    planned = [map_stem(stem, s) for stem in stems for s in req.synsets]
+    if len(set(planned)) < len(planned):
+        raise OutputError("two outputs would have one name: an image is given twice (each image once, please)")
+    check_name_lengths(f"{s}.json" for s in planned)
+    refuse_existing([t for s in planned for t in triple_targets(s, out)], req.overwrite)
     return stems
 
 
@@ -103,8 +103,7 @@ def image_concept_maps(ctx: ConceptsContext, path: str, image, synsets: list[str
         cmap = convis.map_from_ranks(rm, synset)
         gloss = ctx.hierarchy.gloss(synset)
         sidecar = {
-            "image": path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
-            **model_info, "method": METHOD, "synset": synset, "gloss": gloss,
+            **base_sidecar(path, image, model_info, METHOD), "synset": synset, "gloss": gloss,
             "concept_set": ctx.set_info,
             "top_concepts": {"rule": present["rule"], "by_mass": present["by_mass"],
                              "by_rank": present["by_rank"], "by_image_embedding": embedding},
@@ -114,7 +113,7 @@ def image_concept_maps(ctx: ConceptsContext, path: str, image, synsets: list[str
             "gloss_bank": ctx.bank_info,
             "timings": {**(extra_timings or {}), "gloss_bank": ctx.bank_s, "windows": ranks_s,
                         "concept_map": cmap.seconds, "concept_listing": listing_s},
-            "version": __version__, "colormap": req.cmap,
+            "colormap": req.cmap,
         }
         lines = [f"{synset}: {gloss}" if len(gloss) < 90 else f"{synset}: {gloss[:87]}...",
                  f"{model_info['model']} ({model_info['pretrained']}) \u00b7 ConVis \u00b7 concept set "
@@ -134,6 +133,6 @@ def run_concepts(handle, hierarchy, concept_set, req: ConceptsRequest, images,
             raise CancelledError(f"cancelled after {len(records)} maps")
         for synset, values, lines, sidecar in image_concept_maps(ctx, path, image, req.synsets, progress,
                                                                  cancelled, extra_timings):
-            records.append(_write_triple(map_stem(stem, synset), out, image.rgb, values, lines, sidecar,
+            records.append(write_triple(map_stem(stem, synset), out, image.rgb, values, lines, sidecar,
                                          req.cmap, req.alpha, COLORBAR, req.overwrite))
     return records

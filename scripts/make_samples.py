@@ -1,6 +1,6 @@
 """Write the bundled sample the app opens on first launch: a Shapes World scene and its prompts.
 
-    python packaging/scripts/make_samples.py [--out resources/samples]
+    python scripts/make_samples.py [--out resources/samples]
 
 The prompts name every shape in the scene (with and without its colour) and two shapes that are
 absent, so the zero-shot bars have something to tell apart.
@@ -16,7 +16,7 @@ from PIL import Image
 from eclip_desktop.core.shapes import class_names, generate_scene, prompt_for
 
 SEED, INDEX, SIZE = 7, 0, 256
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def prompts_for(scene) -> list[str]:

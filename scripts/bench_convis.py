@@ -1,6 +1,6 @@
 """Time ConVis on a CLIP-sized model: window encoding, a further concept, gloss-bank reload.
 
-    python packaging/scripts/bench_convis.py [--model ViT-B-32] [--device cpu] [--single 64]
+    python scripts/bench_convis.py [--model ViT-B-32] [--device cpu] [--single 64]
 
 Random weights: the timings depend on the architecture, not on what it learnt.
 The default concept set's 8,197 glosses are NOT pushed through the text tower
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 

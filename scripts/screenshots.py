@@ -1,6 +1,6 @@
 """Render the window's layouts offscreen to PNGs (for docs/GUI.md and for looking at changes).
 
-    python packaging/scripts/screenshots.py [--out docs/screenshots] [--model ARCH --pretrained W]
+    python scripts/screenshots.py [--out docs/screenshots] [--model ARCH --pretrained W]
 
 Uses the embedded family when it is installed, else the tiny random model (its maps mean
 nothing; the window says so in the model picker). User settings are not touched.
@@ -17,7 +17,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SHOTS = [("first", "first_screen.png"), ("side", "side_by_side.png"), ("poolings", "pooling_grid.png"),
          ("prompts", "prompt_grid.png"), ("methods", "method_grid.png")]
 

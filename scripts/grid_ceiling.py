@@ -1,6 +1,6 @@
 """Print the ideal-map ceiling of Shapes World scores per token grid (docs/RESULTS.md):
 
-    python packaging/scripts/grid_ceiling.py --size 128 --grids 4 5 6 7 8 --scenes 500
+    python scripts/grid_ceiling.py --size 128 --grids 4 5 6 7 8 --scenes 500
 
 One row per (grid, objects per scene): what a perfect h x w map would score after the same
 min-max and bilinear upsampling as every real map.

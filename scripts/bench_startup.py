@@ -1,6 +1,6 @@
 """Start-up and quit of the window, measured side by side with `python -c "import torch, open_clip"`.
 
-    python packaging/scripts/bench_startup.py [--runs 3] [--platform offscreen|xcb]
+    python scripts/bench_startup.py [--runs 3] [--platform offscreen|xcb]
 
 Each run is a fresh interpreter, timed from the moment the parent spawns it:
   import       python -c "import torch, open_clip" — the floor any first heatmap stands on
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def child(t0: float) -> None:

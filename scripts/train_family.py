@@ -1,7 +1,7 @@
 """Train the embedded Shapes World family (one model per pooling) and evaluate each on held-out
 scenes; the metrics and the reproducing commands go into each model card. The shipped family:
 
-    python packaging/scripts/train_family.py --out resources/models/eclip-shapes
+    python scripts/train_family.py --out resources/models/eclip-shapes
 
 runs, for every pooling, stage 1 `eclip-desktop train --pooling P --out DIR/stage1` (the defaults of
 `train`: 128 px) and stage 2 `eclip-desktop train --pooling P --model eclip-tiny-rn224 --init

@@ -5,7 +5,7 @@ needs from WordNet: for each shape its synset, gloss and lemma names, and every
 hypernym path up to entity.n.01 with the gloss of each synset on the way.
 
 Usage:
-    python packaging/scripts/make_shapes_concepts.py DATA_DIR [--out PATH]
+    python scripts/make_shapes_concepts.py DATA_DIR [--out PATH]
 
 DATA_DIR is either an nltk data directory (holding corpora/wordnet/) or a raw
 WordNet 3.0 dict directory such as Debian's /usr/share/wordnet. The Debian
@@ -166,7 +166,7 @@ def build(wn) -> dict:
     return {
         "format": 1,
         "wordnet_version": wn.get_version(),
-        "generated_by": "packaging/scripts/make_shapes_concepts.py",
+        "generated_by": "scripts/make_shapes_concepts.py",
         "note": (
             "hypernym_paths run nearest hypernym first and end at entity.n.01; "
             "caption_hypernyms are the hypernyms strictly below plane_figure.n.01 "
@@ -181,7 +181,7 @@ def build(wn) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", type=Path, help="nltk data dir or raw WordNet 3.0 dict dir")
-    default_out = Path(__file__).resolve().parents[2] / "resources" / "shapes" / "concepts.json"
+    default_out = Path(__file__).resolve().parents[1] / "resources" / "shapes" / "concepts.json"
     parser.add_argument("--out", type=Path, default=default_out)
     args = parser.parse_args(argv)
 

@@ -1,6 +1,6 @@
 """How long the window's event loop pauses while a real job runs (a benchmark, not a test).
 
-    python packaging/scripts/bench_ui_stall.py [--runs 3]
+    python scripts/bench_ui_stall.py [--runs 3]
 
 A 10 ms heartbeat timer on the UI thread while the worker explains a new 1600x1200 image with eight
 prompts and the prompt ensemble (85 templates each) on the tiny model; the UI thread meanwhile

@@ -1,0 +1,127 @@
+"""Resume of an `export`: is a row on disk complete, interrupted or stale? (docs/EXPORT.md)
+
+complete    its sidecar parses, matches the request, and every file of the row loads: skipped;
+interrupted no readable sidecar (it is written last), or the request's own sidecar with a file
+            missing, truncated or empty: redone without --overwrite (nothing of it is a result);
+stale       a complete row of another request (model, weights, image, text, options): refused
+            with the reason, its files kept.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from eclip_desktop.core.export.index import Row
+
+if TYPE_CHECKING:
+    from eclip_desktop.core.export.batch import ExportRequest
+
+
+def figure_options(req: ExportRequest) -> dict:
+    return {"format": req.figure_format, "layout": req.layout, "width": req.width, "contour": req.contour}
+
+
+def _expected(row: Row, req: ExportRequest, sha: str, models: dict) -> dict:
+    """The sidecar fields a complete row of this request must have (key -> value)."""
+    want = {"image_sha256": sha}
+    if row.method.startswith("grid-"):
+        return want
+    want["colormap"] = req.cmap
+    want["figure_options"] = figure_options(req)
+    want["alpha"] = req.alpha
+    if row.method == "convis":
+        want["synset"] = row.synset
+        # The ConVis settings, when the caller states them (the CLI does): window mode and noise seed
+        # change the map, the concept set changes the ranks.
+        for key, field in (("mode", "algorithm.mode"), ("seed", "algorithm.seed"),
+                           ("concept_set", "concept_set.spec")):
+            if key in req.convis_options:
+                want[field] = req.convis_options[key]
+        return want
+    info = models[row.pooling]
+    want.update({"model": info["model"], "pretrained": info["pretrained"],
+                 "weights_sha256": info.get("weights_sha256"), "pooling": row.pooling, "tau": req.tau,
+                 "input_size": req.input_size or info["model_input_size"]})
+    if row.method != "contribution":
+        want.update({"method": row.method, "method_options": req.method_options.get(row.method, {}),
+                     "text": row.text, "ensemble": req.ensemble})
+        if row.method not in _LABEL_FREE:
+            want["labels"] = list(req.texts)
+    return want
+
+
+# Methods whose map depends on the text alone. Their rows (and contribution rows, which depend on the
+# pooling only) are kept when texts are added to a folder: the sidecar's scores state their own label
+# set. Any other method (CLIP Surgery removes what all labels share) must match the whole label set.
+_LABEL_FREE = {"itsm"}
+
+
+# Keys sidecars gained with this resume rule: a sidecar written before them (an older export folder)
+# is judged on the rest, so an upgrade does not turn every finished row stale.
+_ADDED_KEYS = {"alpha", "weights_sha256"}
+
+
+def _field(meta: dict, dotted: str):
+    """meta["a"]["b"] for "a.b"; None where any level is missing."""
+    value = meta
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _files_load(row: Row, out: Path, meta: dict) -> str | None:
+    """None when every file of the row loads; else what is wrong (the row is then redone)."""
+    for f in row.files:
+        target = out / f
+        try:
+            if target.stat().st_size == 0:
+                return f"{f} is empty"
+            if f.endswith(".npy"):
+                values = np.load(target, allow_pickle=False)
+                w, h = (meta.get("image_size") or [None, None])[:2]
+                if values.dtype != np.float32 or values.shape != (h, w) or not np.all(np.isfinite(values)):
+                    return f"{f} is not the finite float32 {w}x{h} map of this row"
+            elif f.endswith((".png", ".jpg", ".tif")):
+                with Image.open(target) as im:
+                    im.load()  # decodes every byte: a truncated file fails here
+            elif f.endswith(".svg") and not target.read_bytes().rstrip().endswith(b"</svg>"):
+                return f"{f} is truncated"
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            return f"{f} does not load ({str(exc)[:80] or type(exc).__name__})"
+    return None
+
+
+def triage(row: Row, out: Path, req: ExportRequest, sha: str, models: dict, redo: set) -> bool:
+    """True when the row must be computed (adding its name to `redo` when its leftovers may be
+    replaced); marks complete rows skipped and stale rows failed with the reason."""
+    present = [f for f in row.files if os.path.lexists(out / f)]
+    if req.overwrite or not present or not sha:
+        return True  # (no sha: the image cannot be read, and fails in its own rows before any write)
+    sidecar = out / row.files[-1] if row.method.startswith("grid-") else out / row.files[2]
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("not an object")
+    except (OSError, ValueError):
+        redo.add(row.name)  # no readable sidecar: an interrupted write, not a result
+        return True
+    want = _expected(row, req, sha, models)
+    differs = [k for k, v in want.items() if _field(meta, k) != v and not (k in _ADDED_KEYS and k not in meta)]
+    if differs:
+        # What a reader needs to decide: the identity fields with both values, the others by name.
+        shown = ", ".join(f"{k}: {str(_field(meta, k))[:40]} here, {str(want[k])[:40]} asked"
+                          if k in ("model", "pretrained", "text", "method", "pooling") else k for k in differs)
+        row.status, row.error = "failed", (f"stale: made by another request ({shown}); pass --overwrite "
+                                           "to replace it, or choose another --out")
+        return False
+    broken = _files_load(row, out, meta)
+    if broken is None:
+        row.status = "skipped"
+        return False
+    redo.add(row.name)  # this request's own row, damaged or cut short: redoing it loses nothing
+    return True

@@ -1,0 +1,50 @@
+"""Export Map from the window itself: the sidecar it writes is the recipe `reproduce --check` follows,
+with the prompt ensemble on and off (it used to lack `ensemble` and `tau`)."""
+import json
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from eclip_desktop.app.main_window import MainWindow
+from eclip_desktop.app.settings import AppSettings
+from eclip_desktop.core.export.reproduce import TOLERANCE, reproduce_check
+from eclip_desktop.core.model.loading import ModelSpec, load_model
+
+WAIT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    from safetensors.torch import save_file
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    state = load_model(ModelSpec("eclip-tiny-vit", "random", "cpu")).model.state_dict()
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    return str(path)
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_window_export_reproduces(qtbot, tmp_path, ckpt, ensemble):
+    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+    w = MainWindow(model=ModelSpec("eclip-tiny-vit", ckpt, "cpu"), settings=settings, restore_geometry=False)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        def idle():
+            return (w.views.side.map.has_map() and not w.compute.is_busy() and not w.io.is_busy()
+                    and not w._debounce.isActive())
+        qtbot.waitUntil(idle, timeout=WAIT_MS)
+        if ensemble:
+            w.controls.ensemble.setChecked(True)
+            qtbot.waitUntil(lambda: idle() and w.maps[(w.analysis.method, w.analysis.pooling)].ensemble,
+                            timeout=WAIT_MS)
+        out = tmp_path / "export"
+        w.export_map(str(out))
+        qtbot.waitUntil(lambda: len(list(out.glob("[!.]*.json"))) == 1, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: not w.io.is_busy(), timeout=WAIT_MS)
+        sidecar = next(out.glob("[!.]*.json"))
+        meta = json.loads(sidecar.read_text())
+        assert meta["ensemble"] is ensemble and meta["tau"] == w.analysis.tau and meta["pretrained"] == ckpt
+        _, diff, _ = reproduce_check(sidecar)
+        assert diff <= TOLERANCE
+    finally:
+        w.close()
