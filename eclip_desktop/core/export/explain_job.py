@@ -136,7 +136,7 @@ def run_explain(engine, req: ExplainRequest, progress: Callable[[int, int, str],
                                            scores=dict(exp.scores), colormap=req.cmap,
                                            extra={"timings": dict(exp.timings)})
             lines = [f"contribution of each location to the {POOLING_LABELS[p]} pooled embedding",
-                     f"{model_info['model']} ({model_info['pretrained']})"]
+                     short_model_name(model_info['model'], model_info['pretrained'])]
             records.append(write_triple(contribution_stem(stem, p), out, image.rgb, exp.contributions[p],
                                         lines, sidecar, req.cmap, req.alpha, CONTRIBUTION_COLORBAR, req.overwrite))
         if progress:
