@@ -74,9 +74,9 @@ def _shift_tags(model: ModelChoice | None) -> dict:
     summary = _shift(model.architecture) if model is not None and model.family else None
     if summary is None:
         return {}
-    tags = {e.pooling: f"shifted: favours the background in {e.bg_preferred:.0%} of test scenes"
-            for e in summary.shifted}
-    tags.setdefault(summary.best.pooling, "evidence most on the object")
+    # Short: a tile title wraps, and at 1000x700 every line costs map height.
+    tags = {e.pooling: f"shifted ({e.bg_preferred:.0%} on background)" for e in summary.shifted}
+    tags.setdefault(summary.best.pooling, "most on the object")
     return tags
 
 

@@ -52,7 +52,7 @@ class Tile(QFrame):
         self.title.setFont(font)
         self.glw = _TileGraphics()
         style_graphics(self.glw)
-        self.glw.setMinimumHeight(160)
+        self.glw.setMinimumHeight(90)  # a 2x2 grid must fit a 700 px high window; maps shrink first
         self.canvas = make_view(self.glw, 0, 0)
         self.caption = QLabel()
         self.caption.setWordWrap(True)
