@@ -18,8 +18,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = [("side", "side_by_side.png"), ("poolings", "pooling_grid.png"), ("prompts", "prompt_grid.png"),
-         ("methods", "method_grid.png")]
+SHOTS = [("first", "first_screen.png"), ("side", "side_by_side.png"), ("poolings", "pooling_grid.png"),
+         ("prompts", "prompt_grid.png"), ("methods", "method_grid.png")]
 
 
 def wait(app, done, timeout: float = 60.0) -> bool:
@@ -50,13 +50,13 @@ def main(argv=None) -> int:
     from eclip_desktop.app.main_window import MainWindow
     from eclip_desktop.app.settings import AppSettings
     from eclip_desktop.app.state import ModelChoice
-    from eclip_desktop.core.model.family import FAMILY, family_available
+    from eclip_desktop.core.model.family import family_available
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     if args.model:
         model = ModelChoice(args.model, args.pretrained, "cpu")
     elif family_available():
-        model = ModelChoice(FAMILY, None, "cpu")
+        model = "auto"  # as a first launch opens: the embedded family's masked-max model
     else:
         model = ModelChoice("eclip-tiny-vit", "random", "cpu")
         print("no embedded family installed: using eclip-tiny-vit with random weights", file=sys.stderr)
@@ -78,7 +78,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for layout, name in SHOTS:
-        w.set_layout(layout)
+        # "first": the window as it opens, before any setting is touched.
+        w.set_layout("side" if layout == "first" else layout)
         bar = w.display_bar
         bar.threshold.setCurrentIndex(bar.threshold.findData(args.threshold if layout == "side" else "none"))
         wait(app, settled)
@@ -90,8 +91,60 @@ def main(argv=None) -> int:
         print(f"wrote {target}")
     if not wordnet_shot(app, w, out / "wordnet.png", settled):
         print("no WordNet screenshot: " + (w.wordnet_dock.broken or "the dock did not settle"), file=sys.stderr)
+    help_shots(app, w, out)
+    small_shot(app, w, out / "small_1000x700.png", settled)
+    if w.model is not None and w.model.family:
+        domain_shot(app, w, out / "out_of_domain.png", settled, scratch)
     w.close()
     return 0
+
+
+def _save(widget, target: Path) -> bool:
+    ok = widget.grab().save(str(target))
+    print(f"wrote {target}" if ok else f"could not write {target}", file=sys.stdout if ok else sys.stderr)
+    return ok
+
+
+def help_shots(app, w, out: Path) -> None:
+    """Help ▸ Keyboard Shortcuts, Help ▸ How to Read These Maps and Help ▸ About."""
+    for show, name in ((w.show_shortcuts, "help_shortcuts.png"), (w.show_reading_help, "help_reading.png"),
+                       (w.show_about, "help_about.png")):
+        dialog = show()
+        wait(app, lambda: True)
+        _save(dialog, out / name)
+        dialog.close()
+
+
+def small_shot(app, w, target: Path, settled) -> None:
+    """The window at 1000x700 (a small laptop screen), side-by-side view."""
+    w.leave_convis()
+    w.controls_dock.raise_()
+    w.set_layout("side")
+    w.resize(1000, 700)
+    wait(app, settled)
+    _save(w, target)
+    w.set_layout("poolings")
+    wait(app, settled)
+    _save(w, target.with_name(target.stem + "_grid.png"))
+    w.set_layout("side")
+
+
+def domain_shot(app, w, target: Path, settled, scratch: str) -> None:
+    """An embedded Shapes World model on a picture that is not a scene: the notice above the views."""
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:240, 0:320]
+    # Smooth sky-to-ground light with texture and a warm blob: nothing like a Shapes World scene.
+    rgb = np.stack([90 + 0.4 * y, 120 + 0.2 * x, 200 - 0.5 * y], -1) + rng.normal(0, 18, (240, 320, 3))
+    rgb[(x - 200) ** 2 + (y - 150) ** 2 < 45 ** 2] = (210, 120, 60)
+    photo = Path(scratch) / "holiday_photo.png"
+    Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(photo)
+    w.resize(1440, 900)
+    w.open_paths([str(photo)])
+    w.image_list.select(str(photo))
+    wait(app, lambda: settled() and w.domain_banner.isVisible())
+    _save(w, target)
 
 
 def wordnet_shot(app, w, target: Path, settled) -> bool:

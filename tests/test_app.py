@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import write_image
 from PySide6 import QtCore
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
@@ -178,9 +178,10 @@ def test_bad_checkpoint_and_overlong_prompt_give_messages(qtbot, make_window, tm
     qtbot.waitUntil(lambda: "token" in w.banner.text(), timeout=WAIT_MS)
     assert w.banner.source == "maps"
     w.controls.picker.open_checkpoint(str(tmp_path / "missing.safetensors"), "eclip-tiny-vit")
-    qtbot.waitUntil(lambda: "Could not load the model" in w.banner.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "Could not load" in w.banner.text(), timeout=WAIT_MS)
     assert "missing.safetensors" in w.banner.text()
     assert w.model == ModelChoice("eclip-tiny-vit", "random", "cpu"), "a failed load keeps the working model"
+    assert w.controls.picker.choice() == ModelChoice("eclip-tiny-vit", "random"), "and the picker names it again"
     w.controls.prompts.setPlainText("a photo of a cat.")
     qtbot.waitUntil(lambda: w.views.side.scores.labels == ["a photo of a cat."], timeout=WAIT_MS)
     assert not w.banner.isVisible() or w.banner.source != "maps"
@@ -305,31 +306,47 @@ def test_newer_or_broken_session_gives_a_message(qtbot, make_window, tmp_path):
     assert "not a valid session" in w.banner.text()
 
 
-def test_ui_thread_is_never_blocked_during_a_real_job(qtbot, make_window, tmp_path):
+def test_no_model_work_on_the_ui_thread(qtbot, make_window, tmp_path, monkeypatch):
+    """Structure, not timing: every forward pass, model load and image decode of a real session
+    runs off the UI thread. (How long the UI thread pauses is a benchmark, not a test:
+    scripts/bench_ui_stall.py, figure in docs/RESULTS.md.)"""
+    import threading
+
+    import torch
+
+    from eclip_desktop.app.workers import compute
+    from eclip_desktop.core.io import imageio
+    from eclip_desktop.core.model import loading
+    on_ui = []
+
+    def watch(name, fn):
+        def wrapper(*a, **kw):
+            if threading.current_thread() is threading.main_thread():
+                on_ui.append(name)
+            return fn(*a, **kw)
+        return wrapper
+
+    monkeypatch.setattr(torch.nn.Module, "__call__", watch("forward", torch.nn.Module.__call__))
+    monkeypatch.setattr(loading, "load_model", watch("load_model", loading.load_model))
+    monkeypatch.setattr(imageio, "load_image", watch("load_image", imageio.load_image))
+    monkeypatch.setattr(compute, "load_image", watch("load_image", compute.load_image))
     w = make_window()
     wait_for_map(qtbot, w)
-    beats = []
-    heart = QTimer()
-    heart.setInterval(10)
-    heart.timeout.connect(lambda: beats.append(time.perf_counter()))
-    heart.start()
-    # A new photo-sized image, eight prompts and the ensemble (85 templates each): the worker
-    # encodes, and the UI thread receives eight full-size maps to preview and draw.
-    w.controls.prompts.setPlainText("\n".join(f"a photo of a shape number {i}." for i in range(8)))
+    # A new photo-sized image, several prompts with the ensemble, every pooling, a grid, another model.
+    w.controls.prompts.setPlainText("\n".join(f"a photo of a shape number {i}." for i in range(4)))
     w.controls.ensemble.setChecked(True)
     w.open_paths([write_image(tmp_path / "big.png", w=1600, h=1200, seed=5)])
-    started = time.perf_counter()
-    qtbot.waitUntil(lambda: w.compute.is_busy(), timeout=WAIT_MS)
     wait_for_map(qtbot, w)
-    finished = time.perf_counter()
-    heart.stop()
-    during = [t for t in beats if started <= t <= finished]
-    gaps = np.diff(during)
-    worst = float(gaps.max()) * 1000
-    print(f"\nheartbeat: job {finished - started:.2f} s, {len(during)} beats, max gap {worst:.1f} ms")
-    assert finished - started > 0.25, "the job was too short to say anything"
-    assert worst < 200, f"the UI thread was blocked for {worst:.0f} ms"
-    assert w.maps[("itsm", "native")].heatmaps[0].values.shape == (1200, 1600)
+    for key in ("avg", "masked_max"):
+        w.set_pooling(key)
+        wait_for_map(qtbot, w)
+    w.set_layout("poolings")
+    idle(qtbot, w)
+    w.request_model(ModelChoice("eclip-tiny-rn", "random", "cpu"))
+    qtbot.waitUntil(lambda: w.model is not None and w.model.architecture == "eclip-tiny-rn", timeout=WAIT_MS)
+    idle(qtbot, w)
+    assert w.maps[("itsm", "masked_max")].heatmaps[0].values.shape == (1200, 1600)
+    assert not on_ui, f"model or image work ran on the UI thread: {sorted(set(on_ui))}"
 
 
 def test_copy_figure_and_export(qtbot, make_window, tmp_path):

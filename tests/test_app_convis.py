@@ -184,7 +184,8 @@ def test_convis_out_of_memory_falls_back_to_the_cpu(tmp_path, wordnet_env, tiny_
     state = compute.WorkerState()
     gpu = ModelChoice("eclip-tiny-vit", "random", "cuda", "fp16")
     cpu = gpu.on_device("cpu")
-    state.engines[cpu.spec("native")] = compute.Engine(tiny_handles["eclip-tiny-vit"])
+    from eclip_desktop.core.explain.engine import Engine
+    state.engines[cpu.spec("native")] = Engine(tiny_handles["eclip-tiny-vit"])
     real_engine = state.engine
 
     def engine(spec, ctx=None):

@@ -16,6 +16,7 @@ from eclip_desktop.app.views.display import (
 from eclip_desktop.app.workers import compute
 from eclip_desktop.app.workers.compute import MapRequest, map_job, with_cpu_fallback
 from eclip_desktop.core.errors import CancelledError
+from eclip_desktop.core.explain.engine import Engine
 
 
 class Ctx:
@@ -146,7 +147,7 @@ def test_out_of_memory_on_the_gpu_falls_back_to_the_cpu():
 def test_map_job_single_model_reads_every_pooling_from_one_pass(photo, tiny_handles):
     state = compute.WorkerState()
     choice = ModelChoice("eclip-tiny-vit", "random", "cpu")
-    state.engines[choice.spec("native")] = compute.Engine(tiny_handles["eclip-tiny-vit"])
+    state.engines[choice.spec("native")] = Engine(tiny_handles["eclip-tiny-vit"])
     req = MapRequest(photo, choice, (("itsm", "native"),), ("a cat", "a dog"))
     ctx = Ctx(state)
     result = map_job(req)(ctx)

@@ -187,3 +187,15 @@ def test_figure_panel_outline_and_layout():
     assert not np.array_equal(plain, outlined)  # the outline is drawn
     side = compose_panel(rgb, values, "gray", 0.5, width=120, layout="side")
     assert side.shape[1] > 240 and side.shape[0] > 80
+
+
+def test_compose_panel_hatches_the_side_above_the_threshold():
+    from eclip_desktop.core.figures.panel import compose_panel
+    rgb = np.full((60, 60, 3), 100, np.uint8)
+    values = np.zeros((60, 60), np.float32)
+    mask = np.zeros((60, 60), bool)
+    mask[10:40, 10:40] = True
+    plain = compose_panel(rgb, values, "gray", 0.0, mask=mask)
+    hatched = compose_panel(rgb, values, "gray", 0.0, mask=mask, hatch=True)
+    changed = (hatched != plain).any(axis=2)
+    assert changed[12:38, 12:38].any() and not changed[45:, 45:].any()  # inside only

@@ -214,8 +214,8 @@ def test_annotate_long_title_does_not_widen_the_figure():
     panel = np.full((300, 300, 3), 128, np.uint8)
     short = annotate(panel, ["short", "s"], "viridis")
     long = annotate(panel, ["x" * 2000, "y" * 2000], "viridis")
-    assert short.shape == long.shape
-    # Ellipsised text must stop before the right margin.
+    # Wrapped, not cut: the figure grows downwards only, and the text stops before the right margin.
+    assert short.shape[1] == long.shape[1] and long.shape[0] > short.shape[0]
     margin_cols = long[: long.shape[0] - 300, -5:, :]
     assert (margin_cols == 255).all()
 
@@ -273,3 +273,22 @@ def test_side_by_side_rejects_bad_input():
         side_by_side([np.zeros((4, 4, 3), np.uint8)], ["a", "b"])
     with pytest.raises(ValueError):
         side_by_side([np.zeros((4, 4, 3), np.float32)], None)
+
+
+def test_long_title_wraps_instead_of_cutting():
+    font = render._font(20)
+    text = "eclip-tiny-vit (eclip-shapes-vit/avg.safetensors) \u00b7 ITSM \u00b7 pooling: average pooling"
+    rows = render._wrap(text, font, 200)
+    assert len(rows) > 1 and all(font.getlength(r) <= 200 for r in rows)
+    assert "".join(rows).replace(" ", "") == text.replace(" ", "")  # nothing dropped: the pooling is there
+    assert render._wrap("x" * 300, font, 100)[0] != "x" * 300  # an unbreakable word is split
+    panel = np.full((300, 300, 3), 128, np.uint8)
+    assert annotate(panel, ["t", text], "viridis").shape[0] > annotate(panel, ["t", "short"], "viridis").shape[0]
+
+
+def test_short_model_name_hides_local_paths():
+    assert render.short_model_name("eclip-tiny-rn", "/home/me/x/eclip-shapes/avg.safetensors") == \
+        "eclip-tiny-rn (eclip-shapes/avg.safetensors)"
+    assert render.short_model_name("ViT-B-16", "openai") == "ViT-B-16 (openai)"
+    assert render.short_model_name("RN50", "C:\\Users\\me\\w.pt") == "RN50 (me/w.pt)"
+    assert render.short_model_name("RN50", None) == "RN50"

@@ -46,6 +46,19 @@ class AppSettings:
         d = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
         self.q.setValue("paths/last_dir", d)
 
+    def export_dir(self) -> str:
+        """Where exports go unless the user picks another folder: the last export folder, else
+        <Pictures>/eclip-desktop — never the images' own folder, which a batch would fill with maps."""
+        d = self.q.value("paths/export_dir", "")
+        if isinstance(d, str) and d and os.path.isdir(d):
+            return d
+        from PySide6.QtCore import QStandardPaths
+        pictures = QStandardPaths.writableLocation(QStandardPaths.PicturesLocation) or os.path.expanduser("~")
+        return os.path.join(pictures, "eclip-desktop")
+
+    def set_export_dir(self, path: str) -> None:
+        self.q.setValue("paths/export_dir", path)
+
     def geometry(self) -> tuple[QByteArray | None, QByteArray | None]:
         g, s = self.q.value("window/geometry"), self.q.value("window/state")
         return (g if isinstance(g, QByteArray) else None, s if isinstance(s, QByteArray) else None)

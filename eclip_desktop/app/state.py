@@ -16,12 +16,13 @@ from eclip_desktop.core.model.family import (
     is_embedded,
     is_family,
 )
-from eclip_desktop.core.model.loading import ModelSpec
 from eclip_desktop.core.model.poolings import pooling_names
+from eclip_desktop.core.model.spec import ModelSpec
 
 LAYOUTS = {"side": "Side by side", "poolings": "Pooling grid", "prompts": "Prompt grid", "methods": "Method grid"}
 PERCENTILES = (100.0, 99.5, 99.0, 95.0, 90.0)
 THRESHOLDS = {"none": "none", "fixed": "fixed level", "otsu": "Otsu", "percentile": "percentile"}
+OVERLAYS = {"blend": "blend", "alpha": "alpha by value", "heatmap": "heatmap alone"}
 DEFAULT_TEXTS = ("a photo of a cat.", "a photo of a dog.")
 
 
@@ -115,6 +116,7 @@ class DisplayState:
     fixed_level: float = 0.5
     threshold_percentile: float = 90.0
     show_contribution: bool = False
+    overlay: str = "blend"  # OVERLAYS: how the map covers the image
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -133,6 +135,7 @@ class DisplayState:
         out["colormap"] = _known(out["colormap"], colormap_names(), base.colormap)
         out["percentile"] = _known(float(out["percentile"]), PERCENTILES, base.percentile)
         out["threshold"] = _known(out["threshold"], THRESHOLDS, base.threshold)
+        out["overlay"] = _known(out["overlay"], OVERLAYS, base.overlay)
         out["opacity"] = min(max(float(out["opacity"]), 0.0), 1.0)
         out["fixed_level"] = min(max(float(out["fixed_level"]), 0.0), 1.0)
         out["threshold_percentile"] = min(max(float(out["threshold_percentile"]), 0.0), 100.0)

@@ -31,6 +31,7 @@ from eclip_desktop.app.widgets.image_list import (
 )
 from eclip_desktop.app.workers.compute import thumbnails_job
 from eclip_desktop.app.workers.jobs import Job
+from eclip_desktop.core.figures.render import short_model_name
 
 SESSION_FILTER = "eclip-desktop sessions (*.eclip.json *.json);;All files (*)"
 
@@ -229,7 +230,8 @@ class FilesMixin:
         return r
 
     def _model_text(self) -> str:
-        return f"{self.model_info['model']} ({self.model_info['pretrained']})" if self.model_info else ""
+        # Folder and file name only: a picture must not carry (or be cut by) an absolute path.
+        return short_model_name(self.model_info["model"], self.model_info["pretrained"]) if self.model_info else ""
 
     def _shown_grid(self, model: str):
         """(grid kind, tiles, title lines) of a grid layout on screen, or None in the side-by-side view."""
@@ -247,7 +249,13 @@ class FilesMixin:
             model = self.model.label()  # each tile is another sibling: no single weights file to name
         fixed = {"pooling": f"method: {a.method}", "prompt": f"method: {a.method} \u00b7 pooling: {a.pooling}",
                  "method": f"pooling: {a.pooling}"}[kind]
-        return kind, tiles, [f"{Path(self.image_view.path).name}: one tile per {kind}", f"{model} \u00b7 {fixed}"]
+        lines = [f"{Path(self.image_view.path).name}: one tile per {kind}", f"{model} \u00b7 {fixed}"]
+        if kind != "prompt":
+            # Every tile maps the same prompt; without it the grid would not say what was looked for.
+            ms = next((m for m in self.maps.values() if m.heatmaps), None)
+            if ms is not None:
+                lines.insert(1, f"\u201c{ms.heatmaps[min(a.shown_index(), len(ms.heatmaps) - 1)].text}\u201d")
+        return kind, tiles, lines
 
     def _figure_parts(self):
         """(image view, builder of the FigureSpec, map set, text index) of the map on screen;
@@ -295,23 +303,24 @@ class FilesMixin:
             self.banner.show_message("Nothing to export yet: no map is shown.", "info", "export")
             return
         from eclip_desktop.app.dialogs.export import ExportMapDialog
-        dialog = ExportMapDialog(self, getattr(self, "_export_folder", "") or self.settings.last_dir(),
+        dialog = ExportMapDialog(self, getattr(self, "_export_folder", "") or self.settings.export_dir(),
                                  self.figure_options)
         if dialog.exec() != ExportMapDialog.Accepted:
             return
         folder, self.figure_options = dialog.result_options()
         self._export_folder = folder
+        self.settings.set_export_dir(folder)
         overwrite = False
         stem = Path(parts[0].path).stem
         if isinstance(parts[2], str):
-            pattern, what = f"{stem}__grid-{parts[2]}.*", "This grid"
+            pattern, what = f"{stem}__grid-{parts[2]}.*", "This grid\u2019s files are"
         elif parts[2] is None:
-            pattern, what = f"{stem}__convis__{self.selected_synset}.*", "The ConVis map of this synset"
+            pattern, what = f"{stem}__convis__{self.selected_synset}.*", "The files of this synset\u2019s ConVis map are"
         else:
             pattern = f"{stem}__{self.analysis.method}__{self.analysis.pooling}__*"
-            what = "Maps of this image with this method and pooling"
+            what = "Maps of this image with this method and pooling are"
         if any(Path(folder).glob(pattern)):
-            answer = QMessageBox.question(self, "Replace files?", f"{what} are already in that folder. "
+            answer = QMessageBox.question(self, "Replace files?", f"{what} already in that folder. "
                                           "Replace them?")
             if answer != QMessageBox.Yes:
                 return

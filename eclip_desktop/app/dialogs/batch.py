@@ -121,7 +121,7 @@ class BatchExportDialog(QDialog):
         g.addRow("Figure format", self.format)
         w, self.raw = _checks(list(RAW_SUFFIX), {"png16": "16-bit PNG", "tiff16": "16-bit TIFF"}, set())
         g.addRow("Raw maps (.npy always)", w)
-        self.out = QLineEdit(window.settings.last_dir())
+        self.out = QLineEdit(window.settings.export_dir())  # not the images' folder (see AppSettings)
         browse_out = QPushButton("Folder\u2026")
         browse_out.clicked.connect(self._pick_output)
         row = QHBoxLayout()

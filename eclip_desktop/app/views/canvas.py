@@ -38,15 +38,35 @@ class MapCanvas:
         pen.setCosmetic(True)  # the same 2 screen pixels at any zoom
         self.outline.setPen(pen)
         self.outline.setZValue(2)
+        # Hatching on the side above the threshold: a bare outline around a dark hole reads like a
+        # detection just as one around a lit object does.
+        self.hatch = pg.ImageItem(axisOrder="row-major")
+        self.hatch.setZValue(1.5)
+        # A loaded ground-truth mask: dashed orange, so it is never taken for the threshold outline.
+        self.gt_outline = QGraphicsPathItem()
+        gt_pen = QPen(QColor(255, 150, 30))
+        gt_pen.setWidthF(2.0)
+        gt_pen.setCosmetic(True)
+        gt_pen.setStyle(Qt.DashLine)
+        self.gt_outline.setPen(gt_pen)
+        self.gt_outline.setZValue(3)
+        self._gt_mask = None
+        # Where the cursor is in the other pane of the side-by-side view: the same pixel, here.
+        self.cross = pg.ScatterPlotItem(size=16, symbol="+", pen=pg.mkPen((255, 255, 255), width=2),
+                                        brush=None, pxMode=True)
+        self.cross.setZValue(4)
+        self.cross.hide()
         self.note = pg.TextItem(color=(220, 220, 220), anchor=(0.5, 0.5))
         self.note.setZValue(3)
-        for item in (self.base, self.heat, self.outline, self.note):
+        for item in (self.base, self.heat, self.hatch, self.outline, self.gt_outline, self.cross, self.note):
             vb.addItem(item)
         self.size: tuple[int, int] | None = None  # full-size width, height
         self.values: np.ndarray | None = None  # full-size map for the cursor readout
         self.preview: np.ndarray | None = None
         self.raw_range: tuple[float, float] | None = None
-        self._lut_name = ""
+        self._lut_key = None
+        self.map_visible = True  # the overlay on/off key hides the map without forgetting it
+        self.swipe: float | None = None
 
     # --- content -------------------------------------------------------------------------
 
@@ -71,13 +91,33 @@ class MapCanvas:
         self.preview, self.values, self.raw_range = preview, full, raw_range
         if preview is None:
             self.heat.clear()
+            self.hatch.clear()
             self.outline.setPath(QPainterPath())
         else:
             self.heat.setImage(preview, autoLevels=False, levels=(0.0, 1.0))
-            if self.size:
-                self.heat.setRect(QRectF(0, 0, *self.size))
+            self._place_heat()
         self.set_note(note)
         self.apply_display(display)
+
+    def set_swipe(self, x: float | None) -> None:
+        """Swipe compare: the map only left of image column x (None: the whole map)."""
+        self.swipe = x
+        if self.preview is not None:
+            self._place_heat()
+
+    def _place_heat(self) -> None:
+        if self.size is None or self.preview is None:
+            return
+        w, h = self.size
+        if self.swipe is None:
+            if self.heat.image is None or self.heat.image.shape[:2] != self.preview.shape[:2]:
+                self.heat.setImage(self.preview, autoLevels=False)
+            self.heat.setRect(QRectF(0, 0, w, h))
+            return
+        cols = self.preview.shape[1]
+        k = int(np.clip(round(self.swipe / w * cols), 1, cols))
+        self.heat.setImage(np.ascontiguousarray(self.preview[:, :k]), autoLevels=False)
+        self.heat.setRect(QRectF(0, 0, w * k / cols, h))
 
     def set_note(self, text: str) -> None:
         self.note.setText(text)
@@ -91,14 +131,43 @@ class MapCanvas:
     # --- display ---------------------------------------------------------------------------
 
     def apply_display(self, display: DisplayState) -> None:
-        if display.colormap != self._lut_name:
-            self.heat.setLookupTable(colormap_lut(display.colormap))
-            self._lut_name = display.colormap
-        self.heat.setOpacity(display.opacity)
+        mode = display.overlay
+        key = (display.colormap, mode, display.opacity if mode == "alpha" else None)
+        if key != self._lut_key:
+            lut = colormap_lut(display.colormap)
+            if mode == "alpha":
+                # Opacity grows with the value, as the exported figure's "alpha" overlay does: the
+                # image shows through low values and high values keep their own colour.
+                ramp = np.round(np.linspace(0.0, 255.0 * display.opacity, len(lut))).astype(np.uint8)
+                lut = np.concatenate([lut, ramp[:, None]], axis=1)
+            self.heat.setLookupTable(lut)
+            self._lut_key = key
+        self.heat.setOpacity(display.opacity if mode == "blend" else 1.0)
+        self.heat.setVisible(self.map_visible)
+        # "heatmap alone" hides the photo only where a map covers it; without one the image stays.
+        self.base.setVisible(not (mode == "heatmap" and self.preview is not None and self.map_visible))
         if self.preview is None:
             return
         self.heat.setLevels(clip_levels(self.preview, display.percentile))
-        self.outline.setPath(self._outline_path(threshold_mask(self.preview, display)))
+        mask = threshold_mask(self.preview, display)
+        self.outline.setPath(self._outline_path(mask))
+        self._set_hatch(mask)
+
+    def _set_hatch(self, mask) -> None:
+        if mask is None or not mask.any() or self.size is None:
+            self.hatch.clear()
+            return
+        h, w = mask.shape
+        yy, xx = np.mgrid[0:h, 0:w]
+        step = max(4, round(max(h, w) / 60))  # about 60 stripes across, whatever the preview size
+        stripes = ((xx + yy) % step) < max(1, step // 4)
+        rgba = np.zeros((h, w, 4), np.uint8)
+        rgba[stripes & mask] = (255, 255, 255, 150)
+        self.hatch.setImage(rgba, autoLevels=False)
+        self.hatch.setRect(QRectF(0, 0, *self.size))
+
+    def hatch_visible(self) -> bool:
+        return self.hatch.image is not None
 
     def _outline_path(self, mask) -> QPainterPath:
         path = QPainterPath()
@@ -141,6 +210,29 @@ class MapCanvas:
                 # Linear in the normalised value: the map is a min-max stretch of the raw scores.
                 text += f"  (raw \u2248 {lo + v * (hi - lo):.4f})"
         return text
+
+    def set_ground_truth(self, mask) -> None:
+        """Outline a ground-truth mask (bool H x W at any resolution), or None to remove it."""
+        key = (id(mask), self.size)  # a new image size needs the path drawn again
+        if key == self._gt_mask:
+            return
+        self._gt_mask = key
+        self.gt_outline.setPath(self._outline_path(mask) if mask is not None else QPainterPath())
+
+    def image_pos(self, scene_pos) -> tuple[float, float] | None:
+        """The image pixel under a scene position, or None outside the image."""
+        if self.size is None:
+            return None
+        p = self.vb.mapSceneToView(scene_pos)
+        w, h = self.size
+        return (p.x(), p.y()) if 0 <= p.x() < w and 0 <= p.y() < h else None
+
+    def set_cross(self, pos: tuple[float, float] | None) -> None:
+        if pos is None:
+            self.cross.hide()
+            return
+        self.cross.setData([pos[0]], [pos[1]])
+        self.cross.show()
 
     def reset_zoom(self) -> None:
         self.vb.enableAutoRange()

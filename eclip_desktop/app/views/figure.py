@@ -18,7 +18,7 @@ from eclip_desktop.core.export import artifacts
 from eclip_desktop.core.export.explain_job import title_lines
 from eclip_desktop.core.figures.panel import LAYOUTS as FIGURE_LAYOUTS
 from eclip_desktop.core.figures.panel import compose_panel
-from eclip_desktop.core.figures.render import annotate
+from eclip_desktop.core.figures.render import annotate, short_model_name
 from eclip_desktop.core.io.atomic import ensure_writable_dir
 from eclip_desktop.core.io.imageio import LoadedImage
 from eclip_desktop.core.model.poolings import POOLING_LABELS
@@ -80,9 +80,10 @@ def _panel(fig: FigureSpec, display: DisplayState, options: FigureOptions) -> tu
     mask = threshold_mask(fig.values, display)
     lines = list(fig.lines)
     if mask is not None:
-        lines.append(f"outline: {display.threshold} threshold at {threshold_level(fig.values, display):.3f}")
+        lines.append(f"outline: {display.threshold} threshold at {threshold_level(fig.values, display):.3f}; "
+                     "the hatched side is above it")
     panel = compose_panel(fig.rgb, fig.values, display.colormap, display.opacity, levels, mask, options.width,
-                          options.layout)
+                          options.layout, mode=display.overlay, hatch=True)
     return panel, lines, levels
 
 
@@ -146,7 +147,7 @@ def export_convis(out_dir: str | Path, image: LoadedImage, result, display: Disp
     out = ensure_writable_dir(out_dir)
     stem = artifacts.convis_stem(Path(image.path).stem or "image", result.synset)
     targets = _targets(out, stem, options, overwrite)
-    model = f"{model_info.get('model', '')} ({model_info.get('pretrained', '')})"
+    model = short_model_name(model_info.get("model", ""), model_info.get("pretrained", ""))
     fig = convis_figure(image.rgb, result, model)
     sidecar = {**artifacts.base_sidecar(image.path, image, model_info, "convis"), "synset": result.synset,
                "gloss": result.gloss, "concept_set": {"name": result.set_name, "key": result.request.set_key},

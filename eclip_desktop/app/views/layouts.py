@@ -53,6 +53,33 @@ def contribution_caption(values) -> str:
     return "share of the pooled embedding's evidence per location"
 
 
+def _tile_bars(ms: MapSet, shown: int, title: str) -> dict:
+    """A tile's bars: the shown prompt and the best other one. Two rows keep a 2x2 grid on one
+    screen at 1000x700; the side-by-side view lists every prompt."""
+    p = ms.scores["probability"]
+    others = [i for i in range(len(p)) if i != shown]
+    keep = sorted([shown] + ([max(others, key=lambda i: p[i])] if others else []))
+    bars = _bars(ms, shown, title)
+    for key in ("labels", "probabilities", "cosines"):
+        bars[key] = [bars[key][i] for i in keep]
+    bars["shown"] = keep.index(shown)
+    if len(p) > len(keep):
+        bars["title"] = f"{title} (shown prompt and the best other of {len(p)})"
+    return bars
+
+
+def _shift_tags(model: ModelChoice | None) -> dict:
+    """pooling -> a word for its tile title, from the family's measured cards (see views/guide.py)."""
+    from eclip_desktop.app.views.guide import _shift
+    summary = _shift(model.architecture) if model is not None and model.family else None
+    if summary is None:
+        return {}
+    # Short: a tile title wraps, and at 1000x700 every line costs map height.
+    tags = {e.pooling: f"shifted ({e.bg_preferred:.0%} on background)" for e in summary.shifted}
+    tags.setdefault(summary.best.pooling, "most on the object")
+    return tags
+
+
 def _bars(ms: MapSet, shown: int, title: str) -> dict:
     return {"labels": [h.text for h in ms.heatmaps], "probabilities": ms.scores["probability"],
             "cosines": ms.scores["cosine"], "shown": shown, "title": title}
@@ -81,6 +108,22 @@ class Scene:
     note: str  # what a pane without a map says
     image_note: str = ""  # what the image pane says while there is no picture
     convis: ConVisPane | None = None  # set while the side-by-side view shows a ConVis map
+    difference: bool = False  # the pooling grid adds a tile: shifted pooling's map minus the best one's
+    ground_truth: np.ndarray | None = None  # bool mask at the image size, loaded by the user
+
+
+def ground_truth_text(values, mask) -> str:
+    """Live evidence against a ground-truth mask: score contrast (mean inside − outside, as mSC
+    reports it, in %) and whether the map's maximum points inside."""
+    if values is None or mask is None or values.shape != mask.shape:
+        return ""
+    from eclip_desktop.core.evaluation.metrics import pointing_hit, score_contrast
+    sc = score_contrast(values, mask)
+    if sc != sc:  # NaN: the mask is empty or covers everything
+        return "ground truth: mask is empty or covers the whole image"
+    hit = "hit" if pointing_hit(values, mask) else "miss"
+    side = "object" if sc >= 0 else "background"
+    return f"ground truth: SC {100 * sc:+.1f} % (favours the {side}), pointing {hit}"
 
 
 class MapViews(QStackedWidget):
@@ -97,9 +140,15 @@ class MapViews(QStackedWidget):
         self.grid.cursor_text.connect(self.cursor_text)
         self.side.scores.row_clicked.connect(self.shown_clicked)
         self.layout_name = "side"
+        self.map_visible = True
 
     def canvases(self):
         return self.side.canvases() if self.layout_name == "side" else self.grid.canvases()
+
+    def set_map_visible(self, on: bool) -> None:
+        self.map_visible = on
+        for canvas in self.side.canvases() + [t.canvas for t in self.grid.tiles]:
+            canvas.map_visible = on
 
     def reset_zoom(self) -> None:
         for c in self.canvases():
@@ -113,10 +162,20 @@ class MapViews(QStackedWidget):
         if layout == "side":
             self.setCurrentWidget(self.side)
             self._render_side(s)
+            self.side.refresh_readout()
             return
+        self.cursor_text.emit("")  # a tile's value under the cursor belonged to the previous maps
         self.setCurrentWidget(self.grid)
+        self.grid.map_visible = self.map_visible  # tiles made for this render start as the others are
         header, tiles = {"poolings": self._pooling_tiles, "prompts": self._prompt_tiles,
                          "methods": self._method_tiles}[layout](s)
+        if s.ground_truth is not None:
+            for tile in tiles:
+                tile.extra["gt"] = s.ground_truth
+                # A difference of two maps has no object/background evidence of its own.
+                gt = "" if tile.title.startswith("difference") else ground_truth_text(tile.full, s.ground_truth)
+                if gt:
+                    tile.caption = f"{tile.caption}\n{gt}" if tile.caption else gt
         self.grid.set_tiles(header, tiles, s.image, s.display)
 
     # --- side by side ------------------------------------------------------------------------
@@ -158,6 +217,12 @@ class MapViews(QStackedWidget):
             pooling = POOLING_LABELS.get(a.pooling, a.pooling)
             bars = _bars(ms, t, f"zero-shot probability over the prompts \u00b7 pooling: {pooling}{trained}")
             side.scores.set_scores(bars["labels"], bars["probabilities"], bars["cosines"], t, bars["title"])
+        for canvas in side.canvases():
+            canvas.set_ground_truth(s.ground_truth if s.image is not None else None)
+        if s.ground_truth is not None and side.map.values is not None:
+            gt = ground_truth_text(side.map.values, s.ground_truth)
+            if gt:
+                side.caption.setText(f"{side.caption.full_text()} \u00b7 {gt}".strip(" \u00b7"))
         side.apply_display(d)
 
     # --- grids ---------------------------------------------------------------------------------
@@ -165,6 +230,7 @@ class MapViews(QStackedWidget):
     def _pooling_tiles(self, s: Scene):
         a, tiles = s.analysis, []
         family = s.model is not None and s.model.family
+        tags = _shift_tags(s.model)
         if family:
             header = ("<b>One model per pooling</b>: each tile is the model trained with "
                       "that pooling, so its similarity map differs \u2014 the semantic shift.")
@@ -179,15 +245,44 @@ class MapViews(QStackedWidget):
             t = min(a.shown_index(), len(ms.heatmaps) - 1)
             hm = ms.heatmaps[t]
             if family and not s.display.show_contribution:
-                content = TileContent(f"{label} \u00b7 \u201c{hm.text}\u201d", ms.previews[t], hm.values,
+                tag = f" \u2014 {tags[p]}" if p in tags else ""
+                content = TileContent(f"{label} \u00b7 \u201c{hm.text}\u201d{tag}", ms.previews[t], hm.values,
                                       hm.raw_range, caption=raw_caption(hm.raw_range))
             else:
                 content = TileContent(f"{label} \u00b7 contribution", ms.contribution_preview, ms.contribution,
                                       caption=contribution_caption(ms.contribution_preview))
-            content.bars = _bars(ms, t, "zero-shot probability")
+            content.bars = _tile_bars(ms, t, "zero-shot probability")
             content.highlight = p == a.pooling
             tiles.append(content)
+        if s.difference:
+            tiles.append(self._difference_tile(s))
         return header, tiles
+
+    @staticmethod
+    def _difference_tile(s: Scene) -> TileContent:
+        """The shifted pooling's map minus the best one's (measured, from the family's cards; else
+        avg − masked max), both min-max normalised; 0.5 means equal."""
+        from eclip_desktop.app.views.guide import SHORT, _shift
+        a = s.analysis
+        summary = _shift(s.model.architecture) if s.model is not None and s.model.family else None
+        first, second = ("avg", "masked_max")
+        if summary is not None and summary.shifted:
+            first, second = summary.shifted[0].pooling, summary.best.pooling
+        title = f"difference: {SHORT.get(first, first)} \u2212 {SHORT.get(second, second)}"
+        one, two = s.maps.get((a.method, first)), s.maps.get((a.method, second))
+        if one is None or two is None or first == second:
+            return TileContent(title, None, note=s.note if one is None or two is None else "one pooling only")
+        t = min(a.shown_index(), len(one.heatmaps) - 1, len(two.heatmaps) - 1)
+        use = (lambda ms: ms.contribution_preview, lambda ms: ms.contribution) if s.display.show_contribution \
+            or not (s.model is not None and s.model.family) else \
+            (lambda ms: ms.previews[t], lambda ms: ms.heatmaps[t].values)
+        preview = (use[0](one) - use[0](two) + 1.0) / 2.0
+        full = (use[1](one) - use[1](two) + 1.0) / 2.0
+        what = "contribution" if use[0](one) is one.contribution_preview else "map"
+        caption = (f"bright: {SHORT.get(first, first)}\u2019s {what} is higher there \u00b7 dark: "
+                   f"{SHORT.get(second, second)}\u2019s \u00b7 0.5: equal (difference of the two normalised "
+                   f"{what}s)")
+        return TileContent(title, preview.astype(np.float32), full.astype(np.float32), caption=caption)
 
     def _prompt_tiles(self, s: Scene):
         a = s.analysis

@@ -46,13 +46,13 @@ class Tile(QFrame):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setFrameShape(QFrame.StyledPanel)
-        self.title = ElidedLabel()
+        self.title = ElidedLabel(wrap=True)  # a tile title's end is its pooling or prompt: never cut
         font = self.title.font()
         font.setBold(True)
         self.title.setFont(font)
         self.glw = _TileGraphics()
         style_graphics(self.glw)
-        self.glw.setMinimumHeight(160)
+        self.glw.setMinimumHeight(90)  # a 2x2 grid must fit a 700 px high window; maps shrink first
         self.canvas = make_view(self.glw, 0, 0)
         self.caption = QLabel()
         self.caption.setWordWrap(True)
@@ -74,6 +74,7 @@ class Tile(QFrame):
         else:
             self.canvas.set_image(image.preview, image.width, image.height)
         self.canvas.set_map(c.preview, c.full, display, c.raw_range, c.note)
+        self.canvas.set_ground_truth(c.extra.get("gt") if image is not None else None)
         self.caption.setText(c.caption)
         self.caption.setVisible(bool(c.caption))
         if c.bars:
@@ -104,6 +105,7 @@ class TileGrid(QWidget):
         box.addWidget(self.header)
         box.addWidget(self.area, 1)
         self.tiles: list[Tile] = []
+        self.map_visible = True
         self._contents: list[TileContent] = []
 
     def canvases(self):
@@ -112,6 +114,7 @@ class TileGrid(QWidget):
     def _ensure(self, n: int) -> None:
         while len(self.tiles) < n:
             tile = Tile()
+            tile.canvas.map_visible = self.map_visible
             tile.glw.scene().sigMouseMoved.connect(lambda pos, t=tile: self.cursor_text.emit(t.canvas.readout(pos)))
             self.tiles.append(tile)
             link([t.canvas for t in self.tiles])

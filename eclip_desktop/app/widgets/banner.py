@@ -17,6 +17,7 @@ _STYLES = {
 
 class MessageBanner(QFrame):
     action_triggered = Signal(str)  # the action id given to show_message
+    dismissed = Signal()  # closed by the user (the ✕), not replaced by another message
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -31,18 +32,22 @@ class MessageBanner(QFrame):
         self.label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.button = QPushButton()
         self.button.clicked.connect(lambda: self.action_triggered.emit(self._action))
+        self.button2 = QPushButton()
+        self.button2.clicked.connect(lambda: self.action_triggered.emit(self._action2))
+        self._action2 = ""
         close = QToolButton()
         close.setText("\u2715")
         close.setToolTip("Dismiss")
         close.setAutoRaise(True)
-        close.clicked.connect(self.dismiss)
+        close.clicked.connect(self._closed)
         row.addWidget(self.label, 1)
         row.addWidget(self.button)
+        row.addWidget(self.button2)
         row.addWidget(close)
         self.hide()
 
     def show_message(self, text: str, level: str = "error", source: str = "",
-                     action: str = "", action_text: str = "") -> None:
+                     action: str = "", action_text: str = "", action2: str = "", action2_text: str = "") -> None:
         bg, fg, border = _STYLES.get(level, _STYLES["info"])
         self.setStyleSheet(f"#messageBanner {{ background: {bg}; border: 1px solid {border}; border-radius: 4px; }}"
                            f"#messageBanner QLabel {{ color: {fg}; }}")
@@ -50,6 +55,9 @@ class MessageBanner(QFrame):
         self.source, self.level, self._action = source, level, action
         self.button.setVisible(bool(action))
         self.button.setText(action_text)
+        self._action2 = action2
+        self.button2.setVisible(bool(action2))
+        self.button2.setText(action2_text)
         self.show()
 
     def text(self) -> str:
@@ -59,6 +67,10 @@ class MessageBanner(QFrame):
         """Hide the message if it came from `source` (that cause has gone away)."""
         if self.isVisible() and self.source == source:
             self.dismiss()
+
+    def _closed(self) -> None:
+        self.dismissed.emit()
+        self.dismiss()
 
     def dismiss(self) -> None:
         self.source = self.level = ""

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 from eclip_desktop.app.state import AnalysisState
 from eclip_desktop.app.widgets.model_picker import ModelPicker
 from eclip_desktop.core.explain.methods import METHODS
-from eclip_desktop.core.model.device import available_devices
 
 DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA (GPU)", "mps": "MPS (Apple GPU)"}
 
@@ -57,7 +56,9 @@ class ControlsPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Device"))
         self.device = QComboBox()
-        for name in available_devices():
+        # Auto and CPU at once; the GPUs are added once torch is loaded on the worker (set_devices),
+        # so the window does not wait for torch to open.
+        for name in ("auto", "cpu"):
             self.device.addItem(DEVICE_LABELS.get(name, name), name)
         self.device.setToolTip("Where the model runs; the device in use is shown in the status bar")
         row.addWidget(self.device, 1)
@@ -106,7 +107,10 @@ class ControlsPanel(QWidget):
         self.shown.setMinimumContentsLength(12)
         form.addRow("Map for", self.shown)
         pv.addLayout(form)
-        self.ensemble = QCheckBox("Prompt ensemble (80 ImageNet + 5 scene templates)")
+        # Short, so a narrow Controls dock needs no sideways scrolling; the tooltip has the detail.
+        self.ensemble = QCheckBox("Prompt ensemble (85 templates)")
+        self.ensemble.setToolTip("Encode each label as the mean over CLIP's 80 ImageNet templates and 5 scene "
+                                 "templates")
         pv.addWidget(self.ensemble)
         outer.addWidget(prompt_box)
 
@@ -114,7 +118,8 @@ class ControlsPanel(QWidget):
         self.surgery_box = QGroupBox("CLIP Surgery")
         sv = QVBoxLayout(self.surgery_box)
         self.vv = QCheckBox("v-v attention path")
-        self.feature = QCheckBox("Feature surgery (remove what all prompts share)")
+        self.feature = QCheckBox("Feature surgery")
+        self.feature.setToolTip("Remove from each map what all prompts share")
         sv.addWidget(self.vv)
         sv.addWidget(self.feature)
         sv.addWidget(_muted("Both off gives exactly the ITSM."))
@@ -176,6 +181,15 @@ class ControlsPanel(QWidget):
 
     def device_name(self) -> str:
         return self.device.currentData()
+
+    def set_devices(self, names: list[str]) -> None:
+        current = self.device_name()
+        self.device.blockSignals(True)
+        for name in names:
+            if self.device.findData(name) < 0:
+                self.device.addItem(DEVICE_LABELS.get(name, name), name)
+        self.device.setCurrentIndex(max(self.device.findData(current), 0))
+        self.device.blockSignals(False)
 
     def show_device(self, name: str) -> None:
         i = self.device.findData(name)

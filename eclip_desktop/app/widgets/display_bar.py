@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from eclip_desktop.app.state import PERCENTILES, THRESHOLDS, DisplayState
+from eclip_desktop.app.state import OVERLAYS, PERCENTILES, THRESHOLDS, DisplayState
 from eclip_desktop.core.figures.render import colormap_names
 
 
@@ -30,9 +30,15 @@ class DisplayBar(QWidget):
         self.colormap = QComboBox()
         self.colormap.addItems(colormap_names())  # perceptually uniform maps come first
         self.colormap.setToolTip("Colormap (the same tables as exported figures)")
+        self.overlay = QComboBox()
+        for key, label in OVERLAYS.items():
+            self.overlay.addItem(label, key)
+        self.overlay.setToolTip("blend: one opacity everywhere \u00b7 alpha by value: low values leave the image "
+                                "visible, high ones keep their true colour \u00b7 heatmap alone: no image (O toggles "
+                                "the map)")
         self.opacity = QSlider(Qt.Horizontal)
         self.opacity.setRange(0, 100)
-        self.opacity.setFixedWidth(110)
+        self.opacity.setFixedWidth(90)
         self.opacity.setToolTip("Opacity of the map over the image")
         self.opacity_value = QLabel()
         self.opacity_value.setMinimumWidth(38)
@@ -46,23 +52,36 @@ class DisplayBar(QWidget):
         self.threshold.setToolTip("Outline the part of the map above a threshold")
         self.threshold_value = QDoubleSpinBox()
         self.threshold_value.setDecimals(2)
-        self.threshold_value.setFixedWidth(84)
-        self.contribution = QCheckBox("Contribution map")
+        self.threshold_value.setFixedWidth(72)
+        self.contribution = QCheckBox("Contribution")
         self.contribution.setToolTip("Show where the selected pooling takes its evidence instead of the similarity map")
-        for label, widget in (("Colormap", self.colormap), ("Opacity", self.opacity), (None, self.opacity_value),
+        self._items = []
+        for label, widget in (("Colormap", self.colormap), ("Overlay", self.overlay), ("Opacity", self.opacity),
+                              (None, self.opacity_value),
                               ("Levels", self.percentile), ("Threshold", self.threshold),
                               (None, self.threshold_value), (None, self.contribution)):
             if label:
                 row.addSpacing(6)
-                row.addWidget(QLabel(label))
+                text = QLabel(label)
+                text.setContentsMargins(6, 0, 0, 0)
+                row.addWidget(text)
+                self._items.append(text)
             row.addWidget(widget)
+            self._items.append(widget)
         self._state = DisplayState()
         self.show_display(self._state)
-        for w in (self.colormap, self.percentile, self.threshold):
+        for w in (self.colormap, self.overlay, self.percentile, self.threshold):
             w.currentIndexChanged.connect(self._edited)
         self.opacity.valueChanged.connect(self._edited)
         self.threshold_value.valueChanged.connect(self._edited)
         self.contribution.toggled.connect(self._edited)
+
+    def populate(self, toolbar) -> None:
+        """Put the controls into `toolbar` one by one, so a narrow window folds the last ones into
+        the toolbar's » menu instead of the whole bar forcing the window wider than the screen."""
+        for item in self._items:
+            self.layout().removeWidget(item)
+            toolbar.addWidget(item)
 
     def _edited(self, *_):
         previous = self._state.threshold
@@ -76,7 +95,7 @@ class DisplayBar(QWidget):
         d = DisplayState(colormap=self.colormap.currentText(), opacity=self.opacity.value() / 100.0,
                          percentile=float(self.percentile.currentData()), threshold=self.threshold.currentData(),
                          fixed_level=self._state.fixed_level, threshold_percentile=self._state.threshold_percentile,
-                         show_contribution=self.contribution.isChecked())
+                         show_contribution=self.contribution.isChecked(), overlay=self.overlay.currentData())
         # The spin box edits whichever number the current threshold mode uses.
         if d.threshold == "fixed" and self._state.threshold == "fixed":
             d.fixed_level = self.threshold_value.value()
@@ -103,7 +122,7 @@ class DisplayBar(QWidget):
         spin.blockSignals(False)
 
     def show_display(self, d: DisplayState) -> None:
-        widgets = (self.colormap, self.opacity, self.percentile, self.threshold, self.threshold_value,
+        widgets = (self.colormap, self.overlay, self.opacity, self.percentile, self.threshold, self.threshold_value,
                    self.contribution)
         for w in widgets:
             w.blockSignals(True)
@@ -113,6 +132,7 @@ class DisplayBar(QWidget):
         self.percentile.setCurrentIndex(max(self.percentile.findData(d.percentile), 0))
         self.threshold.setCurrentIndex(max(self.threshold.findData(d.threshold), 0))
         self.contribution.setChecked(d.show_contribution)
+        self.overlay.setCurrentIndex(max(self.overlay.findData(d.overlay), 0))
         for w in widgets:
             w.blockSignals(False)
         self._state = d

@@ -50,6 +50,8 @@ class ImageList(QListWidget):
         self.setSelectionMode(QAbstractItemView.SingleSelection)
         self.setUniformItemSizes(True)
         self.setTextElideMode(Qt.ElideMiddle)
+        # Names are elided to the panel's width; a sideways scroll bar would hide the thumbnails' text.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setSpacing(2)
         placeholder = QPixmap(_PLACEHOLDER_SIDE, _PLACEHOLDER_SIDE)
         placeholder.fill(QColor(90, 90, 90))
@@ -104,6 +106,14 @@ class ImageList(QListWidget):
     def broken_message(self, path: str) -> str | None:
         row = self.row_of(path)
         return self.item(row).data(Qt.UserRole + 1) if row >= 0 else None
+
+    def remove(self, path: str) -> None:
+        """Take one image out of the list; the next one (or none) becomes current."""
+        row = self.row_of(path)
+        if row >= 0:
+            self.takeItem(row)
+            if self.count() == 0:
+                self.image_selected.emit("")  # nothing is current any more: the views must empty
 
     def step(self, delta: int) -> None:
         if self.count():

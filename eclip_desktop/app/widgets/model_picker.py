@@ -1,12 +1,17 @@
-"""Model picker: the embedded family first, then every open_clip architecture and its weights.
+"""Model picker: one searchable list in groups — embedded families (and family folders) first,
+then architectures with downloaded weights, local checkpoint files, and architectures that need a
+download; the project's weightless training configs (eclip-tiny-*) only when asked for.
 
-Weights are marked cached or not downloaded, so a user offline sees before pressing Load which
-choices can work; "random (untrained)" is offered only as an explicit, labelled choice.
+Choosing an entry loads it; until it has loaded the picker says so in bold (the window keeps the
+old model's maps meanwhile). The open_clip part of the list comes from a worker (importing
+open_clip takes seconds), so the window opens without waiting for it.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QCompleter,
     QFileDialog,
@@ -26,14 +31,26 @@ from eclip_desktop.core.model.family import (
     family_available,
     family_dir,
 )
-from eclip_desktop.core.model.loading import (
-    RANDOM,
-    default_tag,
-    is_tag_cached,
-    list_architectures,
-    list_pretrained_tags,
-)
+from eclip_desktop.core.model.spec import RANDOM
 
+
+# open_clip is imported on first call only (see the module docstring).
+def list_architectures() -> list[str]:
+    from eclip_desktop.core.model.loading import list_architectures as names
+    return names()
+
+
+def list_pretrained_tags(architecture: str) -> list[str]:
+    from eclip_desktop.core.model.loading import list_pretrained_tags as tags
+    return tags(architecture)
+
+
+def is_tag_cached(architecture: str, tag: str) -> bool:
+    from eclip_desktop.core.model.loading import is_tag_cached as cached
+    return cached(architecture, tag)
+
+
+HEADER_ROLE = Qt.UserRole + 7  # marks a group title row (not a model)
 CHECKPOINT_FILTER = "Model checkpoints (*.safetensors *.bin *.pt *.pth);;All files (*)"
 
 
@@ -78,58 +95,140 @@ class ModelPicker(QWidget):
         self.arch = QComboBox()
         self.arch.setEditable(True)
         self.arch.setInsertPolicy(QComboBox.NoInsert)
-        self.arch.setToolTip("Model architecture; type to search")
+        self.arch.setMaxVisibleItems(24)
+        self.arch.lineEdit().setPlaceholderText("type to search models")
+        self.arch.setToolTip("Type to search; choosing a model loads it")
         self.weights = QComboBox()
         # Tag names such as laion2b_s34b_b88k would otherwise widen the whole Controls dock.
         for combo in (self.arch, self.weights):
             combo.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(14)
         self.weights.setToolTip("Weights: a pretrained tag (cached ones load offline), a checkpoint file, "
-                                "or random (untrained) for a dry run")
+                                "or random (untrained) for a dry run; choosing loads them")
+        self.show_configs = QCheckBox("Show training configs (no weights)")
+        self.show_configs.setToolTip("The project's tiny architectures for `eclip-desktop train`: untrained, "
+                                     "their maps mean nothing until you train them")
         self.about = QLabel()
         self.about.setWordWrap(True)
         self.about.setStyleSheet("color: palette(placeholder-text);")
+        # While a load runs: what is coming and what still draws the maps (bold, so it is not missed).
+        self.pending = QLabel()
+        self.pending.setWordWrap(True)
+        self.pending.setStyleSheet("font-weight: bold; color: #b36b00;")
+        self.pending.hide()
         self.load_button = QPushButton("Load model")
+        self.load_button.setToolTip("Load the choice again (e.g. after changing Device)")
         self.load_button.setDefault(False)
         self.checkpoint_button = QPushButton("Open checkpoint\u2026")
         self.checkpoint_button.setToolTip("Load weights from a local .safetensors/.bin/.pt file")
+        self.catalogue = None  # workers.catalogue.Catalogue once the worker has listed open_clip
         self._checkpoints: dict[str, list[str]] = {}
         self._families: list[str] = []  # family folders opened this session, shown after the embedded one
+        self._extra: list[str] = []  # models in use that no group lists (e.g. a config given on the command line)
+        self._embedded = embedded_families()
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(QLabel("Model"), 0, 0)
         grid.addWidget(self.arch, 0, 1)
         grid.addWidget(QLabel("Weights"), 1, 0)
         grid.addWidget(self.weights, 1, 1)
-        grid.addWidget(self.about, 2, 0, 1, 2)
+        grid.addWidget(self.show_configs, 2, 0, 1, 2)
+        grid.addWidget(self.about, 3, 0, 1, 2)
+        grid.addWidget(self.pending, 4, 0, 1, 2)
         buttons = QHBoxLayout()
         buttons.addWidget(self.load_button)
         buttons.addWidget(self.checkpoint_button)
-        grid.addLayout(buttons, 3, 0, 1, 2)
+        grid.addLayout(buttons, 5, 0, 1, 2)
         grid.setColumnStretch(1, 1)
-        self._fill_architectures()
+        self._fill_architectures(FAMILY if family_available() else "")
         self.arch.currentTextChanged.connect(lambda *_: self._fill_weights())
+        self.arch.activated.connect(self._arch_chosen)
+        self.weights.activated.connect(lambda *_: self._load_clicked())
+        self.show_configs.toggled.connect(lambda *_: self._fill_architectures(self.architecture()))
         self.load_button.clicked.connect(self._load_clicked)
         self.checkpoint_button.clicked.connect(self.open_checkpoint)
         self._fill_weights()
 
-    def _fill_architectures(self) -> None:
-        names = supported_architectures()
-        self._embedded = embedded_families()
-        for i, name in enumerate(self._embedded):
-            self.arch.addItem(name)
-            self.arch.setItemData(i, "embedded family: small CLIPs trained here, one per pooling", Qt.ToolTipRole)
-        self.arch.addItems(names)
-        self.arch.setCurrentIndex(max(0, self.arch.findText(initial_architecture(names))))
-        completer = QCompleter(self.arch.model(), self.arch)
+    # --- the list -------------------------------------------------------------------------------
+
+    def set_catalogue(self, catalogue) -> None:
+        """The open_clip part of the list, from the worker; keeps what is selected."""
+        self.catalogue = catalogue
+        current = self.architecture()
+        if not current or (current not in self._embedded and current not in self._families
+                           and current not in self._extra):
+            current = current or initial_architecture(catalogue.architectures)
+        self._fill_architectures(current)
+        self._fill_weights()
+
+    def _groups(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """(group title, [(architecture, tooltip)]); the first group has no title row."""
+        from eclip_desktop.app.workers.catalogue import training_configs
+        first = [(n, "embedded family: small CLIPs trained here, one per pooling") for n in self._embedded]
+        first += [(n, "family folder: one trained model per pooling") for n in self._families]
+        first += [(n, "in use") for n in self._extra]
+        groups = [("", first)]
+        cat = self.catalogue
+        if cat is None:
+            groups.append(("listing open_clip models \u2026", []))
+            return groups
+        configs = training_configs()
+        listed = {n for n, _ in first}
+        names = [a for a in cat.architectures if a not in configs and a not in listed]
+        cached = [a for a in names if cat.cached(a)]
+        groups.append(("Downloaded weights", [(a, "cached: " + ", ".join(cat.cached(a))) for a in cached]))
+        files = [(a, "checkpoint: " + ", ".join(self._checkpoints[a])) for a in self._checkpoints]
+        groups.append(("Local files", files))
+        groups.append(("Needs a download", [(a, "weights are not downloaded: the first load needs the internet")
+                                            for a in names if a not in cached]))
+        if self.show_configs.isChecked():
+            groups.append(("Training configs (no weights)", [(a, "untrained config for `eclip-desktop train`")
+                                                             for a in cat.architectures if a in configs]))
+        return groups
+
+    def _fill_architectures(self, select: str) -> None:
+        model = QStandardItemModel(self.arch)
+        for title, entries in self._groups():
+            if title:
+                header = QStandardItem(f"\u2014 {title} \u2014" if entries or "\u2026" in title else
+                                       f"\u2014 {title}: none \u2014")
+                header.setFlags(Qt.NoItemFlags)  # a title, not a choice
+                header.setData(True, HEADER_ROLE)
+                font = header.font()
+                font.setBold(True)
+                header.setFont(font)
+                model.appendRow(header)
+            for name, tip in entries:
+                item = QStandardItem(name)
+                item.setToolTip(tip)
+                model.appendRow(item)
+        self.arch.blockSignals(True)
+        self.arch.setModel(model)
+        self.arch.setCurrentIndex(max(0, self.arch.findText(select)) if select else -1)
+        if select and self.arch.findText(select) < 0:
+            self.arch.setEditText(select)
+        self.arch.blockSignals(False)
+        completer = QCompleter(model, self.arch)
         completer.setFilterMode(Qt.MatchContains)
         completer.setCaseSensitivity(Qt.CaseInsensitive)
         self.arch.setCompleter(completer)
 
+    def entries(self) -> list[str]:
+        """The model names listed, in order, without the group titles."""
+        return [self.arch.itemText(i) for i in range(self.arch.count())
+                if not self.arch.itemData(i, HEADER_ROLE)]
+
     def architecture(self) -> str:
         return self.arch.currentText().strip()
 
-    def _fill_weights(self) -> None:
+    def set_pending(self, text: str) -> None:
+        self.pending.setText(text)
+        self.pending.setVisible(bool(text))
+
+    def _tags(self, arch: str) -> list[tuple[str, bool]]:
+        return self.catalogue.tags.get(arch, []) if self.catalogue is not None else []
+
+    def _fill_weights(self, keep: str | None = None) -> None:
         arch = self.architecture()
         self.weights.clear()
         if arch in self._embedded or arch in self._families:
@@ -141,19 +240,32 @@ class ModelPicker(QWidget):
                                "Switching pooling switches model, so the map itself changes.")
             return
         self.weights.setEnabled(True)
-        tags = list_pretrained_tags(arch) if self.arch.findText(arch) >= 0 else []
-        for tag in tags:
-            cached = is_tag_cached(arch, tag)
+        tags = self._tags(arch)
+        for tag, cached in tags:
             self.weights.addItem(f"{tag} ({'cached' if cached else 'not downloaded'})", tag)
         for path in self._checkpoints.get(arch, []):
             self.weights.addItem(f"checkpoint: {path}", path)
+        if keep and self.weights.findData(keep) < 0 and keep != RANDOM:
+            self.weights.addItem(keep, keep)  # what is loaded, before the catalogue names its tags
         self.weights.addItem("random (untrained \u2014 maps mean nothing)", RANDOM)
-        preferred = default_tag(arch)
-        cached = [i for i, t in enumerate(tags) if is_tag_cached(arch, t)]
-        index = cached[0] if cached else (tags.index(preferred) if preferred in tags else 0)
+        cached = [i for i, (_, c) in enumerate(tags) if c]
+        preferred = self.catalogue.preferred_tag(arch) if self.catalogue is not None else None
+        names = [t for t, _ in tags]
+        index = cached[0] if cached else (names.index(preferred) if preferred in names else 0)
+        if keep is not None and self.weights.findData(keep) >= 0:
+            index = self.weights.findData(keep)
         self.weights.setCurrentIndex(index)
-        self.about.setText("open_clip architecture; weights that are not downloaded need an internet "
-                           "connection once." if tags else "No published weights: use a checkpoint or random.")
+        if self.catalogue is None:
+            self.about.setText("Listing the open_clip models and their weights \u2026")
+        else:
+            self.about.setText("open_clip architecture; weights that are not downloaded need an internet "
+                               "connection once." if tags else "No published weights: use a checkpoint or random.")
+
+    def _arch_chosen(self, index: int) -> None:
+        if self.arch.itemData(index, HEADER_ROLE):
+            return
+        self._fill_weights()
+        self._load_clicked()
 
     def choice(self) -> ModelChoice:
         arch = self.architecture()
@@ -165,19 +277,14 @@ class ModelPicker(QWidget):
         """Show a model that was loaded some other way (session, command line, fall-back)."""
         if choice.family and choice.architecture not in self._embedded:
             self._remember_family(choice.architecture)
-        if self.arch.findText(choice.architecture) < 0:
-            return
-        if choice.pretrained and choice.pretrained not in list_pretrained_tags(choice.architecture) \
-                and choice.pretrained != RANDOM:
+        elif not choice.family and choice.pretrained and choice.pretrained != RANDOM \
+                and choice.pretrained not in [t for t, _ in self._tags(choice.architecture)] \
+                and self.catalogue is not None:
             self._remember_checkpoint(choice.architecture, choice.pretrained)
-        self.arch.blockSignals(True)
-        self.arch.setCurrentIndex(self.arch.findText(choice.architecture))
-        self.arch.blockSignals(False)
-        self._fill_weights()
-        if not choice.family:
-            i = self.weights.findData(choice.pretrained)
-            if i >= 0:
-                self.weights.setCurrentIndex(i)
+        if self.arch.findText(choice.architecture) < 0 and choice.architecture not in self._extra:
+            self._extra.append(choice.architecture)  # the picker always names the model in use
+        self._fill_architectures(choice.architecture)
+        self._fill_weights(keep=None if choice.family else choice.pretrained)
 
     def _remember_checkpoint(self, arch: str, path: str) -> None:
         known = self._checkpoints.setdefault(arch, [])
@@ -187,9 +294,7 @@ class ModelPicker(QWidget):
     def _remember_family(self, folder: str) -> None:
         if folder not in self._families:
             self._families.append(folder)
-            at = len(self._families) - 1 + len(self._embedded)
-            self.arch.insertItem(at, folder)
-            self.arch.setItemData(at, "family folder: one trained model per pooling", Qt.ToolTipRole)
+            self._fill_architectures(self.architecture())
 
     def open_family(self, folder: str | None = None) -> None:
         """Load a folder of `eclip-desktop train` outputs (<pooling>.safetensors + card) as a family."""
@@ -215,8 +320,8 @@ class ModelPicker(QWidget):
             if not path:
                 return
         if arch is None:
-            names = [self.arch.itemText(i) for i in range(self.arch.count())
-                     if self.arch.itemText(i) not in self._embedded + self._families]
+            names = self.catalogue.architectures if self.catalogue is not None else \
+                [n for n in self.entries() if n not in self._embedded + self._families]
             current = self.architecture()
             start = names.index(current) if current in names else 0
             arch, ok = QInputDialog.getItem(self, "Architecture of the checkpoint",

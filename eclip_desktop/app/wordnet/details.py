@@ -66,8 +66,10 @@ class SynsetDetails(QWidget):
         self.body.setText(
             f"{escape(info.gloss)}{examples}<br><br>"
             f"<b>lemmas</b>: {lemmas}<br>"
-            f"<b>depth</b>: {info.depth} &nbsp; <b>hyponyms</b>: {info.n_hyponyms} &nbsp; "
-            f"<b>subtree</b>: {info.subtree_size}")
+            # Two different counts, each said with what it counts: the tree below lists only the
+            # hyponyms inside the concept set.
+            f"<b>depth</b>: {info.depth} &nbsp; <b>direct hyponyms in WordNet</b>: {info.n_hyponyms}<br>"
+            f"<b>subtree in this concept set</b> (itself included): {info.subtree_size}")
         for row in self.crumb_rows:
             self.crumb_box.removeWidget(row)
             row.deleteLater()

@@ -13,6 +13,7 @@ the window computes it on the model's worker and hands back a status line and th
 from __future__ import annotations
 
 import itertools
+import re
 from html import escape
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -54,6 +55,15 @@ from eclip_desktop.core.wordnet.hierarchy import SynsetInfo
 
 SEARCH_DEBOUNCE_MS = 200
 PROMPT_TEMPLATE = "a photo of a {lemma}."
+
+
+def fill_template(template: str, lemma: str) -> str:
+    """The prompt for a lemma; "a {lemma}" becomes "an {lemma}" before a vowel ("an attribute")."""
+    if "{lemma}" not in template:
+        return f"{template} {lemma}"
+    if lemma[:1].lower() in "aeiou":
+        template = re.sub(r"\b([Aa]) \{lemma\}", r"\1n {lemma}", template)
+    return template.replace("{lemma}", lemma)
 CONVIS_NOTE = "Selecting a synset shows its ConVis map of the current image in the map pane."
 OPEN_FILE = "__open__"
 NAME_ROLE = Qt.UserRole
@@ -65,6 +75,7 @@ class WordNetDock(QDockWidget):
     prompt_requested = Signal(str)  # a prompt line for the prompts editor
     job_text = Signal(str)  # for the status bar
     busy_changed = Signal(bool)
+    concept_set_changed = Signal(str)  # the key of the set now in use (ConVis maps and lists follow it)
 
     def __init__(self, parent=None):
         super().__init__("WordNet", parent)
@@ -178,8 +189,9 @@ class WordNetDock(QDockWidget):
         self.image_concepts.itemClicked.connect(self._result_chosen)
         self.image_concepts.itemActivated.connect(self._result_chosen)
         dv.addWidget(self.image_concepts)
-        self.image_concepts_title.hide()
-        self.image_concepts.hide()
+        # Always there, empty until a ConVis map lists them: a list that appears pushes the rows
+        # around it while the user is about to click one.
+        self.show_image_concepts(None)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(detail_box)
@@ -435,6 +447,7 @@ class WordNetDock(QDockWidget):
             more = f"<br>\u2026 and {len(loaded.rejected) - 8} more" if len(loaded.rejected) > 8 else ""
             self.show_message(f"{len(loaded.rejected)} line(s) of the file were not used:<br>{lines}{more}")
         if changed:
+            self.concept_set_changed.emit(loaded.key)
             self.set_tree_root(ROOT)
             if self.search.text().strip():
                 self.search_now()
@@ -447,10 +460,9 @@ class WordNetDock(QDockWidget):
     def show_image_concepts(self, rows: list[dict] | None, image_name: str = "") -> None:
         """rows: the core's concepts_in_image "by_mass" entries; None empties the list."""
         self.image_concepts.clear()
-        shown = rows is not None
-        self.image_concepts_title.setVisible(shown)
-        self.image_concepts.setVisible(shown)
-        if not shown:
+        if rows is None:
+            self.image_concepts_title.setText("<b>Concepts in this image</b> <span style='color: gray'>\u2014 "
+                                              "listed with the first ConVis map of the image</span>")
             return
         self.image_concepts_title.setText(f"<b>Concepts in this image</b> {escape(image_name)}")
         for row in rows:
@@ -466,7 +478,7 @@ class WordNetDock(QDockWidget):
             return ""
         lemma = self.info.lemmas[0].replace("_", " ")
         template = self.template.text().strip() or PROMPT_TEMPLATE
-        return template.replace("{lemma}", lemma) if "{lemma}" in template else f"{template} {lemma}"
+        return fill_template(template, lemma)
 
     def use_as_prompt(self) -> None:
         text = self.prompt_text()

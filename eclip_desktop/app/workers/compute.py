@@ -8,18 +8,20 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
 
 from eclip_desktop.app.state import ModelChoice
 from eclip_desktop.app.views.display import preview
-from eclip_desktop.core.explain.engine import Engine
 from eclip_desktop.core.explain.heatmap import Heatmap
 from eclip_desktop.core.io.imageio import LoadedImage, load_image
-from eclip_desktop.core.model.loading import ModelSpec, load_model
 from eclip_desktop.core.model.poolings import pooling_names
+from eclip_desktop.core.model.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from eclip_desktop.core.explain.engine import Engine
 
 PREVIEW_SIDE = 1280  # what the views draw; full-size maps stay for the cursor readout and export
 THUMB_SIDE = 96
@@ -101,6 +103,22 @@ class ModelLoaded:
     notices: list[str] = field(default_factory=list)
 
 
+_threads_limited = False
+
+
+def limit_torch_threads() -> None:
+    """torch takes every core by default; leaving one to the UI thread keeps the window fluid while
+    a map is computed on a small machine. Once per process, before the first model."""
+    global _threads_limited
+    if _threads_limited:
+        return
+    import torch
+    cores = os.cpu_count() or 1
+    if cores > 1 and torch.get_num_threads() >= cores:
+        torch.set_num_threads(cores - 1)
+    _threads_limited = True
+
+
 class WorkerState:
     """Lives on the worker thread; the UI thread never calls into it while a job runs."""
 
@@ -119,6 +137,11 @@ class WorkerState:
             return self.engines[spec]
         if ctx is not None:
             ctx.progress(f"loading {spec.label()} …")
+        # torch and open_clip are first imported here, on the worker thread, so the window opens
+        # (with its sample) before those seconds-long imports, and never stalls on them.
+        from eclip_desktop.core.explain.engine import Engine
+        from eclip_desktop.core.model.loading import load_model
+        limit_torch_threads()
         engine = Engine(load_model(spec))
         self.engines[spec] = engine
         while len(self.engines) > self.max_engines:
@@ -246,6 +269,41 @@ def map_job(req: MapRequest):
         any_pooling = req.pairs[0][1]
         result.model_info = ctx.state.engine(result.model.spec(any_pooling)).handle.describe()
         return result
+    return run
+
+
+def picture_job(path: str):
+    """The picture alone, for the io worker: it shows at once even while the compute worker is still
+    importing torch or loading a model (the maps job then sends the same view again)."""
+    def run(ctx: Context) -> ImageView:
+        loaded = load_image(path)
+        ctx.check()
+        return ImageView(path, loaded.sha256, loaded.width, loaded.height, preview(loaded.rgb, PREVIEW_SIDE))
+    return run
+
+
+def mask_job(mask_path: str, image_path: str, width: int, height: int):
+    """A ground-truth mask for an image: nonzero pixels are the object; resized (nearest) to the
+    image when its size differs, as a label PNG of a downscaled copy would need."""
+    def run(ctx: Context) -> tuple[str, str, np.ndarray]:
+        from PIL import Image, UnidentifiedImageError
+
+        from eclip_desktop.core.errors import ImageLoadError
+        try:
+            with Image.open(mask_path) as im:
+                im.load()
+                # Palette PNGs (VOC-style labels) keep their indices; 255 is VOC's "void" border.
+                arr = np.asarray(im if im.mode in ("P", "L", "1", "I", "I;16") else im.convert("L"))
+        except (OSError, UnidentifiedImageError) as exc:
+            raise ImageLoadError(f"cannot read the mask {os.path.basename(mask_path)}: {exc}") from exc
+        ctx.check()
+        mask = (arr > 0) & (arr != 255) if im.mode == "P" else arr > 0
+        if mask.shape != (height, width):
+            mask = cv2.resize(mask.astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        if not mask.any() or mask.all():
+            raise ImageLoadError(f"the mask {os.path.basename(mask_path)} marks "
+                                 f"{'no' if not mask.any() else 'every'} pixel; an object mask needs both sides")
+        return image_path, mask_path, mask
     return run
 
 

@@ -58,7 +58,7 @@ from eclip_desktop.core.figures.panel import (
     threshold_level,
     threshold_mask,
 )
-from eclip_desktop.core.figures.render import annotate
+from eclip_desktop.core.figures.render import annotate, short_model_name
 from eclip_desktop.core.figures.svg import figure_svg
 from eclip_desktop.core.io.atomic import ensure_writable_dir
 from eclip_desktop.core.io.imageio import image_sha256, load_image
@@ -265,7 +265,7 @@ def _clip_rows(engine_groups, req, todo, path, image, out, model_infos):
                                                scores=dict(exp.scores), colormap=req.cmap,
                                                extra={"timings": dict(exp.timings)})
                 lines = [f"contribution of each location to the {POOLING_LABELS[p]} pooled embedding",
-                         f"{info['model']} ({info['pretrained']})"]
+                         short_model_name(info['model'], info['pretrained'])]
                 yield row, exp.contributions[p], lines, sidecar, CONTRIBUTION_COLORBAR
             contrib = []
 

@@ -22,6 +22,7 @@ from eclip_desktop.core.export.artifacts import (
     triple_targets,
     write_triple,
 )
+from eclip_desktop.core.figures.render import short_model_name
 
 METHOD = "convis"
 
@@ -116,7 +117,7 @@ def image_concept_maps(ctx: ConceptsContext, path: str, image, synsets: list[str
             "colormap": req.cmap,
         }
         lines = [f"{synset}: {gloss}" if len(gloss) < 90 else f"{synset}: {gloss[:87]}...",
-                 f"{model_info['model']} ({model_info['pretrained']}) \u00b7 ConVis \u00b7 concept set "
+                 f"{short_model_name(model_info['model'], model_info['pretrained'])} \u00b7 ConVis \u00b7 concept set "
                  f"'{concept_set.name}' ({len(concept_set)} synsets)"]
         yield synset, cmap.values, lines, sidecar
 

@@ -34,6 +34,7 @@ from eclip_desktop.core.export.artifacts import (  # noqa: F401  (names other mo
     triple_targets,
     write_triple,
 )
+from eclip_desktop.core.figures.render import short_model_name
 from eclip_desktop.core.io.atomic import ensure_writable_dir
 from eclip_desktop.core.io.imageio import load_image
 from eclip_desktop.core.model.poolings import POOLING_LABELS, expand_poolings
@@ -57,7 +58,8 @@ class ExplainRequest:
 
 def title_lines(hm: Heatmap, pooling: str, score: dict | None, index: int, method_label: str) -> list[str]:
     lines = [f"\u201c{hm.text}\u201d" if hm.text else method_label,
-             f"{hm.model} ({hm.pretrained}) \u00b7 {method_label} \u00b7 pooling: {POOLING_LABELS.get(pooling, pooling)}"]
+             f"{short_model_name(hm.model, hm.pretrained)} \u00b7 {method_label} "
+             f"\u00b7 pooling: {POOLING_LABELS.get(pooling, pooling)}"]
     if score is not None:
         lines.append(f"zero-shot: p = {score['probability'][index]:.3f}, cos = {score['cosine'][index]:.3f} "
                      f"\u00b7 raw map range [{hm.raw_range[0]:.3f}, {hm.raw_range[1]:.3f}]")
@@ -137,7 +139,7 @@ def run_explain(engine, req: ExplainRequest, progress: Callable[[int, int, str],
                                            scores=dict(exp.scores), colormap=req.cmap,
                                            extra={"timings": dict(exp.timings)})
             lines = [f"contribution of each location to the {POOLING_LABELS[p]} pooled embedding",
-                     f"{model_info['model']} ({model_info['pretrained']})"]
+                     short_model_name(model_info['model'], model_info['pretrained'])]
             records.append(write_triple(contribution_stem(stem, p), out, image.rgb, exp.contributions[p],
                                         lines, sidecar, req.cmap, req.alpha, CONTRIBUTION_COLORBAR, req.overwrite))
         if progress:

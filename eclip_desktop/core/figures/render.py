@@ -34,6 +34,21 @@ DEFAULT_COLORBAR_LABEL = "similarity (min–max normalised)"
 _MIN_SHORT_SIDE = 256
 
 
+OVERLAY_MODES = ("blend", "alpha", "heatmap")
+_WEIGHT_FILES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
+
+
+def short_model_name(model: str, weights: str | None = "") -> str:
+    """'architecture (weights)' for a picture: a checkpoint path is cut to its folder and file name,
+    so a figure neither leaks a local path nor loses its pooling to a long title (the sidecar keeps
+    the full path)."""
+    w = str(weights or "")
+    if "/" in w or "\\" in w or w.lower().endswith(_WEIGHT_FILES):
+        parts = [p for p in w.replace("\\", "/").split("/") if p]
+        w = "/".join(parts[-2:])
+    return f"{model} ({w})" if w else str(model)
+
+
 def colormap_names() -> list[str]:
     return list(COLORMAPS)
 
@@ -99,8 +114,15 @@ def overlay(
     cmap: str = "jet",
     alpha: float = 0.5,
     levels: Sequence[float] = (0.0, 1.0),
+    mode: str = "blend",
 ) -> np.ndarray:
-    """Blend the coloured heatmap over the image; ``levels`` stretch heat before colouring."""
+    """Blend the coloured heatmap over the image; ``levels`` stretch heat before colouring.
+
+    mode: "blend" (one opacity everywhere), "alpha" (opacity grows with the value, so low values
+    leave the image untouched and high ones keep their true colour instead of mixing with it), or
+    "heatmap" (the map alone)."""
+    if mode not in OVERLAY_MODES:
+        raise ValueError(f"unknown overlay mode {mode!r}; choose {', '.join(OVERLAY_MODES)}")
     img = check_rgb(rgb)
     h = np.asarray(heat, dtype=np.float32)
     if h.shape != img.shape[:2]:
@@ -109,7 +131,12 @@ def overlay(
     if not 0.0 <= a <= 1.0:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
     lo, hi = check_levels(levels)
-    coloured = colorize((h - lo) / (hi - lo), cmap)
+    stretched = (h - lo) / (hi - lo)
+    coloured = colorize(stretched, cmap)
+    if mode == "heatmap":
+        return coloured
+    if mode == "alpha":
+        a = (a * np.clip(np.nan_to_num(stretched), 0.0, 1.0))[..., None]
     out = img.astype(np.float32) * (1.0 - a) + coloured.astype(np.float32) * a
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
@@ -223,6 +250,30 @@ def _ellipsize(text: str, font, max_width: float) -> str:
     return text[:lo].rstrip() + ellipsis
 
 
+def _wrap(text: str, font, max_width: float) -> list[str]:
+    """Rows of ``text`` that each fit ``max_width`` pixels, broken at spaces (inside a word only
+    when the word alone is too wide)."""
+    rows: list[str] = []
+    row = ""
+    for word in text.split(" "):
+        candidate = f"{row} {word}" if row else word
+        if font.getlength(candidate) <= max_width:
+            row = candidate
+            continue
+        if row:
+            rows.append(row)
+        row = word
+        while font.getlength(row) > max_width and len(row) > 1:
+            cut = len(row) - 1
+            while cut > 1 and font.getlength(row[:cut]) > max_width:
+                cut -= 1
+            rows.append(row[:cut])
+            row = row[cut:]
+    if row or not rows:
+        rows.append(row)
+    return rows
+
+
 def _line_height(font) -> int:
     ascent, descent = font.getmetrics()
     return int(ascent + descent)
@@ -288,7 +339,8 @@ def annotate(
     for i, text in enumerate(titles):
         font = title_font if i == 0 else body_font
         room = title_w - (bold_shift if i == 0 else 0)
-        title_rows.append((_ellipsize(text, font, room), font, i == 0))
+        # Wrapped, never cut: a title's last words (the pooling, the method) are what it is for.
+        title_rows += [(row, font, i == 0) for row in _wrap(text, font, room)]
     title_h = sum(int(round(_line_height(f) * 1.2)) for _, f, _ in title_rows)
     # The top tick label is centred on the bar's top edge, so half a line must fit above it.
     panel_y = max(margin + title_h + (margin // 2 if title_rows else 0), body_h // 2 + 2)

@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 
 from eclip_desktop.core.errors import ModelError
-from eclip_desktop.core.model.loading import RESOURCES, ModelSpec
+from eclip_desktop.core.io.paths import RESOURCES
 from eclip_desktop.core.model.poolings import pooling_names
+from eclip_desktop.core.model.spec import ModelSpec
 
 MODELS_DIR = RESOURCES / "models"
 FAMILY = "eclip-shapes"

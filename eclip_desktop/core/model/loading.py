@@ -30,10 +30,10 @@ from eclip_desktop.core.model.checkpoint import (
     read_checkpoint,
 )
 from eclip_desktop.core.model.device import dtype_name, resolve_device, resolve_dtype
+from eclip_desktop.core.model.spec import RANDOM, ModelSpec  # noqa: F401 - ModelSpec's home was here
 
 CONFIG_DIR = RESOURCES / "model_configs"
 CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
-RANDOM = "random"
 _OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 _OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 _registered = False
@@ -63,21 +63,6 @@ def default_tag(architecture: str) -> str | None:
     if "openai" in tags:
         return "openai"
     return tags[0] if tags else None
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What to load. `pretrained` is a tag, a checkpoint path, or 'random' (explicitly untrained).
-    `activation` is 'auto' (decided from the weights, see activation.py), 'gelu' or 'quick_gelu'."""
-
-    architecture: str
-    pretrained: str | None = None
-    device: str = "auto"
-    dtype: str = "auto"
-    activation: str = "auto"
-
-    def label(self) -> str:
-        return f"{self.architecture} ({self.pretrained or default_tag(self.architecture) or RANDOM})"
 
 
 @dataclass

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import torch
+from eclip_desktop.core.lazy import lazy
 
+torch = lazy("torch")  # used inside the functions only: pooling names must not need torch
 TAU_CHOICES = ("mean", "topk")
 # Square input sizes the image encoder accepts: the CLI's --input-size and `reproduce` share these bounds
 # (a sidecar asking for 100000 would otherwise allocate tens of GB).

@@ -2,10 +2,17 @@
 normalisation and upsampling are shared (see heatmap.py). A new method is one module + one line."""
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
-from eclip_desktop.core.explain.methods import itsm, surgery
+
+def _lazy(module: str, attr: str = "scores") -> Callable:
+    """The method's function, imported on first call: method modules import torch, and the window
+    reads this registry (names, labels) before torch is loaded so it can open at once."""
+    def call(*args, **kwargs):
+        return getattr(importlib.import_module(f"eclip_desktop.core.explain.methods.{module}"), attr)(*args, **kwargs)
+    return call
 
 
 @dataclass(frozen=True)
@@ -17,8 +24,8 @@ class MethodInfo:
 
 
 METHODS: dict[str, MethodInfo] = {
-    "itsm": MethodInfo("itsm", "ITSM", "raw image-text similarity map of the model (ECLIP)", itsm.scores),
-    "surgery": MethodInfo("surgery", "CLIP Surgery", "v-v attention path + feature surgery", surgery.scores),
+    "itsm": MethodInfo("itsm", "ITSM", "raw image-text similarity map of the model (ECLIP)", _lazy("itsm")),
+    "surgery": MethodInfo("surgery", "CLIP Surgery", "v-v attention path + feature surgery", _lazy("surgery")),
 }
 
 

@@ -1,0 +1,110 @@
+"""No stale state (issue 14): readouts, captions and concept lists follow what is on screen.
+ConVis support, Cancel after a coarse preview, a new concept set; the hover readout after a map change."""
+import time
+
+from PySide6.QtCore import QPointF
+from test_app import (  # noqa: F401
+    make_window,
+    no_dangling_threads_or_timers,
+    settings,
+    wait_for_map,
+)
+from test_app_convis import WAIT_MS, idle, select, window_with_shapes
+from test_app_wordnet import wordnet_dirs, wordnet_env  # noqa: F401
+
+from eclip_desktop.core.convis.engine import ConVis
+
+
+def test_convis_says_how_strongly_the_image_supports_the_concept(qtbot, make_window, tmp_path, wordnet_env):
+    w, dock = window_with_shapes(qtbot, make_window, tmp_path)
+    select(qtbot, w, "polygon.n.01")
+    r = w.convis_result
+    assert r.set_size > 1 and 0 <= r.best_rank < r.set_size and 0.0 <= r.top_share <= 1.0
+    assert 0.0 < r.chance < 1.0
+    assert f"of {r.set_size:,})" in w.views.side.caption.text() and "chance" in w.views.side.caption.text()
+    assert "support" in w.guide.text().lower() and "Semantic shift" not in w.guide.text()
+    # Against chance: a concept in the top 1 % of most windows is present; one at chance level is not.
+    high = type(r)(**{**r.__dict__, "top_share": 0.6, "chance": 0.01})
+    low = type(r)(**{**r.__dict__, "top_share": 0.012, "chance": 0.01})
+    assert "strong support" in high.support_text() and "probably absent" in low.support_text()
+
+
+def test_support_figures_against_chance():
+    import numpy as np
+
+    from eclip_desktop.app.workers.convis import support_figures
+    rng = np.random.default_rng(0)
+    random_ranks = rng.integers(0, 8197, 730)
+    share, chance = support_figures(random_ranks, 8197, 1)
+    assert abs(chance - 82 / 8197) < 1e-9 and share < 3 * chance  # random ranks look like chance
+    present = np.where(rng.random(730) < 0.5, 3, random_ranks)
+    assert support_figures(present, 8197, 1)[0] > 0.4
+    # A big subtree (min over many columns) is expected to rank high anyway: its chance is high.
+    assert support_figures(random_ranks, 8197, 400)[1] > 0.9
+
+
+def test_cancel_after_the_coarse_preview_stops_saying_refining(qtbot, make_window, tmp_path, wordnet_env,
+                                                               monkeypatch):
+    slow = ConVis._encode_crops
+
+    def encode(self, crops):  # slow enough to press Cancel after the preview
+        time.sleep(0.15)
+        return slow(self, crops)
+
+    monkeypatch.setattr(ConVis, "_encode_crops", encode)
+    w, dock = window_with_shapes(qtbot, make_window, tmp_path)
+    dock.navigate("polygon.n.01")
+    qtbot.waitUntil(lambda: w.convis_result is not None and not w.convis_result.final, timeout=WAIT_MS)
+    assert "refining" in w.views.side.caption.text()
+    w.cancel_jobs()
+    qtbot.waitUntil(lambda: not w.compute.is_busy(), timeout=5_000)
+    assert "refining" not in w.views.side.caption.text() and "cancelled" in w.views.side.caption.text()
+    assert "refining" not in dock.convis_note.text()
+    # F5 finishes it.
+    monkeypatch.setattr(ConVis, "_encode_crops", slow)
+    w.act_recompute.trigger()
+    qtbot.waitUntil(lambda: w.convis_result.final and not w.compute.is_busy(), timeout=WAIT_MS)
+    assert "cancelled" not in w.views.side.caption.text()
+    idle(qtbot, w)
+
+
+def test_a_new_concept_set_recomputes_the_same_synset(qtbot, make_window, tmp_path, wordnet_env):
+    w, dock = window_with_shapes(qtbot, make_window, tmp_path)
+    select(qtbot, w, "polygon.n.01")
+    assert w.convis_result.set_name == "Shapes World classes" or "shapes" in w.convis_result.request.set_key
+    assert dock.image_concepts.count() > 0
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("polygon\ncircle\nsquare\ntriangle\n")
+    dock.load_vocabulary(str(vocab))
+    # The old set's list goes at once; the same synset comes back computed against the new set.
+    qtbot.waitUntil(lambda: w.convis_result is not None and w.convis_result.request.set_key == dock.key
+                    and w.convis_result.final and not w.compute.is_busy() and not dock.is_busy(), timeout=WAIT_MS)
+    assert "vocab" in w.convis_result.set_name and "vocab" in w.views.side.caption.text()
+    assert w.convis_result.set_size == 4 or w.convis_result.set_size < 20
+    qtbot.waitUntil(lambda: dock.image_concepts.count() > 0, timeout=WAIT_MS)
+    names = {dock.image_concepts.item(i).data(0x0100) for i in range(dock.image_concepts.count())}
+    assert len(names) <= w.convis_result.set_size
+    idle(qtbot, w)
+
+
+def test_hover_readout_follows_the_map(qtbot, make_window):
+    w = make_window()
+    wait_for_map(qtbot, w)
+    side = w.views.side
+    canvas = side.map
+    texts = []
+    w.views.cursor_text.connect(texts.append)
+    centre = canvas.vb.mapViewToScene(QPointF(canvas.size[0] / 2, canvas.size[1] / 2))
+    side._mouse_moved(centre)
+    first = w.status.cursor_label.text()
+    assert "map" in first and "raw" in first
+    # The same pixel is marked in the other pane.
+    assert side.image.cross.isVisible() and not canvas.cross.isVisible()
+    xs, ys = side.image.cross.getData()
+    assert abs(xs[0] - canvas.size[0] / 2) < 1 and abs(ys[0] - canvas.size[1] / 2) < 1
+    w.controls.shown.setCurrentIndex(1)  # another prompt: another map under the same cursor
+    qtbot.waitUntil(lambda: w.views.side.right_title.full_text().count(w.analysis.texts[1][:10]) > 0,
+                    timeout=WAIT_MS)
+    hm = w.maps[(w.analysis.method, w.analysis.pooling)].heatmaps[1]
+    x, y = (int(v) for v in first.split("  ")[0].replace("x ", "").replace("y ", "").split(", "))
+    assert f"map {float(hm.values[y, x]):.3f}" in w.status.cursor_label.text()
