@@ -50,6 +50,7 @@ from eclip_desktop.app.wordnet.service import (
     short,
     vocabulary_key,
 )
+from eclip_desktop.app.wordnet.tree import LOADED_ROLE, NAME_ROLE, TreeHistoryMixin  # noqa: F401
 from eclip_desktop.app.workers.jobs import Job, JobRunner
 from eclip_desktop.core.wordnet.hierarchy import SynsetInfo
 
@@ -66,11 +67,9 @@ def fill_template(template: str, lemma: str) -> str:
     return template.replace("{lemma}", lemma)
 CONVIS_NOTE = "Selecting a synset shows its ConVis map of the current image in the map pane."
 OPEN_FILE = "__open__"
-NAME_ROLE = Qt.UserRole
-LOADED_ROLE = Qt.UserRole + 1
 
 
-class WordNetDock(QDockWidget):
+class WordNetDock(TreeHistoryMixin, QDockWidget):
     synset_selected = Signal(str)
     prompt_requested = Signal(str)  # a prompt line for the prompts editor
     job_text = Signal(str)  # for the status bar
@@ -341,73 +340,6 @@ class WordNetDock(QDockWidget):
             self.set_tree_root(result.name, result.subtree_size)
         if select:
             self.synset_selected.emit(result.name)
-
-    def back(self) -> None:
-        if self.history_pos > 0:
-            self.history_pos -= 1
-            self._sync_history()
-            self.navigate(self.history[self.history_pos], record=False)
-
-    def forward(self) -> None:
-        if self.history_pos < len(self.history) - 1:
-            self.history_pos += 1
-            self._sync_history()
-            self.navigate(self.history[self.history_pos], record=False)
-
-    def _sync_history(self) -> None:
-        self.act_back.setEnabled(self.history_pos > 0)
-        self.act_forward.setEnabled(self.history_pos < len(self.history) - 1)
-
-    # --- tree -----------------------------------------------------------------------------------
-
-    def _item(self, name: str, size: int | None) -> QTreeWidgetItem:
-        word = name.rsplit(".", 2)[0].replace("_", " ")
-        item = QTreeWidgetItem([f"{word}  ({name})", "" if size is None else str(size)])
-        item.setData(0, NAME_ROLE, name)
-        item.setToolTip(0, name)
-        item.setTextAlignment(1, Qt.AlignRight | Qt.AlignVCenter)
-        if size is None or size > 1:
-            item.addChild(QTreeWidgetItem(["loading \u2026"]))  # a placeholder makes it expandable
-        return item
-
-    def set_tree_root(self, name: str, size: int | None = None) -> None:
-        self.tree.clear()
-        self._nodes.clear()
-        self._tree_key = self.key
-        item = self._item(name, size)
-        self.tree.addTopLevelItem(item)
-        if size is None:
-            key = self.key
-            self._submit("wn-node", lambda ctx: self.service.node(ctx, name, key))
-        item.setExpanded(True)
-
-    def _show_node_size(self, name: str, size: int) -> None:
-        top = self.tree.topLevelItem(0)
-        if top is not None and top.data(0, NAME_ROLE) == name:
-            top.setText(1, str(size))
-
-    def _expanded(self, item: QTreeWidgetItem) -> None:
-        if item.data(0, LOADED_ROLE):
-            return
-        item.setData(0, LOADED_ROLE, True)
-        name, key = item.data(0, NAME_ROLE), self.key
-        node = f"{next(self._node_seq)}"
-        self._nodes[node] = item
-        self._submit(f"wn-children:{node}", lambda ctx: (node,) + self.service.children(ctx, name, key))
-
-    def _show_children(self, node: str, name: str, children) -> None:
-        item = self._nodes.pop(node, None)
-        if item is None:
-            return  # the tree was rebuilt since
-        item.takeChildren()
-        item.addChildren([self._item(child, size) for child, size in children])
-
-    def _tree_chosen(self, item: QTreeWidgetItem) -> None:
-        name = item.data(0, NAME_ROLE)
-        if name and (self.info is None or self.info.name != name):
-            self.navigate(name, reroot=False)
-
-    # --- concept sets ---------------------------------------------------------------------------
 
     def _select_key(self, key: str) -> None:
         self.concepts.setCurrentIndex(max(self.concepts.findData(key), 0))
