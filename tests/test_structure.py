@@ -33,3 +33,14 @@ def test_heatmaps_carry_the_pooling_they_are_shown_under(tiny_engine: Engine, tm
     for pooling in ("avg", "masked_max"):
         exp = tiny_engine.explain(image, ["a dog", "a cat"], poolings=(pooling, "native"))
         assert {hm.pooling for hm in exp.heatmaps} == {pooling}
+
+
+def test_the_command_line_parser_needs_no_torch():
+    # `eclip-desktop` with no subcommand builds the parser before it opens the window, and `--version`
+    # is nothing but the parser: neither may wait seconds for torch and open_clip.
+    import subprocess
+    import sys
+    code = ("import sys; from eclip_desktop.cli import build_parser; build_parser(); "
+            "bad = [m for m in ('torch', 'open_clip') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

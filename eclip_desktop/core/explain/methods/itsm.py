@@ -1,7 +1,10 @@
 """ITSM (ECLIP, METHODS §1): plain cosine of every dense token with each text."""
 from __future__ import annotations
 
-import torch
+from eclip_desktop.core.lazy import lazy
+
+# Imported on first use: the CLI's parser and the window read this module's constants before torch.
+torch = lazy("torch")
 
 
 def cosine_map(tokens: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:

@@ -2,9 +2,11 @@
 removes what all texts of the label set (or the empty text) share with every token."""
 from __future__ import annotations
 
-import torch
-
 from eclip_desktop.core.explain.methods.itsm import cosine_map
+from eclip_desktop.core.lazy import lazy
+
+# Imported on first use: the CLI's parser and the window read this module's constants before torch.
+torch = lazy("torch")
 
 # What a single text subtracts ("the empty text") when the texts are encoded with the prompt
 # ensemble. "matched": the empty string encoded exactly like the texts, i.e. ensembled too; this is
