@@ -76,6 +76,8 @@ class TrainConfig:
     objects: str = recipe.OBJECTS  # Shapes World objects per training scene: 'N' or 'MIN-MAX'
     schedule: str = "cosine"  # learning rate after warmup: 'cosine' decay to 0 or 'constant'
     eval_every: int = 0  # steps between zero-shot probes on held-out scenes (Shapes World only)
+    # Masked-max fine-tunes from weights not trained with native pooling are refused (core/training/guide.py).
+    allow_untrained_guide: bool = False
     extra: dict = field(default_factory=dict)
 
     def run_name(self) -> str:
@@ -272,6 +274,14 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
     if cfg.schedule not in ("cosine", "constant"):
         raise TrainingError(f"unknown schedule '{cfg.schedule}': choose cosine or constant")
     kinds, n_objects = parse_caption_kinds(cfg.captions), parse_objects(cfg.objects)
+    if cfg.pretrained and cfg.pooling == "masked_max" and not cfg.allow_untrained_guide:
+        from eclip_desktop.core.training.guide import architecture_kind, untrained_guide_reason
+        reason = untrained_guide_reason(cfg.pretrained, architecture_kind(cfg.architecture))
+        if reason:
+            raise TrainingError(reason)
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        torch.set_num_threads(int(threads))  # a background run on a shared CPU stays within its share
     rank, world, owns_group = _distributed()
     device = resolve_device(cfg.device)
     if world > 1 and device.type == "cuda":
