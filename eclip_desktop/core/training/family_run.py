@@ -138,6 +138,22 @@ def _summary(card: dict, stage: str, command: str) -> dict:
             "device": card.get("device"), "machine": card.get("machine")}
 
 
+def _init_stages(init: str | None) -> list[dict] | None:
+    """The stages recorded in the card beside --init weights (a command and wall time each), if any."""
+    if not init:
+        return None
+    path = Path(init)
+    card = path.with_name((path.name[:-len(CHECKPOINT_SUFFIX)] if path.name.endswith(CHECKPOINT_SUFFIX)
+                           else path.stem) + ".json")
+    try:
+        found = json.loads(card.read_text())
+    except (OSError, ValueError):
+        return None
+    stages = found.get("stages") or [{"command": found.get("command"), "steps": found.get("steps"),
+                                      "wall_seconds": found.get("wall_seconds")}]
+    return [{k: v for k, v in s.items() if k != "history"} for s in stages if isinstance(s, dict)]
+
+
 def run_family(plan: FamilyPlan, resume: bool = False, overwrite: bool = False,
                progress: Callable[[dict], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
     """Trains (or continues) the base, then each sibling; returns the siblings' cards."""
@@ -153,6 +169,9 @@ def run_family(plan: FamilyPlan, resume: bool = False, overwrite: bool = False,
     base_card["command"] = plan.command
     base_sha = sha256_file(base_weights)
     base_summary = {**_summary(base_card, "base", plan.command), "weights_sha256": base_sha}
+    earlier = _init_stages(base.init)
+    if earlier:  # the base continued earlier weights: their stages are part of this family's making
+        base_summary["init_stages"] = earlier
     cards = []
     for sib in plan.siblings:
         cfg = replace(sib, pretrained=str(base_weights), extra={**sib.extra, "base_sha256": base_sha})
