@@ -192,6 +192,9 @@ def cmd_train(args) -> int:
     from eclip_desktop.core.training.trainer import process_group
     # --pooling all trains one model per pooling into --out: a family folder, --model DIR elsewhere.
     poolings = pooling_names() if args.pooling == "all" else [args.pooling]
+    if args.base_steps is not None and args.guide:
+        raise EclipError("--guide applies to one masked-max fine-tune; a family's masked-max sibling is guided by "
+                         "its base")
     family_flags = [f for f, v in (("--finetune-steps", args.finetune_steps), ("--overwrite", args.overwrite),
                                    ("--base-pooling", args.base_pooling)) if v]
     if args.base_steps is None and family_flags:
@@ -288,6 +291,7 @@ def _train_one(args, pooling: str, i: int, n: int, progress, tty: bool) -> None:
                       data=args.data,
                       scenes=args.scenes, steps=args.steps if args.steps is not None else recipe.STEPS,
                       batch_size=args.batch_size, lr=args.lr, allow_untrained_guide=args.allow_untrained_guide,
+                      guide=args.guide,
                       tau=args.tau, seed=args.seed, data_seed=args.data_seed, unlock_blocks=args.unlock_blocks,
                       device=args.device, amp=not args.no_amp, out=args.out, name=args.name,
                       checkpoint_every=args.checkpoint_every, resume=args.resume,
@@ -628,6 +632,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-untrained-guide", action="store_true",
                    help="fine-tune masked max from weights not trained with native pooling (their class token / "
                         "attention pool is untrained, so the free attention that guides the mask is noise)")
+    p.add_argument("--guide", default=None,
+                   help="masked-max fine-tune: take the free attention from these weights (a frozen copy) instead "
+                        "of --pretrained's, e.g. the family's base when fine-tuning a shifted sibling")
     g = p.add_argument_group("a family in one command (a long base, then every pooling fine-tuned from it)")
     g.add_argument("--base-steps", type=int, default=None,
                    help="train a family: the base runs this many steps with --base-pooling (from scratch, or from "

@@ -151,3 +151,28 @@ def test_guide_provenance_from_card_and_native_allowed(tmp_path):
     cfg = TrainConfig(pooling="masked_max", architecture="eclip-tiny-vit", pretrained=str(native), scenes=32,
                       batch_size=8, steps=1, warmup=1, device="cpu", out=str(tmp_path / "ft"), checkpoint_every=0)
     assert train(cfg)["pooling"] == "masked_max"
+
+
+def test_guide_from_other_weights(tmp_path, monkeypatch, capsys):
+    """The remedy from a shifted sibling: masked max fine-tuned from avg weights, guided by the base."""
+    from eclip_desktop.core.training import trainer
+    avg, native = _weights(tmp_path, "avg"), _weights(tmp_path, "native")
+    guides = []
+    real = trainer.pooled_for_training
+
+    def pooled(visual, kind, pixels, pooling, tau="mean", topk=0.25, guide=None):
+        guides.append(guide)
+        return real(visual, kind, pixels, pooling, tau, topk, guide)
+
+    monkeypatch.setattr(trainer, "pooled_for_training", pooled)
+    cfg = TrainConfig(pooling="masked_max", architecture="eclip-tiny-vit", pretrained=str(avg), guide=str(native),
+                      scenes=32, batch_size=8, steps=1, warmup=1, device="cpu", out=str(tmp_path / "ft"),
+                      checkpoint_every=0)
+    train(cfg)
+    want = load_file(str(native))
+    got = guides[0].state_dict()
+    assert all((got[k].half() == want["visual." + k]).all() for k in got)  # the base's attention, not avg's
+    with pytest.raises(TrainingError, match="--guide .*trained with pooling 'avg'"):
+        train(replace(cfg, guide=str(avg)))
+    with pytest.raises(TrainingError, match="use it with --pooling masked_max"):
+        train(replace(cfg, pooling="avg"))

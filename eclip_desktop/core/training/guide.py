@@ -71,13 +71,13 @@ def architecture_kind(architecture: str) -> str:
     return "resnet" if isinstance(layers, (list, tuple)) else "vit"
 
 
-def untrained_guide_reason(pretrained: str, kind: str) -> str | None:
+def untrained_guide_reason(pretrained: str, kind: str, flag: str = "--pretrained") -> str | None:
     """Why a masked-max fine-tune from `pretrained` would be guided by an untrained attention, or
     None when the guide is trained (or its provenance is unknown: a user's file without a card)."""
     pooling, where = weights_pooling(pretrained)
     if pooling is None or pooling in TRAINED_GUIDE_POOLINGS:
         return None
     guide = GUIDE.get(kind, "the pooling query's attention")
-    return (f"--pretrained {pretrained} was trained with pooling '{pooling}' ({where}), so {guide} was never "
-            f"trained as a pooling and cannot guide masked max; start from a model trained with native pooling, "
-            f"or pass --allow-untrained-guide to fine-tune anyway")
+    return (f"{flag} {pretrained} was trained with pooling '{pooling}' ({where}), so {guide} was never "
+            f"trained as a pooling and cannot guide masked max; start from (or --guide with) a model trained with "
+            f"native pooling, or pass --allow-untrained-guide to fine-tune anyway")
