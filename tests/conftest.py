@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from eclip_desktop.core.engine import Engine
-from eclip_desktop.core.models import ModelSpec, load_model
+from eclip_desktop.core.explain.engine import Engine
+from eclip_desktop.core.model.loading import ModelSpec, load_model
 
 TINY = ("eclip-tiny-vit", "eclip-tiny-rn")
 SYSTEM_WORDNET = "/usr/share/wordnet"
@@ -92,3 +92,10 @@ def trained_family_dir(tmp_path_factory):
             train(TrainConfig(pooling=pooling, architecture="eclip-tiny-vit", scenes=64, batch_size=8, steps=2,
                               lr=1e-3, warmup=1, device="cpu", out=str(root), checkpoint_every=0))
     return root
+
+
+def pytest_collection_modifyitems(config, items):
+    # Tests on a freshly trained family folder share one ~45 s training fixture: slow as a group.
+    for item in items:
+        if "trained_family_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -4,19 +4,18 @@ import time
 
 import numpy as np
 import pytest
+from conftest import write_image
 from PySide6 import QtCore
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from eclip_desktop.app.jobs import Job
 from eclip_desktop.app.main_window import MainWindow
 from eclip_desktop.app.samples import sample_path, sample_prompts
 from eclip_desktop.app.settings import AppSettings
 from eclip_desktop.app.state import ModelChoice
-from eclip_desktop.core.models import ModelSpec
-
-from conftest import write_image
+from eclip_desktop.app.workers.jobs import Job
+from eclip_desktop.core.model.loading import ModelSpec
 
 TINY = ModelSpec("eclip-tiny-vit", "random", "cpu")
 WAIT_MS = 20_000
@@ -218,7 +217,7 @@ def test_display_changes_run_no_job(qtbot, make_window):
     bar.threshold.setCurrentIndex(bar.threshold.findData("otsu"))
     assert w.display.colormap == "magma" and w.display.opacity == pytest.approx(0.3)
     assert heat.opacity() == pytest.approx(0.3)
-    from eclip_desktop.core.render import colormap_lut
+    from eclip_desktop.core.figures.render import colormap_lut
     assert np.array_equal(heat.lut, colormap_lut("magma"))
     lo, hi = heat.levels
     assert 0.0 < lo < hi < 1.0, "95 % levels should clip both tails"
@@ -370,7 +369,7 @@ def test_family_pooling_switches_the_model(qtbot, make_window, monkeypatch):
                 "max": ModelSpec("eclip-tiny-rn", "random", "cpu")}
     monkeypatch.setattr("eclip_desktop.app.state.family_spec",
                         lambda p, device="auto", dtype="auto", name=None: siblings[p])
-    for target in ("eclip_desktop.app.state", "eclip_desktop.core.family"):
+    for target in ("eclip_desktop.app.state", "eclip_desktop.core.model.family"):
         monkeypatch.setattr(f"{target}.available_poolings", lambda name=None: ["native", "max"])
     w = make_window(model=ModelChoice("eclip-shapes"))
     qtbot.waitUntil(lambda: w.model is not None, timeout=WAIT_MS)
@@ -414,7 +413,7 @@ def test_cli_starts_the_gui(monkeypatch):
 
 
 def test_picker_starts_on_a_real_model_not_a_tiny_config(monkeypatch):
-    from eclip_desktop.app import model_picker
+    from eclip_desktop.app.widgets import model_picker
     monkeypatch.setattr(model_picker, "family_available", lambda: False)
     monkeypatch.setattr(model_picker, "is_tag_cached", lambda arch, tag: arch == "RN50")
     names = ["eclip-tiny-rn", "RN50", "ViT-B-16"]
@@ -430,8 +429,8 @@ def test_export_options_format_layout_and_width(qtbot, make_window, tmp_path):
 
     from PIL import Image
 
-    from eclip_desktop.app.export_dialog import ExportMapDialog
-    from eclip_desktop.app.figure import FigureOptions
+    from eclip_desktop.app.dialogs.export import ExportMapDialog
+    from eclip_desktop.app.views.figure import FigureOptions
     w = make_window()
     wait_for_map(qtbot, w)
     stem = "shapes_scene__itsm__native__a-photo-of-a-purple-ellipse"

@@ -1,13 +1,20 @@
+
 """The GUI's batch export dialog: the CLI's export run on the window's worker, with progress and cancel."""
 import csv
 import errno
 
+import pytest
 from PIL import Image
+from test_app import (  # noqa: F401
+    WAIT_MS,
+    make_window,
+    no_dangling_threads_or_timers,
+    settings,
+    wait_for_map,
+)
 
-from eclip_desktop.app.batch_dialog import BatchExportDialog, eta_text
+from eclip_desktop.app.dialogs.batch import BatchExportDialog, eta_text
 from eclip_desktop.app.samples import sample_path
-
-from test_app import WAIT_MS, make_window, no_dangling_threads_or_timers, settings, wait_for_map  # noqa: F401
 
 
 def _variant(target, i):
@@ -83,6 +90,7 @@ def test_batch_export_writes_resumes_and_encodes_each_image_once(qtbot, make_win
     assert engine.image_encoder_calls - calls == 2
 
 
+@pytest.mark.slow
 def test_batch_export_cancel_leaves_a_resumable_index(qtbot, make_window, tmp_path):
     w = make_window()
     wait_for_map(qtbot, w)
@@ -131,7 +139,7 @@ def test_batch_export_bad_input_gives_messages_and_no_job(qtbot, make_window, tm
 
 
 def test_batch_export_read_only_folder_fails_cleanly(qtbot, make_window, tmp_path, monkeypatch):
-    from eclip_desktop.core import atomic
+    from eclip_desktop.core.io import atomic
     w = make_window()
     wait_for_map(qtbot, w)
     out = tmp_path / "ro"

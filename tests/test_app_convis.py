@@ -5,12 +5,18 @@ import time
 import numpy as np
 import torch
 
-from eclip_desktop.core.convis.engine import ConVis
-
 # The leak check (autouse), the window factory and the session WordNet cache are shared.
 from conftest import write_image
-from test_app import TINY, make_window, no_dangling_threads_or_timers, settings, wait_for_map  # noqa: F401
+from test_app import (  # noqa: F401
+    TINY,
+    make_window,
+    no_dangling_threads_or_timers,
+    settings,
+    wait_for_map,
+)
 from test_app_wordnet import wordnet_dirs, wordnet_env  # noqa: F401
+
+from eclip_desktop.core.convis.engine import ConVis
 
 WAIT_MS = 60_000
 
@@ -157,10 +163,10 @@ def test_convis_map_copies_exports_and_survives_a_session(qtbot, make_window, tm
 
 def test_convis_out_of_memory_falls_back_to_the_cpu(tmp_path, wordnet_env, tiny_handles, monkeypatch):
     """The ConVis job, run without a window: a GPU out-of-memory error reruns it on the CPU."""
-    from eclip_desktop.app import compute
-    from eclip_desktop.app.convis_job import ConVisRequest, convis_job
     from eclip_desktop.app.state import ModelChoice
-    from eclip_desktop.app.wordnet_service import WordNetService
+    from eclip_desktop.app.wordnet.service import WordNetService
+    from eclip_desktop.app.workers import compute
+    from eclip_desktop.app.workers.convis import ConVisRequest, convis_job
 
     class Ctx:
         def __init__(self, state):

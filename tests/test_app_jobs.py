@@ -3,7 +3,7 @@ import time
 
 from PySide6.QtCore import QTimer
 
-from eclip_desktop.app.jobs import Job, JobRunner
+from eclip_desktop.app.workers.jobs import Job, JobRunner
 
 
 def _steps(name, order, steps=3, on_first=None, pause=0.2):
@@ -39,8 +39,8 @@ def test_yielding_job_runs_queued_jobs_between_steps_and_defers_its_peers(qtbot)
     timer = QTimer()
     timer.timeout.connect(submit_pending)
     timer.start(5)
-    queue_two = lambda: pending.extend([Job("maps", _short(order)),
-                                        Job("batchB", _steps("B", order, 2), yields=True)])
+    def queue_two():
+        pending.extend([Job("maps", _short(order)), Job("batchB", _steps("B", order, 2), yields=True)])
     runner.submit(Job("batchA", _steps("A", order, on_first=queue_two), yields=True))
     qtbot.waitUntil(lambda: len(done) == 3, timeout=10_000)
     timer.stop()

@@ -5,11 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from eclip_desktop.app import compute
-from eclip_desktop.app.compute import MapRequest, map_job, with_cpu_fallback
-from eclip_desktop.app.display import clip_levels, outlines, threshold_level, threshold_mask
 from eclip_desktop.app.session import Session, SessionError, load_session, save_session
 from eclip_desktop.app.state import AnalysisState, DisplayState, ModelChoice
+from eclip_desktop.app.views.display import (
+    clip_levels,
+    outlines,
+    threshold_level,
+    threshold_mask,
+)
+from eclip_desktop.app.workers import compute
+from eclip_desktop.app.workers.compute import MapRequest, map_job, with_cpu_fallback
 from eclip_desktop.core.errors import CancelledError
 
 

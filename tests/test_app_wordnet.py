@@ -2,12 +2,12 @@
 import pytest
 from PySide6.QtCore import Qt
 
+# The leak check (autouse) and the window factory are shared with the window tests.
+from test_app import make_window, no_dangling_threads_or_timers, settings  # noqa: F401
+
 from eclip_desktop.core.errors import WordNetError
 from eclip_desktop.core.wordnet import provider
 from eclip_desktop.core.wordnet.hierarchy import Hierarchy
-
-# The leak check (autouse) and the window factory are shared with the window tests.
-from test_app import make_window, no_dangling_threads_or_timers, settings  # noqa: F401
 
 WAIT_MS = 20_000
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eclip_desktop.core import atomic
-from eclip_desktop.core.atomic import (
+from eclip_desktop.core.errors import OutputError
+from eclip_desktop.core.io import atomic
+from eclip_desktop.core.io.atomic import (
     atomic_save_image,
     atomic_save_npy,
     atomic_write_bytes,
@@ -17,7 +18,6 @@ from eclip_desktop.core.atomic import (
     ensure_writable_dir,
     slugify,
 )
-from eclip_desktop.core.errors import OutputError
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 

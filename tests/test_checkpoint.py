@@ -3,11 +3,15 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import CodeCarryingPickle
+
 from eclip_desktop.core.errors import EclipError
-from eclip_desktop.core.training.checkpoint import (checkpoint_weights, is_checkpoint_name, read_checkpoint,
-                                                    write_checkpoint)
+from eclip_desktop.core.model.checkpoint import (
+    checkpoint_weights,
+    is_checkpoint_name,
+    read_checkpoint,
+    write_checkpoint,
+)
 from eclip_desktop.core.training.init_weights import read_state_dict
 
 

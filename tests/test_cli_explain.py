@@ -1,10 +1,8 @@
 """`eclip-desktop explain` end to end, and its bad inputs: one clear line, non-zero exit, no files."""
 import json
 import os
-import struct
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from eclip_desktop.cli import main
@@ -76,7 +74,8 @@ def _bad_inputs(tmp_path):
     trunc.write_bytes(trunc.read_bytes()[:200])
     ckpt = tmp_path / "rn.safetensors"
     from safetensors.torch import save_file
-    from eclip_desktop.core.models import ModelSpec, load_model
+
+    from eclip_desktop.core.model.loading import ModelSpec, load_model
     h = load_model(ModelSpec("eclip-tiny-rn", "random", "cpu"))
     save_file({k: v.contiguous() for k, v in h.model.state_dict().items()}, str(ckpt))
     blocker = tmp_path / "file-not-dir"
@@ -145,7 +144,7 @@ def test_existing_outputs_need_overwrite(tmp_path, capsys):
 
 
 def test_huge_image_is_refused_before_decoding(tmp_path, capsys, monkeypatch):
-    from eclip_desktop.core import imageio
+    from eclip_desktop.core.io import imageio
     big = write_image(tmp_path / "big.png", w=400, h=300)
     monkeypatch.setattr(imageio, "DEFAULT_MAX_PIXELS", 1000)
     monkeypatch.setattr(imageio.load_image, "__defaults__", (1000,))

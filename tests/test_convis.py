@@ -16,13 +16,22 @@ import pytest
 import torch
 
 from eclip_desktop.cli import main
-from eclip_desktop.core.convis import ConVis, WindowParams, load_gloss_bank, shapes_concept_set
+from eclip_desktop.core.convis import (
+    ConVis,
+    WindowParams,
+    load_gloss_bank,
+    shapes_concept_set,
+)
 from eclip_desktop.core.convis.engine import finish_map
 from eclip_desktop.core.convis.gloss_bank import encode_glosses
-from eclip_desktop.core.convis.windows import (centre_crop_box, grid_boxes, make_canvas, window_boxes,
-                                               _resize)
+from eclip_desktop.core.convis.windows import (
+    _resize,
+    centre_crop_box,
+    grid_boxes,
+    make_canvas,
+    window_boxes,
+)
 from eclip_desktop.core.wordnet import provider
-from eclip_desktop.core.wordnet.hierarchy import Hierarchy
 from tests.conftest import write_image
 
 SYSTEM = Path("/usr/share/wordnet")

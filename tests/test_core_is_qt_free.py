@@ -1,8 +1,11 @@
-"""The core must stay usable without a display: no Qt (or matplotlib) import anywhere in it."""
+"""The core must stay usable without a display: no Qt (or matplotlib) import
+anywhere in it."""
 import ast
 import pathlib
 import subprocess
 import sys
+
+import pytest
 
 CORE = pathlib.Path(__file__).resolve().parents[1] / "eclip_desktop" / "core"
 FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "superqt", "qtpy", "matplotlib")
@@ -21,6 +24,7 @@ def test_no_qt_import_statement_in_core():
     assert offenders == []
 
 
+@pytest.mark.slow
 def test_importing_every_core_module_loads_no_qt():
     modules = sorted("eclip_desktop." + ".".join(p.relative_to(CORE.parent).with_suffix("").parts)
                      for p in CORE.rglob("*.py") if p.name != "__init__.py")

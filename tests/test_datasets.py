@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eclip_desktop.core.datasets import (
+from eclip_desktop.core.errors import DatasetError, EclipError
+from eclip_desktop.core.evaluation.datasets import (
     VOC_CLASSES,
     EvalSample,
     decode_rle,
@@ -17,7 +18,6 @@ from eclip_desktop.core.datasets import (
     polygon_mask,
     rle_string_to_counts,
 )
-from eclip_desktop.core.errors import DatasetError, EclipError
 
 # ----------------------------------------------------------------------------- writers for fixtures
 

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 import torch
 
-from eclip_desktop.core.device import available_devices
-from eclip_desktop.core.engine import Engine
-from eclip_desktop.core.features import encode_dense
-from eclip_desktop.core.imageio import load_image
-from eclip_desktop.core.models import ModelSpec, load_model
+from eclip_desktop.core.explain.engine import Engine
+from eclip_desktop.core.io.imageio import load_image
+from eclip_desktop.core.model.device import available_devices
+from eclip_desktop.core.model.features import encode_dense
+from eclip_desktop.core.model.loading import ModelSpec, load_model
 
 DEVICES = [d for d in available_devices() if d != "auto"]
 

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from eclip_desktop.core.engine import Engine
 from eclip_desktop.core.errors import TextError
-from eclip_desktop.core.imageio import load_image
+from eclip_desktop.core.explain.engine import Engine
+from eclip_desktop.core.io.imageio import load_image
 from tests.conftest import write_image
 
 
@@ -60,8 +60,8 @@ def test_text_bank_validation_and_cache(tiny_engine):
 
 @pytest.mark.parametrize("arch", ["eclip-tiny-vit", pytest.param("ViT-B-16", marks=pytest.mark.slow)])
 def test_trimmed_text_encoding_equals_full_context(arch, tiny_handles):
-    from eclip_desktop.core.models import ModelSpec, load_model
-    from eclip_desktop.core.text import encode_text_trimmed
+    from eclip_desktop.core.model.loading import ModelSpec, load_model
+    from eclip_desktop.core.model.text import encode_text_trimmed
     h = tiny_handles[arch] if arch in tiny_handles else load_model(ModelSpec(arch, "random", "cpu"))
     tokens = h.tokenizer(["a cat", "a photo of a very small red bird on a branch", ""])
     full = h.model.encode_text(tokens)
@@ -70,8 +70,8 @@ def test_trimmed_text_encoding_equals_full_context(arch, tiny_handles):
 
 
 def test_bench_runs_and_reports_paired_ratios():
-    from eclip_desktop.core.bench import run_bench
-    from eclip_desktop.core.models import ModelSpec
+    from eclip_desktop.core.evaluation.bench import run_bench
+    from eclip_desktop.core.model.loading import ModelSpec
     result = run_bench(ModelSpec("eclip-tiny-vit", "random", "cpu"), repeats=2)
     assert len(result["rows"]) == 6
     for row in result["rows"].values():

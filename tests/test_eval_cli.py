@@ -10,8 +10,9 @@ import torch
 from safetensors.torch import load_file
 
 from eclip_desktop.cli import main
-from eclip_desktop.core import family
-from eclip_desktop.core.poolings import pooling_names
+from eclip_desktop.core.explain import engine as engine_mod
+from eclip_desktop.core.model import family
+from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.shapes.writer import write_voc
 
 TINY = ["--model", "eclip-tiny-vit", "--pretrained", "random", "--device", "cpu"]
@@ -110,7 +111,7 @@ def installed_family(trained_family_dir, monkeypatch):
 def test_family_engines_are_the_trained_siblings(installed_family):
     assert family.available_poolings() == ["native", "masked_max"]
     assert family.card("native")["architecture"] == "eclip-tiny-vit"
-    engines = family.engines_for("eclip-shapes", None, ["native", "masked_max"], "cpu")
+    engines = engine_mod.engines_for("eclip-shapes", None, ["native", "masked_max"], "cpu")
     assert list(engines) == ["native", "masked_max"]
     native, masked = engines["native"], engines["masked_max"]
     assert native is not masked and native.handle.model is not masked.handle.model

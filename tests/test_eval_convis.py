@@ -12,10 +12,8 @@ import numpy as np
 import pytest
 
 from eclip_desktop.cli import main
-from eclip_desktop.core import evaluate_convis as ec
 from eclip_desktop.core.convis import ConVis, WindowParams, shapes_concept_set
-from eclip_desktop.core.wordnet import provider
-from eclip_desktop.core.wordnet.hierarchy import Hierarchy
+from eclip_desktop.core.evaluation import convis_eval as ec
 from tests.conftest import write_image
 
 SYSTEM = Path("/usr/share/wordnet")
@@ -202,9 +200,9 @@ def _bad_cases(tmp_path):
 
 
 def test_eval_convis_bad_inputs_fail_in_one_line(hier, tmp_path, capsys, monkeypatch):
-    from eclip_desktop.core import family
+    from eclip_desktop.core.explain import engine as engine_mod
     # Every one of these must fail before a model loads.
-    monkeypatch.setattr(family, "engines_for", lambda *a, **k: pytest.fail("a model was loaded"))
+    monkeypatch.setattr(engine_mod, "engines_for", lambda *a, **k: pytest.fail("a model was loaded"))
     for name, (argv, words) in _bad_cases(tmp_path).items():
         rc, _, err = run(["eval", *argv, *TINY], capsys)
         assert rc == 1, name

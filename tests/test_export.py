@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from eclip_desktop.cli import main
-from eclip_desktop.core.batch_export import ExportRequest, run_export
-from eclip_desktop.core.engine import Engine
+from eclip_desktop.core.explain.engine import Engine
+from eclip_desktop.core.export.batch import ExportRequest, run_export
 from tests.conftest import write_image
 
 TINY = ["--model", "eclip-tiny-vit", "--pretrained", "random", "--device", "cpu"]

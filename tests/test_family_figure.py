@@ -5,7 +5,6 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-import torch
 from PIL import Image
 from safetensors.torch import save_file
 

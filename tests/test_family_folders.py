@@ -7,12 +7,13 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import write_image
 from test_app import WAIT_MS, make_window, settings, wait_for_map  # noqa: F401
+
 from eclip_desktop.cli import main
-from eclip_desktop.core import family
 from eclip_desktop.core.errors import ModelError
+from eclip_desktop.core.explain import engine as engine_mod
+from eclip_desktop.core.model import family
 
 
 def test_a_train_output_folder_is_a_family(trained_family_dir, tmp_path):
@@ -21,7 +22,7 @@ def test_a_train_output_folder_is_a_family(trained_family_dir, tmp_path):
     assert family.default_pooling(name) == "masked_max"
     spec = family.family_spec("native", "cpu", name=name)
     assert spec.architecture == "eclip-tiny-vit" and spec.pretrained == str(trained_family_dir / "native.safetensors")
-    engines = family.engines_for(name, None, ["native", "masked_max"], "cpu")
+    engines = engine_mod.engines_for(name, None, ["native", "masked_max"], "cpu")
     assert engines["native"].handle.weights != engines["masked_max"].handle.weights
     with pytest.raises(ModelError, match=r"family .* has no model trained with pooling 'avg' \(have: native, masked_max\)"):
         family.family_spec("avg", name=name)
@@ -34,7 +35,7 @@ def test_a_train_output_folder_is_a_family(trained_family_dir, tmp_path):
         (tmp_path / "empty").mkdir(exist_ok=True)
         assert not family.is_family(str(folder)) and family.available_poolings(str(folder)) == []
     with pytest.raises(ModelError, match=r"not a model family.*<pooling>.json card"):
-        family.engines_for(str(partial), None, ["native"], "cpu")
+        engine_mod.engines_for(str(partial), None, ["native"], "cpu")
     assert family.is_family("eclip-shapes") and not family.is_family("ViT-B-16")
 
 

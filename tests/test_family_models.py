@@ -4,22 +4,33 @@ import json
 
 import numpy as np
 import pytest
+from test_app import (  # noqa: F401
+    WAIT_MS,
+    make_window,
+    no_dangling_threads_or_timers,
+    settings,
+    wait_for_map,
+)
 
 from eclip_desktop.cli import main
-from eclip_desktop.core import family
-from eclip_desktop.core.evaluate import HELD_OUT_SEED, evaluate_maps, shapes_items, zero_shot_accuracy
-from eclip_desktop.core.poolings import pooling_names
+from eclip_desktop.core.evaluation.evaluate import (
+    HELD_OUT_SEED,
+    evaluate_maps,
+    shapes_items,
+    zero_shot_accuracy,
+)
+from eclip_desktop.core.explain import engine as engine_mod
+from eclip_desktop.core.model import family
+from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.shapes import class_names
 from eclip_desktop.core.training.recipe import FAMILY_ARCHITECTURE
-
-from test_app import WAIT_MS, make_window, no_dangling_threads_or_timers, settings, wait_for_map  # noqa: F401
 
 QUICK_SCENES = 200
 
 
 @pytest.fixture(scope="module")
 def engines():
-    return family.engines_for("eclip-shapes", None, pooling_names(), "cpu")
+    return engine_mod.engines_for("eclip-shapes", None, pooling_names(), "cpu")
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pytest
 from safetensors.torch import load_file, save_file
 
 from eclip_desktop.cli import main
-from eclip_desktop.core import family
-from eclip_desktop.core.poolings import pooling_names
+from eclip_desktop.core.model import family
+from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.training import family_run
 from eclip_desktop.core.training.trainer import TrainConfig, TrainingError, train
 
@@ -93,7 +93,8 @@ def test_resume_continues_the_interrupted_stage(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(family_run, "train", real_train)
     assert main(family_cmd(out, "--resume")) == 0
     err = capsys.readouterr().err
-    assert "continuing from step 2" in err and err.count("finished earlier") == 2  # base and native; avg resumes, max and masked_max start
+    # base and native were finished; avg resumes; max and masked_max start
+    assert "continuing from step 2" in err and err.count("finished earlier") == 2
     avg = json.loads((out / "avg.json").read_text())
     assert avg["history"][0]["step"] == 3 and avg["steps"] == 3  # continued, not restarted
     assert family.available_poolings(str(out)) == pooling_names()

@@ -5,9 +5,15 @@ object."""
 import pytest
 
 from eclip_desktop.app.state import ModelChoice
-from eclip_desktop.core import family
-from eclip_desktop.core.evaluate import HELD_OUT_SEED, evaluate_maps, shapes_items, zero_shot_accuracy
-from eclip_desktop.core.poolings import pooling_names
+from eclip_desktop.core.evaluation.evaluate import (
+    HELD_OUT_SEED,
+    evaluate_maps,
+    shapes_items,
+    zero_shot_accuracy,
+)
+from eclip_desktop.core.explain import engine as engine_mod
+from eclip_desktop.core.model import family
+from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.shapes import class_names
 
 VIT = "eclip-shapes-vit"
@@ -17,7 +23,7 @@ QUICK_SCENES = 100
 @pytest.fixture(scope="module")
 def quick():
     """ITSM on 100 held-out single-object scenes (seed 1000), zero-shot on 100 of seed 1001."""
-    engines = family.engines_for(VIT, None, ["avg", "masked_max"], "cpu")
+    engines = engine_mod.engines_for(VIT, None, ["avg", "masked_max"], "cpu")
     rows = {}
     for p, engine in engines.items():
         size = engine.handle.image_size
@@ -55,7 +61,7 @@ def test_quick_held_out_evaluation_matches_the_reported_claims(quick):
 
 
 def test_the_picker_lists_it(qtbot):
-    from eclip_desktop.app.model_picker import ModelPicker
+    from eclip_desktop.app.widgets.model_picker import ModelPicker
     picker = ModelPicker()
     qtbot.addWidget(picker)
     assert [picker.arch.itemText(i) for i in range(2)] == ["eclip-shapes", VIT]

@@ -3,10 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-from eclip_desktop.core.features import encode_dense, interpolate_grid_embedding, surgery_tokens
-from eclip_desktop.core.heatmap import minmax
-from eclip_desktop.core.methods import itsm, surgery
-from eclip_desktop.core.models import ModelSpec, load_model
+from eclip_desktop.core.explain.heatmap import minmax
+from eclip_desktop.core.explain.methods import itsm, surgery
+from eclip_desktop.core.model.features import (
+    encode_dense,
+    interpolate_grid_embedding,
+    surgery_tokens,
+)
+from eclip_desktop.core.model.loading import ModelSpec, load_model
 
 
 def _check_dense_matches_and_model_unchanged(handle, size_factor=1.5):
@@ -62,11 +66,11 @@ def test_positional_embedding_interpolation_is_a_copy():
 
 
 def test_surgery_paths(tiny_engine, photo):
-    from eclip_desktop.core.imageio import load_image
+    from eclip_desktop.core.io.imageio import load_image
     a = tiny_engine.analyse([load_image(photo)])[0]
     texts = tiny_engine.texts.encode(["a cat", "a dog", "a tree"])
     # The class token Surgery uses for its text weights is the vanilla one (== encode_image).
-    from eclip_desktop.core.analysis import preprocess
+    from eclip_desktop.core.explain.analysis import preprocess
     h = tiny_engine.handle
     ref = h.model.encode_image(preprocess(a.image.rgb, h.image_size, h.mean, h.std)[None])[0]
     assert torch.allclose(a.pooled, ref, atol=1e-5)

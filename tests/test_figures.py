@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from eclip_desktop.cli import main
-from eclip_desktop.core.grids import grid_figure, pooling_grid
-from eclip_desktop.core.models import ModelSpec, load_model
-from eclip_desktop.core.reproduce import reproduce_map
-from eclip_desktop.core.render import overlay
-from eclip_desktop.core.svg_figure import figure_svg
+from eclip_desktop.core.export.reproduce import reproduce_map
+from eclip_desktop.core.figures.grids import grid_figure, pooling_grid
+from eclip_desktop.core.figures.render import overlay
+from eclip_desktop.core.figures.svg import figure_svg
+from eclip_desktop.core.model.loading import ModelSpec, load_model
 from tests.conftest import write_image
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -168,7 +168,11 @@ def test_export_contour_layout_and_width(tmp_path, capsys):
 
 
 def test_figure_panel_outline_and_layout():
-    from eclip_desktop.core.figure_panel import compose_panel, parse_contour, threshold_mask
+    from eclip_desktop.core.figures.panel import (
+        compose_panel,
+        parse_contour,
+        threshold_mask,
+    )
     rgb = np.full((40, 60, 3), 128, np.uint8)
     values = np.zeros((40, 60), np.float32)
     values[10:30, 20:40] = 1.0

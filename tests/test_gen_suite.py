@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from eclip_desktop.cli import main
-from eclip_desktop.core.datasets import parse_dataset_arg
 from eclip_desktop.core.errors import DatasetError
+from eclip_desktop.core.evaluation.datasets import parse_dataset_arg
 from eclip_desktop.core.shapes import class_names, generate_scene
-from eclip_desktop.core.shapes.generalisation import (GEN_BACKGROUNDS, SIZE_RANGE, generate_gen_scene)
+from eclip_desktop.core.shapes.generalisation import GEN_BACKGROUNDS, SIZE_RANGE, generate_gen_scene
 
 
 def test_deterministic_by_seed_and_index():

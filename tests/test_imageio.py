@@ -8,9 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eclip_desktop.core import imageio
 from eclip_desktop.core.errors import EclipError, ImageLoadError
-from eclip_desktop.core.imageio import DEFAULT_MAX_PIXELS, LoadedImage, image_sha256, load_image
+from eclip_desktop.core.io import imageio
+from eclip_desktop.core.io.imageio import (
+    DEFAULT_MAX_PIXELS,
+    LoadedImage,
+    image_sha256,
+    load_image,
+)
 
 
 def _gradient_rgb(h=20, w=30):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from eclip_desktop.core.metrics import (
+from eclip_desktop.core.evaluation.metrics import (
     BOX_THETAS,
     THETA_GRID,
     ExplainabilityMeter,

@@ -4,9 +4,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from eclip_desktop.core import device as devmod
 from eclip_desktop.core.errors import DeviceError, ModelError
-from eclip_desktop.core.models import ModelSpec, list_pretrained_tags, load_model
+from eclip_desktop.core.model import device as devmod
+from eclip_desktop.core.model.loading import ModelSpec, list_pretrained_tags, load_model
 
 
 def test_auto_device_and_dtype_on_cpu(monkeypatch):

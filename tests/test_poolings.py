@@ -1,8 +1,13 @@
 import pytest
 import torch
 
-from eclip_desktop.core.imageio import load_image
-from eclip_desktop.core.poolings import (POOLINGS, expand_poolings, free_attention_mask, zero_shot)
+from eclip_desktop.core.io.imageio import load_image
+from eclip_desktop.core.model.poolings import (
+    POOLINGS,
+    expand_poolings,
+    free_attention_mask,
+    zero_shot,
+)
 
 
 @pytest.fixture
@@ -11,7 +16,7 @@ def analysis(tiny_engine, photo):
 
 
 def test_native_is_encode_image_and_others_follow_their_definition(analysis):
-    from eclip_desktop.core.analysis import preprocess
+    from eclip_desktop.core.explain.analysis import preprocess
     h = analysis.handle
     ref = h.model.encode_image(preprocess(analysis.image.rgb, h.image_size, h.mean, h.std)[None])[0]
     assert torch.allclose(analysis.readout("native").embedding, ref, atol=1e-5)

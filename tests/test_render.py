@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from eclip_desktop.core import render
-from eclip_desktop.core.render import (
+from eclip_desktop.core.figures import render
+from eclip_desktop.core.figures.render import (
     COLORMAPS,
     annotate,
     colorize,

@@ -262,7 +262,7 @@ def test_voc_writer(tmp_path):
         cls_arr = np.array(cls)
         assert np.array_equal(cls_arr, scene.class_mask())
         assert 255 not in cls_arr
-        for k, o in enumerate(scene.objects):
+        for o in scene.objects:
             assert np.all(cls_arr[o.mask] == class_names().index(o.shape) + 1)
         assert np.array_equal(np.array(obj), scene.instance_mask())
         jpg = np.array(Image.open(root / "JPEGImages" / f"{sid}.jpg"))

@@ -18,14 +18,18 @@ import numpy as np
 import open_clip
 import pytest
 import torch
+from conftest import CodeCarryingPickle, write_image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from conftest import CodeCarryingPickle, write_image
 from eclip_desktop.cli import main
 from eclip_desktop.core.errors import CancelledError, DatasetError
-from eclip_desktop.core.models import ModelSpec, load_model, register_project_configs
-from eclip_desktop.core.poolings import pooling_names
+from eclip_desktop.core.model.loading import (
+    ModelSpec,
+    load_model,
+    register_project_configs,
+)
+from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.training import trainer
 from eclip_desktop.core.training.data import caption_folder_data
 from eclip_desktop.core.training.trainer import TrainConfig, TrainingError, train
@@ -169,7 +173,11 @@ def test_bad_config_is_refused_before_work(tmp_path):
 
 
 def test_caption_kinds_objects_and_schedule_options():
-    from eclip_desktop.core.training.trainer import _lr_at, parse_caption_kinds, parse_objects
+    from eclip_desktop.core.training.trainer import (
+        _lr_at,
+        parse_caption_kinds,
+        parse_objects,
+    )
     assert parse_caption_kinds("all") is None
     assert parse_caption_kinds("name,template") == {"name": 1.0, "template": 1.0}
     assert parse_caption_kinds("name:0.6, gloss:0.4") == {"name": 0.6, "gloss": 0.4}
@@ -238,7 +246,7 @@ def test_cancel_then_resume_continues_from_the_checkpoint(tmp_path, monkeypatch)
 
 def test_a_running_checkpoint_can_be_explored_with_pretrained(tmp_path):
     # `eval/explain --pretrained <out>/<name>.ckpt.pt` reads the weights of a run that is still going
-    from eclip_desktop.core.models import ModelError, ModelSpec, load_model
+    from eclip_desktop.core.model.loading import ModelError, ModelSpec, load_model
     cfg = tiny(tmp_path, pooling="avg", name="run")
     with pytest.raises(CancelledError):
         train(cfg, cancelled=lambda: True)
@@ -407,6 +415,7 @@ def test_unusable_training_data_raises_dataset_error(tmp_path):
 # ----------------------------------------------------------------------------- torchrun / DDP
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_on_gloo(tmp_path, shapes_cache):
     torchrun = Path(sys.executable).with_name("torchrun")
     assert torchrun.is_file(), torchrun
@@ -464,7 +473,7 @@ def test_cli_train_rejects_bad_inputs(tmp_path, capsys):
 
 
 def test_cli_train_all_poolings_makes_a_family_folder(tmp_path, capsys):
-    from eclip_desktop.core import family
+    from eclip_desktop.core.model import family
     tiny = ["--model", "eclip-tiny-vit", "--scenes", "32", "--batch-size", "8", "--steps", "2", "--warmup", "1",
             "--eval-every", "0", "--checkpoint-every", "0", "--device", "cpu"]
     s1, s2 = tmp_path / "s1", tmp_path / "s2"

@@ -11,10 +11,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from eclip_desktop.cli import main
-from eclip_desktop.core.features import interpolate_grid_embedding
-from eclip_desktop.core.grid_ceiling import grid_ceiling, ideal_grid_map
 from eclip_desktop.core.errors import EclipError
-from eclip_desktop.core.models import register_project_configs
+from eclip_desktop.core.evaluation.grid_ceiling import grid_ceiling, ideal_grid_map
+from eclip_desktop.core.model.features import interpolate_grid_embedding
+from eclip_desktop.core.model.loading import register_project_configs
 from eclip_desktop.core.training.init_weights import load_resized
 from eclip_desktop.core.training.trainer import TrainConfig, TrainingError, train
 

@@ -29,7 +29,7 @@ def run(images=None, model: str | None = None, pretrained: str | None = None, de
     _limit_torch_threads()
 
     from eclip_desktop.app.main_window import MainWindow
-    from eclip_desktop.core.family import FAMILY, family_available
+    from eclip_desktop.core.model.family import FAMILY, family_available
     device = device or "auto"
     choice = "auto"
     if model:

@@ -15,26 +15,47 @@ from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QScrollArea,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
-from eclip_desktop.app.banner import MessageBanner
-from eclip_desktop.app.compute import MapRequest, MapResult, ModelLoaded, WorkerState, load_model_job, map_job
-from eclip_desktop.app.controls import ControlsPanel
-from eclip_desktop.app.convis_job import ConVisRequest, ConVisResult, convis_job
-from eclip_desktop.app.display_bar import DisplayBar
-from eclip_desktop.app.figure import FigureOptions
-from eclip_desktop.app.image_list import ImageList
-from eclip_desktop.app.jobs import Job, JobRunner
 from eclip_desktop.app.settings import AppSettings
 from eclip_desktop.app.state import LAYOUTS, AnalysisState, DisplayState, ModelChoice
-from eclip_desktop.app.status import StatusBar
-from eclip_desktop.app.views import POOLING_SHORT, SINGLE_MODEL_NOTE, ConVisPane, MapViews, Scene, needed_pairs
+from eclip_desktop.app.views.figure import FigureOptions
+from eclip_desktop.app.views.layouts import (
+    POOLING_SHORT,
+    SINGLE_MODEL_NOTE,
+    ConVisPane,
+    MapViews,
+    Scene,
+    needed_pairs,
+)
+from eclip_desktop.app.widgets.banner import MessageBanner
+from eclip_desktop.app.widgets.controls import ControlsPanel
+from eclip_desktop.app.widgets.display_bar import DisplayBar
+from eclip_desktop.app.widgets.image_list import ImageList
+from eclip_desktop.app.widgets.status import StatusBar
 from eclip_desktop.app.window_files import FilesMixin
-from eclip_desktop.app.wordnet_dock import WordNetDock
-from eclip_desktop.core.family import FAMILY, family_available
-from eclip_desktop.core.methods import method_names
-from eclip_desktop.core.models import ModelSpec
-from eclip_desktop.core.poolings import POOLING_LABELS, pooling_names
+from eclip_desktop.app.wordnet.dock import WordNetDock
+from eclip_desktop.app.workers.compute import (
+    MapRequest,
+    MapResult,
+    ModelLoaded,
+    WorkerState,
+    load_model_job,
+    map_job,
+)
+from eclip_desktop.app.workers.convis import ConVisRequest, ConVisResult, convis_job
+from eclip_desktop.app.workers.jobs import Job, JobRunner
+from eclip_desktop.core.explain.methods import method_names
+from eclip_desktop.core.model.family import FAMILY, family_available
+from eclip_desktop.core.model.loading import ModelSpec
+from eclip_desktop.core.model.poolings import POOLING_LABELS, pooling_names
 
 TEXT_DEBOUNCE_MS = 250
 NO_FAMILY_MESSAGE = ("No embedded model found \u2014 choose a model: an open_clip architecture with downloaded "

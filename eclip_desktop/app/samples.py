@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from eclip_desktop.core.models import RESOURCES
+from eclip_desktop.core.model.loading import RESOURCES
 
 SAMPLE_DIR = RESOURCES / "samples"
 SAMPLE = SAMPLE_DIR / "shapes_scene.png"

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eclip_desktop.app.state import LAYOUTS, AnalysisState, DisplayState, ModelChoice
-from eclip_desktop.core.atomic import atomic_write_json
 from eclip_desktop.core.errors import EclipError
+from eclip_desktop.core.io.atomic import atomic_write_json
 
 FORMAT = "eclip-desktop-session"
 VERSION = 1

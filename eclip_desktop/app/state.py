@@ -7,11 +7,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from eclip_desktop.core.family import available_poolings, family_label, family_spec, is_embedded, is_family
-from eclip_desktop.core.methods import method_names
-from eclip_desktop.core.models import ModelSpec
-from eclip_desktop.core.poolings import pooling_names
-from eclip_desktop.core.render import colormap_names
+from eclip_desktop.core.explain.methods import method_names
+from eclip_desktop.core.figures.render import colormap_names
+from eclip_desktop.core.model.family import (
+    available_poolings,
+    family_label,
+    family_spec,
+    is_embedded,
+    is_family,
+)
+from eclip_desktop.core.model.loading import ModelSpec
+from eclip_desktop.core.model.poolings import pooling_names
 
 LAYOUTS = {"side": "Side by side", "poolings": "Pooling grid", "prompts": "Prompt grid", "methods": "Method grid"}
 PERCENTILES = (100.0, 99.5, 99.0, 95.0, 90.0)

@@ -6,12 +6,31 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from eclip_desktop.app.compute import thumbnails_job
-from eclip_desktop.app.figure import (contribution_figure, convis_figure, export_convis, export_grid, export_job,
-                                      figure_job, grid_picture, grid_tiles, map_figure)
-from eclip_desktop.app.image_list import image_extensions, split_paths, to_qimage
-from eclip_desktop.app.jobs import Job
-from eclip_desktop.app.session import SUFFIX, Session, SessionError, load_session, save_session
+from eclip_desktop.app.session import (
+    SUFFIX,
+    Session,
+    SessionError,
+    load_session,
+    save_session,
+)
+from eclip_desktop.app.views.figure import (
+    contribution_figure,
+    convis_figure,
+    export_convis,
+    export_grid,
+    export_job,
+    figure_job,
+    grid_picture,
+    grid_tiles,
+    map_figure,
+)
+from eclip_desktop.app.widgets.image_list import (
+    image_extensions,
+    split_paths,
+    to_qimage,
+)
+from eclip_desktop.app.workers.compute import thumbnails_job
+from eclip_desktop.app.workers.jobs import Job
 
 SESSION_FILTER = "eclip-desktop sessions (*.eclip.json *.json);;All files (*)"
 
@@ -183,7 +202,7 @@ class FilesMixin:
         return True
 
     def _restore_concepts(self, s: Session) -> None:
-        from eclip_desktop.app.wordnet_service import BUILTIN_SETS
+        from eclip_desktop.app.wordnet.service import BUILTIN_SETS
         dock = self.wordnet_dock
         if s.concept_set != dock.key:
             if s.concept_set in BUILTIN_SETS:
@@ -214,7 +233,7 @@ class FilesMixin:
 
     def _shown_grid(self, model: str):
         """(grid kind, tiles, title lines) of a grid layout on screen, or None in the side-by-side view."""
-        from eclip_desktop.app.views import needed_pairs
+        from eclip_desktop.app.views.layouts import needed_pairs
         kinds = {"poolings": "pooling", "prompts": "prompt", "methods": "method"}
         if self.layout_name not in kinds or self.image_view is None:
             return None
@@ -264,7 +283,7 @@ class FilesMixin:
                            label="rendering figure \u2026"))
 
     def batch_export_dialog(self) -> None:
-        from eclip_desktop.app.batch_dialog import BatchExportDialog
+        from eclip_desktop.app.dialogs.batch import BatchExportDialog
         if getattr(self, "batch_dialog", None) is None:
             self.batch_dialog = BatchExportDialog(self)
         self.batch_dialog.show()
@@ -275,7 +294,7 @@ class FilesMixin:
         if parts is None:
             self.banner.show_message("Nothing to export yet: no map is shown.", "info", "export")
             return
-        from eclip_desktop.app.export_dialog import ExportMapDialog
+        from eclip_desktop.app.dialogs.export import ExportMapDialog
         dialog = ExportMapDialog(self, getattr(self, "_export_folder", "") or self.settings.last_dir(),
                                  self.figure_options)
         if dialog.exec() != ExportMapDialog.Accepted:

@@ -47,8 +47,12 @@ def main() -> int:
 
     from eclip_desktop.core.convis import ConVis, WindowParams
     from eclip_desktop.core.convis import gloss_bank as gb
-    from eclip_desktop.core.convis.windows import crop_windows, make_canvas, window_boxes
-    from eclip_desktop.core.models import ModelSpec, load_model
+    from eclip_desktop.core.convis.windows import (
+        crop_windows,
+        make_canvas,
+        window_boxes,
+    )
+    from eclip_desktop.core.model.loading import ModelSpec, load_model
     from eclip_desktop.core.wordnet.hierarchy import Hierarchy
 
     if args.threads:

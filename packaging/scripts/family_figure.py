@@ -17,15 +17,18 @@ import sys
 
 import numpy as np
 
-from eclip_desktop.core.atomic import atomic_save_image
-from eclip_desktop.core.engine import Engine
 from eclip_desktop.core.errors import EclipError
-from eclip_desktop.core.evaluate import HELD_OUT_SEED, _loaded
-from eclip_desktop.core.family import FAMILY, available_poolings, engines_for, family_label
-from eclip_desktop.core.grids import short_pooling
-from eclip_desktop.core.models import ModelSpec
-from eclip_desktop.core.poolings import pooling_names
-from eclip_desktop.core.render import annotate, overlay, side_by_side
+from eclip_desktop.core.evaluation.evaluate import HELD_OUT_SEED, loaded_image
+from eclip_desktop.core.explain.engine import Engine, engines_for
+from eclip_desktop.core.figures.render import annotate, overlay, side_by_side
+from eclip_desktop.core.io.atomic import atomic_save_image
+from eclip_desktop.core.model.family import (
+    FAMILY,
+    available_poolings,
+    family_label,
+)
+from eclip_desktop.core.model.loading import ModelSpec
+from eclip_desktop.core.model.poolings import pooling_names, short_pooling
 from eclip_desktop.core.shapes import generate_scene, prompt_for
 
 
@@ -77,7 +80,7 @@ def main(argv=None) -> int:
     rows = []
     for index in args.scenes:
         scene = generate_scene(HELD_OUT_SEED, index, size=args.size)
-        image = _loaded(scene.image, f"shapes:{HELD_OUT_SEED}:{index}")
+        image = loaded_image(scene.image, f"shapes:{HELD_OUT_SEED}:{index}")
         shape = scene.objects[0].shape
         prompt = prompt_for(shape)
         panels, captions = [scene.image], [f"scene {index}: \u201c{shape}\u201d"]

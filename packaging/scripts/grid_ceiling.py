@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from eclip_desktop.core.grid_ceiling import grid_ceiling
+from eclip_desktop.core.evaluation.grid_ceiling import grid_ceiling
 
 
 def main(argv=None) -> int:

@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     from eclip_desktop.app.main_window import MainWindow
     from eclip_desktop.app.settings import AppSettings
     from eclip_desktop.app.state import ModelChoice
-    from eclip_desktop.core.family import FAMILY, family_available
+    from eclip_desktop.core.model.family import FAMILY, family_available
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     if args.model:

@@ -17,10 +17,10 @@ import json
 import sys
 from pathlib import Path
 
-from eclip_desktop.core.engine import Engine
-from eclip_desktop.core.evaluate import evaluate_shapes
-from eclip_desktop.core.models import ModelSpec
-from eclip_desktop.core.poolings import pooling_names
+from eclip_desktop.core.evaluation.evaluate import evaluate_shapes
+from eclip_desktop.core.explain.engine import Engine
+from eclip_desktop.core.model.loading import ModelSpec
+from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.training import recipe
 from eclip_desktop.core.training.trainer import TrainConfig, train, update_card
 

@@ -18,9 +18,21 @@ import cv2
 import numpy as np
 import torch
 
-from eclip_desktop.core.convis.gloss_bank import GlossBank, default_batch_size, load_gloss_bank
-from eclip_desktop.core.convis.windows import (Coverage, WindowParams, centre_crop_box, coarse_rows,
-                                               crop_windows, make_canvas, window_boxes, _resize)
+from eclip_desktop.core.convis.gloss_bank import (
+    GlossBank,
+    default_batch_size,
+    load_gloss_bank,
+)
+from eclip_desktop.core.convis.windows import (
+    Coverage,
+    WindowParams,
+    _resize,
+    centre_crop_box,
+    coarse_rows,
+    crop_windows,
+    make_canvas,
+    window_boxes,
+)
 from eclip_desktop.core.errors import CancelledError, ConceptError
 
 Progress = Callable[[int, int, str], None]
@@ -261,10 +273,8 @@ class ConVis:
 
     def rank_matrix(self, image, params: WindowParams | None = None, progress: Progress | None = None,
                     cancelled: Cancelled | None = None) -> RankMatrix:
-        rm = None
-        for rm in self.iter_ranks(image, params, progress, cancelled, coarse_first=False):
-            pass
-        return rm
+        *_, last = self.iter_ranks(image, params, progress, cancelled, coarse_first=False)
+        return last
 
     # -- maps
 

@@ -17,10 +17,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from eclip_desktop.core.atomic import atomic_write_bytes
 from eclip_desktop.core.errors import CancelledError
-from eclip_desktop.core.paths import user_cache_dir
-from eclip_desktop.core.text import encode_text_trimmed
+from eclip_desktop.core.io.atomic import atomic_write_bytes
+from eclip_desktop.core.io.paths import user_cache_dir
+from eclip_desktop.core.model.text import encode_text_trimmed
 
 #: Bump when what a bank file holds or means changes; older files are then ignored.
 BANK_FORMAT = 1

@@ -25,6 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from eclip_desktop.core.io.paths import RESOURCES
+
 MIN_SIZE = 32
 # Beyond this the generator would mostly fail to place objects without heavy occlusion.
 MAX_OBJECTS = 6
@@ -79,7 +81,7 @@ def concepts_path() -> Path:
     env = os.environ.get(CONCEPTS_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "resources" / "shapes" / "concepts.json"
+    return RESOURCES / "shapes" / "concepts.json"
 
 
 @functools.lru_cache(maxsize=4)
@@ -384,7 +386,7 @@ _BACKGROUND_FN = {"plain": _bg_plain, "textured": _bg_textured, "cluttered": _bg
 # ----------------------------------------------------------------------------- arguments
 
 
-def _check_int(name: str, value, minimum: int) -> int:
+def check_int(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if value < minimum:
@@ -396,9 +398,9 @@ def _check_n_objects(n_objects) -> tuple[int, int]:
     if isinstance(n_objects, tuple) or isinstance(n_objects, list):
         if len(n_objects) != 2:
             raise ValueError(f"n_objects must be an int or a (min, max) pair, got {n_objects!r}")
-        lo, hi = (_check_int("n_objects", v, 1) for v in n_objects)
+        lo, hi = (check_int("n_objects", v, 1) for v in n_objects)
     else:
-        lo = hi = _check_int("n_objects", n_objects, 1)
+        lo = hi = check_int("n_objects", n_objects, 1)
     if lo > hi:
         raise ValueError(f"n_objects range is empty: min {lo} > max {hi}")
     if hi > MAX_OBJECTS:
@@ -430,9 +432,9 @@ def _check_scale(scale) -> tuple[float, float]:
     return lo, hi
 
 
-def _options(size=64, n_objects=(1, 3), background="mixed", caption_kinds=None,
+def scene_options(size=64, n_objects=(1, 3), background="mixed", caption_kinds=None,
              noise=3.0, scale=DEFAULT_SCALE):
-    size = _check_int("size", size, MIN_SIZE)
+    size = check_int("size", size, MIN_SIZE)
     if size > MAX_SIZE:
         raise ValueError(f"size must be at most {MAX_SIZE}, got {size}")
     n_range = _check_n_objects(n_objects)
@@ -574,9 +576,9 @@ def generate_scene(
     noise: standard deviation of Gaussian noise added to the finished image (0 for none);
     masks and ShapeObject.rgb describe the image before noise.
     """
-    seed = _check_int("seed", seed, 0)
-    index = _check_int("index", index, 0)
-    size, (lo, hi), background, weights, noise, scale = _options(
+    seed = check_int("seed", seed, 0)
+    index = check_int("index", index, 0)
+    size, (lo, hi), background, weights, noise, scale = scene_options(
         size, n_objects, background, caption_kinds, noise, scale)
 
     streams = np.random.SeedSequence([_STREAM_TAG, seed, index]).spawn(4)
@@ -614,8 +616,8 @@ def generate_scene(
 def iter_scenes(seed: int, start: int, count: int, **kw) -> Iterator[Scene]:
     """Scenes start, start+1, ... start+count-1 of the given seed; kw as for generate_scene."""
     # Checked here, not on the first next(), so a bad call fails where it is made.
-    _check_int("seed", seed, 0)
-    start = _check_int("start", start, 0)
-    count = _check_int("count", count, 0)
-    _options(**kw)
+    check_int("seed", seed, 0)
+    start = check_int("start", start, 0)
+    count = check_int("count", count, 0)
+    scene_options(**kw)
     return (generate_scene(seed, index, **kw) for index in range(start, start + count))

@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from eclip_desktop.core.shapes.world import Scene, _check_int, _options, class_names, iter_scenes, synset_for
+from eclip_desktop.core.shapes.world import (
+    Scene,
+    check_int,
+    class_names,
+    iter_scenes,
+    scene_options,
+    synset_for,
+)
 
 ID_PREFIX = "shapes_"
 # VOC reserves 255 for "void" (the unlabelled border around each object in the
@@ -135,10 +142,10 @@ def write_voc(out_dir: str | Path, seed: int, count: int, size: int = 64, *, sta
     manifest.jsonl                 per id: caption, caption target, objects with boxes and colours
     kw: scene options for generate_scene (n_objects, background, caption_kinds, noise, scale).
     """
-    seed = _check_int("seed", seed, 0)
-    count = _check_int("count", count, 0)
-    start = _check_int("start", start, 0)
-    _options(size=size, **kw)
+    seed = check_int("seed", seed, 0)
+    count = check_int("count", count, 0)
+    start = check_int("start", start, 0)
+    scene_options(size=size, **kw)
     if split is not None and not re.fullmatch(r"[A-Za-z0-9_-]+", str(split)):
         raise ValueError(f"split must be a plain name such as 'train' or 'val', got {split!r}")
     if not 0.0 <= float(val_fraction) <= 1.0:
@@ -190,10 +197,10 @@ def write_captions(out_dir: str | Path, seed: int, count: int, size: int = 64, *
     caption_kind, caption_synset, caption_objects and objects [{shape, synset, color, box, ...}].
     kw: scene options for generate_scene (n_objects, background, caption_kinds, noise, scale).
     """
-    seed = _check_int("seed", seed, 0)
-    count = _check_int("count", count, 0)
-    start = _check_int("start", start, 0)
-    _options(size=size, **kw)
+    seed = check_int("seed", seed, 0)
+    count = check_int("count", count, 0)
+    start = check_int("start", start, 0)
+    scene_options(size=size, **kw)
 
     root = Path(out_dir)
     _claim_directory(root, "captions", seed, size, kw)

@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image
 
 from eclip_desktop.core.errors import DatasetError, ImageLoadError
-from eclip_desktop.core.imageio import load_image
-from eclip_desktop.core.paths import user_cache_dir
+from eclip_desktop.core.io.imageio import load_image
+from eclip_desktop.core.io.paths import user_cache_dir
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -69,7 +69,7 @@ def _read_manifest(path: Path) -> list[tuple[Path, str, str | None]]:
                     rec = json.loads(line)
                     rows.append((base / rec["image"], str(rec["caption"]), None))
                 except (ValueError, KeyError, TypeError) as exc:
-                    raise DatasetError(f"{path}:{n}: expected a JSON object with 'image' and 'caption' ({exc})")
+                    raise DatasetError(f"{path}:{n}: expected a JSON object with 'image' and 'caption' ({exc})") from None
         else:
             with path.open(newline="", encoding="utf-8") as f:
                 reader = csv.DictReader(f)

@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from eclip_desktop.core.training.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
-from eclip_desktop.core.training.checkpoint import read_checkpoint
+from eclip_desktop.core.model.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
+from eclip_desktop.core.model.checkpoint import read_checkpoint
 from eclip_desktop.core.training.trainer import TrainConfig, TrainingError, train, update_card
 
 BASE_DIR = "base"

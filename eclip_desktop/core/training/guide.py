@@ -50,7 +50,7 @@ def weights_pooling(pretrained: str) -> tuple[str | None, str]:
         except (OSError, ValueError):
             pass
     if path.name.endswith(".ckpt.pt"):
-        from eclip_desktop.core.training.checkpoint import read_checkpoint
+        from eclip_desktop.core.model.checkpoint import read_checkpoint
         try:
             pooling = read_checkpoint(path).get("pooling")
             if isinstance(pooling, str) and pooling:
@@ -64,7 +64,7 @@ def architecture_kind(architecture: str) -> str:
     """'resnet' or 'vit' from the open_clip config (no model is built)."""
     import open_clip
 
-    from eclip_desktop.core.models import register_project_configs
+    from eclip_desktop.core.model.loading import register_project_configs
     register_project_configs()
     config = open_clip.get_model_config(architecture) or {}
     layers = config.get("vision_cfg", {}).get("layers")

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from eclip_desktop.core.errors import EclipError
-from eclip_desktop.core.features import interpolate_grid_embedding
-from eclip_desktop.core.training.checkpoint import read_checkpoint
+from eclip_desktop.core.model.checkpoint import read_checkpoint
+from eclip_desktop.core.model.features import interpolate_grid_embedding
 
 _POSITIONAL = ("visual.positional_embedding", "visual.attnpool.positional_embedding")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from eclip_desktop.core.features import dense_forward
-from eclip_desktop.core.poolings import free_attention_mask
+from eclip_desktop.core.model.features import dense_forward
+from eclip_desktop.core.model.poolings import free_attention_mask
 
 
 def pooled_for_training(visual, kind: str, pixels: torch.Tensor, pooling: str, tau: str = "mean",

@@ -25,16 +25,21 @@ import torch.distributed as dist
 from safetensors.torch import save_file
 
 from eclip_desktop import __version__
-from eclip_desktop.core.atomic import atomic_write_json, ensure_writable_dir
-from eclip_desktop.core.device import resolve_device
 from eclip_desktop.core.errors import CancelledError, EclipError
-from eclip_desktop.core.models import (ModelSpec, load_model, quiet_open_clip, register_project_configs,
-                                      visual_kind)
-from eclip_desktop.core.poolings import pooling_names
-from eclip_desktop.core.text import encode_text_trimmed
+from eclip_desktop.core.io.atomic import atomic_write_json, ensure_writable_dir
+from eclip_desktop.core.model.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
+from eclip_desktop.core.model.checkpoint import read_checkpoint, write_checkpoint
+from eclip_desktop.core.model.device import resolve_device
+from eclip_desktop.core.model.loading import (
+    ModelSpec,
+    load_model,
+    quiet_open_clip,
+    register_project_configs,
+    visual_kind,
+)
+from eclip_desktop.core.model.poolings import pooling_names
+from eclip_desktop.core.model.text import encode_text_trimmed
 from eclip_desktop.core.training import recipe
-from eclip_desktop.core.training.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
-from eclip_desktop.core.training.checkpoint import read_checkpoint, write_checkpoint
 from eclip_desktop.core.training.data import caption_folder_data, shapes_training_data
 from eclip_desktop.core.training.init_weights import load_resized
 from eclip_desktop.core.training.objective import contrastive_loss, pooled_for_training
@@ -248,7 +253,7 @@ class ZeroShotProbe:
     """Top-1 shape accuracy on held-out single-object scenes, with the pooling being trained."""
 
     def __init__(self, tokenizer, size: int, device, count: int = 256):
-        from eclip_desktop.core.evaluate import HELD_OUT_SEED
+        from eclip_desktop.core.evaluation.evaluate import HELD_OUT_SEED
         from eclip_desktop.core.shapes import class_names, generate_scene, prompt_for
         scenes = [generate_scene(HELD_OUT_SEED + 1, i, size=size, n_objects=1) for i in range(count)]
         self.classes = class_names()

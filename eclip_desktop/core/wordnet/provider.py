@@ -29,8 +29,6 @@ pays for importing it.
 """
 from __future__ import annotations
 
-from eclip_desktop.core.paths import user_cache_dir, user_data_dir  # noqa: F401  (re-exported)
-
 import os
 import re
 import shutil
@@ -44,6 +42,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from eclip_desktop.core.errors import WordNetError
+from eclip_desktop.core.io.paths import user_cache_dir, user_data_dir  # noqa: F401  (re-exported)
 
 #: The lexicographer files of WordNet 3.0, in file-number order (lexnames(5WN)).
 #: The index is the number stored in every data.* line, so the order is fixed.

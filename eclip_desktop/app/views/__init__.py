@@ -1,0 +1,1 @@
+"""What the window shows: image and map panes, tile grids, display maths, figures."""

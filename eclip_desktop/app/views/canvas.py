@@ -1,0 +1,177 @@
+"""One image with its heatmap and threshold outline inside a pyqtgraph ViewBox.
+
+Coordinates are the full-size image's pixels (previews are stretched over that rectangle), the
+y axis points down so pictures are upright, and the aspect ratio is locked.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsPathItem
+
+from eclip_desktop.app.state import DisplayState
+from eclip_desktop.app.views.display import clip_levels, outlines, threshold_mask
+from eclip_desktop.core.figures.render import colormap_lut
+
+BACKGROUND = "#1e1e1e"
+
+
+def configure_viewbox(vb: pg.ViewBox) -> None:
+    vb.invertY(True)
+    vb.setAspectLocked(True)
+    vb.setMenuEnabled(False)
+    vb.setDefaultPadding(0.01)
+
+
+class MapCanvas:
+    def __init__(self, vb: pg.ViewBox):
+        configure_viewbox(vb)
+        self.vb = vb
+        self.base = pg.ImageItem(axisOrder="row-major")
+        self.heat = pg.ImageItem(axisOrder="row-major")
+        self.heat.setZValue(1)
+        self.outline = QGraphicsPathItem()
+        pen = QPen(QColor(255, 255, 255))
+        pen.setWidthF(2.0)
+        pen.setCosmetic(True)  # the same 2 screen pixels at any zoom
+        self.outline.setPen(pen)
+        self.outline.setZValue(2)
+        self.note = pg.TextItem(color=(220, 220, 220), anchor=(0.5, 0.5))
+        self.note.setZValue(3)
+        for item in (self.base, self.heat, self.outline, self.note):
+            vb.addItem(item)
+        self.size: tuple[int, int] | None = None  # full-size width, height
+        self.values: np.ndarray | None = None  # full-size map for the cursor readout
+        self.preview: np.ndarray | None = None
+        self.raw_range: tuple[float, float] | None = None
+        self._lut_name = ""
+
+    # --- content -------------------------------------------------------------------------
+
+    def set_image(self, rgb: np.ndarray | None, width: int = 0, height: int = 0) -> None:
+        if rgb is None:
+            self.base.clear()
+            self.size = None
+            self._place_note()
+            return
+        new_size = (int(width), int(height))
+        self.base.setImage(rgb, autoLevels=False, levels=(0, 255))
+        self.base.setRect(QRectF(0, 0, *new_size))
+        if new_size != self.size:
+            self.size = new_size
+            # Auto-range follows resizes until the user pans or zooms (pyqtgraph turns it off then).
+            self.vb.enableAutoRange()
+        self._place_note()
+
+    def set_map(self, preview: np.ndarray | None, full: np.ndarray | None, display: DisplayState,
+                raw_range: tuple[float, float] | None = None, note: str = "") -> None:
+        """Show a map (None hides it and shows `note` instead, e.g. "computing …")."""
+        self.preview, self.values, self.raw_range = preview, full, raw_range
+        if preview is None:
+            self.heat.clear()
+            self.outline.setPath(QPainterPath())
+        else:
+            self.heat.setImage(preview, autoLevels=False, levels=(0.0, 1.0))
+            if self.size:
+                self.heat.setRect(QRectF(0, 0, *self.size))
+        self.set_note(note)
+        self.apply_display(display)
+
+    def set_note(self, text: str) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+        self._place_note()
+
+    def _place_note(self) -> None:
+        w, h = self.size or (1, 1)
+        self.note.setPos(QPointF(w / 2, h / 2))
+
+    # --- display ---------------------------------------------------------------------------
+
+    def apply_display(self, display: DisplayState) -> None:
+        if display.colormap != self._lut_name:
+            self.heat.setLookupTable(colormap_lut(display.colormap))
+            self._lut_name = display.colormap
+        self.heat.setOpacity(display.opacity)
+        if self.preview is None:
+            return
+        self.heat.setLevels(clip_levels(self.preview, display.percentile))
+        self.outline.setPath(self._outline_path(threshold_mask(self.preview, display)))
+
+    def _outline_path(self, mask) -> QPainterPath:
+        path = QPainterPath()
+        if mask is None or self.size is None:
+            return path
+        sx = self.size[0] / mask.shape[1]
+        sy = self.size[1] / mask.shape[0]
+        for poly in outlines(mask):
+            path.moveTo(poly[0, 0] * sx, poly[0, 1] * sy)
+            for x, y in poly[1:]:
+                path.lineTo(x * sx, y * sy)
+        return path
+
+    def has_map(self) -> bool:
+        return self.heat.image is not None and self.preview is not None
+
+    def outline_visible(self) -> bool:
+        return not self.outline.path().isEmpty()
+
+    # --- cursor ----------------------------------------------------------------------------
+
+    def contains_scene_pos(self, pos) -> bool:
+        return self.vb.sceneBoundingRect().contains(pos)
+
+    def readout(self, scene_pos) -> str:
+        """'x, y: value' for the status bar, or '' outside the image."""
+        if self.size is None:
+            return ""
+        p = self.vb.mapSceneToView(scene_pos)
+        x, y = int(np.floor(p.x())), int(np.floor(p.y()))
+        w, h = self.size
+        if not (0 <= x < w and 0 <= y < h):
+            return ""
+        text = f"x {x}, y {y}"
+        if self.values is not None and self.values.shape[:2] == (h, w):
+            v = float(self.values[y, x])
+            text += f"  map {v:.3f}"
+            if self.raw_range is not None:
+                lo, hi = self.raw_range
+                # Linear in the normalised value: the map is a min-max stretch of the raw scores.
+                text += f"  (raw \u2248 {lo + v * (hi - lo):.4f})"
+        return text
+
+    def reset_zoom(self) -> None:
+        self.vb.enableAutoRange()
+
+
+def make_view(glw: pg.GraphicsLayoutWidget, row: int, col: int) -> MapCanvas:
+    vb = glw.addViewBox(row=row, col=col)
+    return MapCanvas(vb)
+
+
+def link(canvases: list[MapCanvas]) -> None:
+    """Pan and zoom by hand in one view and the others follow.
+
+    pyqtgraph's setXLink/setYLink line views up by screen position, which shifts tiles that sit
+    one above the other; copying the range keeps the same image region in every tile.
+    """
+    boxes = [c.vb for c in canvases]
+    for vb in boxes:
+        if getattr(vb, "_eclip_linked", None) is not None:
+            vb.sigRangeChangedManually.disconnect(vb._eclip_linked)
+
+        def follow(_mask, source=vb):
+            x, y = source.viewRange()
+            for other in boxes:
+                if other is not source:
+                    other.setRange(xRange=x, yRange=y, padding=0)
+        vb._eclip_linked = follow
+        vb.sigRangeChangedManually.connect(follow)
+
+
+def style_graphics(glw: pg.GraphicsLayoutWidget) -> None:
+    glw.setBackground(BACKGROUND)
+    glw.ci.setContentsMargins(4, 4, 4, 4)
+    glw.setFocusPolicy(Qt.NoFocus)  # keep keys (1-4, PgUp/PgDn) going to the window

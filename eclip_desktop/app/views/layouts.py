@@ -1,0 +1,229 @@
+"""What each layout shows, composed from the computed maps and the plain states.
+
+Titles name the map's own text (from the Heatmap), never the editor's current lines, so a label
+can not drift from the picture it describes while new maps are being computed.
+"""
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QStackedWidget
+
+from eclip_desktop.app.state import AnalysisState, DisplayState, ModelChoice
+from eclip_desktop.app.views.side_by_side import SideBySideView
+from eclip_desktop.app.views.tiles import TileContent, TileGrid
+from eclip_desktop.app.workers.compute import ImageView, MapSet
+from eclip_desktop.core.explain.methods import METHODS, method_names
+from eclip_desktop.core.model.poolings import POOLING_LABELS, POOLING_SHORT, pooling_names
+
+OPTION_NAMES = {"vv": "v-v path", "feature": "feature surgery"}
+FLAT_SPAN = 0.01  # raw cosine spans below this are stretched noise, and the caption says so
+SINGLE_MODEL_NOTE = ("One model: its similarity map (ITSM) is the same under every pooling readout; the "
+                     "readout changes the zero-shot scores and where the pooled embedding takes its "
+                     "evidence. The ITSM itself needs a model trained with that pooling.")
+
+
+def layout_poolings(model: ModelChoice | None) -> list[str]:
+    return model.poolings() if model is not None else pooling_names()
+
+
+def needed_pairs(layout: str, analysis: AnalysisState, model: ModelChoice | None) -> list[tuple[str, str]]:
+    if layout == "methods":
+        return [(m, analysis.pooling) for m in method_names()]
+    if layout == "poolings":
+        return [(analysis.method, p) for p in layout_poolings(model)]
+    return [(analysis.method, analysis.pooling)]
+
+
+def raw_caption(raw_range) -> str:
+    lo, hi = raw_range
+    text = f"raw similarity [{lo:.3f}, {hi:.3f}]"
+    if hi - lo < FLAT_SPAN:
+        text += " \u2014 near-constant: the colours stretch a tiny difference"
+    return text
+
+
+def contribution_caption(values) -> str:
+    if float(values.max()) - float(values.min()) < 1e-6:
+        return "uniform: every location contributes equally"
+    return "share of the pooled embedding's evidence per location"
+
+
+def _bars(ms: MapSet, shown: int, title: str) -> dict:
+    return {"labels": [h.text for h in ms.heatmaps], "probabilities": ms.scores["probability"],
+            "cosines": ms.scores["cosine"], "shown": shown, "title": title}
+
+
+@dataclass
+class ConVisPane:
+    """A WordNet synset's ConVis map for the side-by-side map pane (instead of the prompt's map)."""
+
+    title: str
+    preview: np.ndarray | None = None  # None: not computed yet, `note` says why
+    values: np.ndarray | None = None
+    caption: str = ""
+    note: str = ""
+
+
+@dataclass
+class Scene:
+    """Everything one render needs."""
+
+    image: ImageView | None
+    maps: dict
+    analysis: AnalysisState
+    display: DisplayState
+    model: ModelChoice | None
+    note: str  # what a pane without a map says
+    image_note: str = ""  # what the image pane says while there is no picture
+    convis: ConVisPane | None = None  # set while the side-by-side view shows a ConVis map
+
+
+class MapViews(QStackedWidget):
+    cursor_text = Signal(str)
+    shown_clicked = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.side = SideBySideView()
+        self.grid = TileGrid()
+        self.addWidget(self.side)
+        self.addWidget(self.grid)
+        self.side.cursor_text.connect(self.cursor_text)
+        self.grid.cursor_text.connect(self.cursor_text)
+        self.side.scores.row_clicked.connect(self.shown_clicked)
+        self.layout_name = "side"
+
+    def canvases(self):
+        return self.side.canvases() if self.layout_name == "side" else self.grid.canvases()
+
+    def reset_zoom(self) -> None:
+        for c in self.canvases():
+            c.reset_zoom()
+
+    def apply_display(self, display: DisplayState) -> None:
+        (self.side if self.layout_name == "side" else self.grid).apply_display(display)
+
+    def render(self, layout: str, s: Scene) -> None:
+        self.layout_name = layout
+        if layout == "side":
+            self.setCurrentWidget(self.side)
+            self._render_side(s)
+            return
+        self.setCurrentWidget(self.grid)
+        header, tiles = {"poolings": self._pooling_tiles, "prompts": self._prompt_tiles,
+                         "methods": self._method_tiles}[layout](s)
+        self.grid.set_tiles(header, tiles, s.image, s.display)
+
+    # --- side by side ------------------------------------------------------------------------
+
+    def _render_side(self, s: Scene) -> None:
+        a, d = s.analysis, s.display
+        side = self.side
+        for canvas in side.canvases():
+            if s.image is None:
+                canvas.set_image(None)
+            else:
+                canvas.set_image(s.image.preview, s.image.width, s.image.height)
+        left = f"{os.path.basename(s.image.path)}  ({s.image.width}\u00d7{s.image.height})" if s.image else ""
+        side.image.set_map(None, None, d, note="" if s.image else s.image_note)
+        ms = s.maps.get((a.method, a.pooling))
+        pooling = POOLING_SHORT.get(a.pooling, a.pooling)
+        if s.convis is not None:
+            cv = s.convis
+            side.map.set_map(cv.preview, cv.values, d, note="" if cv.preview is not None else cv.note)
+            side.set_titles(left, cv.title, cv.caption)
+            # The prompt scores belong to the ITSM; under a concept map they would read as its scores.
+            side.scores.clear("ConVis \u00b7 pick a Method under Controls to return to the prompts")
+        elif ms is None:
+            side.map.set_map(None, None, d, note=s.note)
+            side.set_titles(left, f"{METHODS[a.method].label} \u00b7 pooling: {pooling}")
+            side.scores.clear()
+        else:
+            t = min(a.shown_index(), len(ms.heatmaps) - 1)
+            hm = ms.heatmaps[t]
+            if d.show_contribution:
+                side.map.set_map(ms.contribution_preview, ms.contribution, d)
+                side.set_titles(left, f"contribution \u00b7 {pooling}",
+                                contribution_caption(ms.contribution_preview))
+            else:
+                side.map.set_map(ms.previews[t], hm.values, d, hm.raw_range)
+                side.set_titles(left, f"{METHODS[ms.method].label} \u00b7 \u201c{hm.text}\u201d \u00b7 {pooling}",
+                                raw_caption(hm.raw_range))
+            trained = " (model trained with it)" if ms.trained_with_pooling else ""
+            pooling = POOLING_LABELS.get(a.pooling, a.pooling)
+            bars = _bars(ms, t, f"zero-shot probability over the prompts \u00b7 pooling: {pooling}{trained}")
+            side.scores.set_scores(bars["labels"], bars["probabilities"], bars["cosines"], t, bars["title"])
+        side.apply_display(d)
+
+    # --- grids ---------------------------------------------------------------------------------
+
+    def _pooling_tiles(self, s: Scene):
+        a, tiles = s.analysis, []
+        family = s.model is not None and s.model.family
+        if family:
+            header = ("<b>One model per pooling</b>: each tile is the model trained with "
+                      "that pooling, so its similarity map differs \u2014 the semantic shift.")
+        else:
+            header = f"<b>{SINGLE_MODEL_NOTE}</b> Tiles show each pooling's contribution map."
+        for p in layout_poolings(s.model):
+            ms = s.maps.get((a.method, p))
+            label = POOLING_LABELS.get(p, p)
+            if ms is None:
+                tiles.append(TileContent(label, None, note=s.note, highlight=p == a.pooling))
+                continue
+            t = min(a.shown_index(), len(ms.heatmaps) - 1)
+            hm = ms.heatmaps[t]
+            if family and not s.display.show_contribution:
+                content = TileContent(f"{label} \u00b7 \u201c{hm.text}\u201d", ms.previews[t], hm.values,
+                                      hm.raw_range, caption=raw_caption(hm.raw_range))
+            else:
+                content = TileContent(f"{label} \u00b7 contribution", ms.contribution_preview, ms.contribution,
+                                      caption=contribution_caption(ms.contribution_preview))
+            content.bars = _bars(ms, t, "zero-shot probability")
+            content.highlight = p == a.pooling
+            tiles.append(content)
+        return header, tiles
+
+    def _prompt_tiles(self, s: Scene):
+        a = s.analysis
+        ms = s.maps.get((a.method, a.pooling))
+        pooling = POOLING_LABELS.get(a.pooling, a.pooling)
+        header = f"{METHODS[a.method].label} \u00b7 pooling: {pooling} \u00b7 one tile per prompt"
+        if ms is None:
+            return header, [TileContent(f"\u201c{t}\u201d", None, note=s.note) for t in a.texts]
+        tiles = []
+        shown = min(a.shown_index(), len(ms.heatmaps) - 1)
+        for i, hm in enumerate(ms.heatmaps):
+            prob, cos = ms.scores["probability"][i], ms.scores["cosine"][i]
+            tiles.append(TileContent(f"\u201c{hm.text}\u201d", ms.previews[i], hm.values, hm.raw_range,
+                                     caption=f"p = {prob:.3f} \u00b7 cos = {cos:.3f} \u00b7 {raw_caption(hm.raw_range)}",
+                                     highlight=i == shown, tooltip=hm.text))
+        return header, tiles
+
+    def _method_tiles(self, s: Scene):
+        a = s.analysis
+        pooling = POOLING_LABELS.get(a.pooling, a.pooling)
+        tiles, text = [], None
+        for m in method_names():
+            ms = s.maps.get((m, a.pooling))
+            info = METHODS[m]
+            if ms is None:
+                tiles.append(TileContent(info.label, None, note=s.note, highlight=m == a.method))
+                continue
+            t = min(a.shown_index(), len(ms.heatmaps) - 1)
+            hm = ms.heatmaps[t]
+            text = hm.text
+            options = a.method_options(m)
+            opts = (" \u00b7 " + ", ".join(f"{OPTION_NAMES.get(k, k)} {'on' if v else 'off'}"
+                                           for k, v in options.items())) if options else ""
+            tiles.append(TileContent(info.label, ms.previews[t], hm.values, hm.raw_range,
+                                     caption=f"{info.description}{opts}\n{raw_caption(hm.raw_range)}",
+                                     highlight=m == a.method))
+        header = f"\u201c{html.escape(text)}\u201d \u00b7 pooling: {pooling} \u00b7 one tile per method" if text else \
+            f"pooling: {pooling} \u00b7 one tile per method"
+        return header, tiles

@@ -1,0 +1,1 @@
+"""The WordNet browser: dock, details, the service that loads the hierarchy."""

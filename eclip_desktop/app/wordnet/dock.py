@@ -1,0 +1,467 @@
+"""The WordNet browser dock: search, a lazily loaded hyponym tree, details with every hypernym path,
+concept-set filter, history, and "use as prompt".
+
+All WordNet work runs on the dock's own worker thread (wordnet_service.py), created only when the
+dock is first needed, so a window whose dock stays closed never loads WordNet. Each kind of request
+supersedes the older one of its kind; tree expansions get a kind per node so that opening two
+nodes quickly loads both.
+
+Selecting a synset also asks the window for its ConVis map of the current image (synset_selected);
+the window computes it on the model's worker and hands back a status line and the image's
+"concepts in this image" listing, which this dock only displays (clicking one selects it).
+"""
+from __future__ import annotations
+
+import itertools
+from html import escape
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QToolButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from eclip_desktop.app.wordnet.details import SynsetDetails
+from eclip_desktop.app.wordnet.service import (
+    ALL_NOUNS,
+    DEFAULT_SET,
+    ROOT,
+    SHAPES,
+    SetLoaded,
+    Unknown,
+    WordNetService,
+    short,
+    vocabulary_key,
+)
+from eclip_desktop.app.workers.jobs import Job, JobRunner
+from eclip_desktop.core.wordnet.hierarchy import SynsetInfo
+
+SEARCH_DEBOUNCE_MS = 200
+PROMPT_TEMPLATE = "a photo of a {lemma}."
+CONVIS_NOTE = "Selecting a synset shows its ConVis map of the current image in the map pane."
+OPEN_FILE = "__open__"
+NAME_ROLE = Qt.UserRole
+LOADED_ROLE = Qt.UserRole + 1
+
+
+class WordNetDock(QDockWidget):
+    synset_selected = Signal(str)
+    prompt_requested = Signal(str)  # a prompt line for the prompts editor
+    job_text = Signal(str)  # for the status bar
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent=None):
+        super().__init__("WordNet", parent)
+        self.setObjectName("wordnetDock")
+        self.service = WordNetService()
+        self.runner: JobRunner | None = None
+        self.key = DEFAULT_SET
+        self.info: SynsetInfo | None = None
+        self.history: list[str] = []
+        self.history_pos = -1
+        self.broken = ""  # the WordNetError message once WordNet proved missing
+        self._started = False
+        self._tree_key = DEFAULT_SET  # the concept set the tree was built from
+        # (record in history, re-root the tree, emit synset_selected) for the newest request
+        self._pending = (True, True, True)
+        self._node_seq = itertools.count()
+        self._nodes: dict[str, QTreeWidgetItem] = {}
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.timeout.connect(self.search_now)
+        self._build()
+        self.visibilityChanged.connect(lambda shown: shown and self.start())
+
+    # --- construction -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        root = QWidget()
+        box = QVBoxLayout(root)
+        box.setContentsMargins(6, 6, 6, 6)
+        box.setSpacing(4)
+
+        nav = QHBoxLayout()
+        self.act_back = self._shortcut("Back", "Alt+Left", self.back)
+        self.act_forward = self._shortcut("Forward", "Alt+Right", self.forward)
+        self.back_button, self.forward_button = QToolButton(), QToolButton()
+        for button, action, arrow in ((self.back_button, self.act_back, Qt.LeftArrow),
+                                      (self.forward_button, self.act_forward, Qt.RightArrow)):
+            button.setDefaultAction(action)
+            button.setArrowType(arrow)
+            nav.addWidget(button)
+        self.root_button = QToolButton()
+        self.root_button.setText("entity")
+        self.root_button.setToolTip("Show the tree from entity.n.01")
+        self.root_button.clicked.connect(lambda: self.set_tree_root(ROOT))
+        nav.addWidget(self.root_button)
+        self.concepts = QComboBox()
+        self.concepts.setToolTip("Which synsets the search, the tree and the subtree sizes cover")
+        self.concepts.addItem("Default concepts", DEFAULT_SET)
+        self.concepts.addItem("All nouns", ALL_NOUNS)
+        self.concepts.addItem("Shapes World classes", SHAPES)
+        self.concepts.addItem("Open vocabulary file\u2026", OPEN_FILE)
+        self.concepts.activated.connect(self._concepts_activated)
+        nav.addWidget(self.concepts, 1)
+        box.addLayout(nav)
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search a word, a synset name (dog.n.01) or a gloss; Enter opens it")
+        self.search.setClearButtonEnabled(True)
+        self.search.textEdited.connect(lambda _: self._search_timer.start(SEARCH_DEBOUNCE_MS))
+        self.search.returnPressed.connect(self._open_typed)
+        box.addWidget(self.search)
+
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.RichText)
+        self.message.setStyleSheet("background:#fff4ce; color:#5c4400; padding:4px; border-radius:3px;")
+        self.message.linkActivated.connect(self._message_link)
+        self.message.hide()
+        box.addWidget(self.message)
+
+        self.results = QListWidget()
+        # Hits are one line each; the tooltip carries the whole gloss, so clip instead of scrolling.
+        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.results.itemActivated.connect(self._result_chosen)
+        self.results.itemClicked.connect(self._result_chosen)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["hyponyms", "subtree"])
+        self.tree.setColumnWidth(0, 220)
+        self.tree.itemExpanded.connect(self._expanded)
+        self.tree.itemClicked.connect(lambda item, _c: self._tree_chosen(item))
+        self.tree.itemActivated.connect(lambda item, _c: self._tree_chosen(item))
+
+        self.details = SynsetDetails()
+        self.details.navigate.connect(lambda name: self.navigate(name))
+        detail_box = QWidget()
+        dv = QVBoxLayout(detail_box)
+        dv.setContentsMargins(0, 0, 0, 0)
+        dv.addWidget(self.details)
+        row = QHBoxLayout()
+        self.template = QLineEdit(PROMPT_TEMPLATE)
+        self.template.setToolTip("{lemma} becomes the synset's first lemma")
+        self.use_prompt = QPushButton("Use as prompt")
+        self.use_prompt.setToolTip("Add this synset's lemma to the prompts under Controls")
+        self.use_prompt.clicked.connect(self.use_as_prompt)
+        self.use_prompt.setEnabled(False)
+        row.addWidget(self.template, 1)
+        row.addWidget(self.use_prompt)
+        dv.addLayout(row)
+        self.convis_note = QLabel(CONVIS_NOTE)
+        self.convis_note.setWordWrap(True)
+        self.convis_note.setStyleSheet("color: gray;")
+        dv.addWidget(self.convis_note)
+        self.image_concepts_title = QLabel("<b>Concepts in this image</b>")
+        self.image_concepts_title.setToolTip("Top concepts of the set by ConVis map mass (the mean over the "
+                                             "image of how well the concept ranks); a click selects it")
+        dv.addWidget(self.image_concepts_title)
+        self.image_concepts = QListWidget()
+        self.image_concepts.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.image_concepts.setMinimumHeight(120)
+        self.image_concepts.itemClicked.connect(self._result_chosen)
+        self.image_concepts.itemActivated.connect(self._result_chosen)
+        dv.addWidget(self.image_concepts)
+        self.image_concepts_title.hide()
+        self.image_concepts.hide()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(detail_box)
+
+        split = QSplitter(Qt.Vertical)
+        for w in (self.results, self.tree, scroll):
+            split.addWidget(w)
+        split.setSizes([150, 260, 300])
+        box.addWidget(split, 1)
+        self.setWidget(root)
+        self._sync_history()
+
+    def _shortcut(self, text: str, keys: str, slot) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(keys))
+        action.setToolTip(f"{text} ({keys})")
+        # Only while the dock has focus: Alt+arrows mean other things in text fields elsewhere.
+        action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    # --- worker ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load WordNet on the worker and show entity.n.01 (once; later calls do nothing)."""
+        if self._started:
+            return
+        self._started = True
+        self.runner = JobRunner("wordnet", None, self)
+        self.runner.started.connect(lambda kind, label: label and self.job_text.emit(label))
+        self.runner.progressed.connect(lambda kind, text: self.job_text.emit(text))
+        self.runner.busy_changed.connect(self.busy_changed)
+        self.runner.succeeded.connect(self._succeeded)
+        self.runner.failed.connect(self._failed)
+        self._submit("wn-load", lambda ctx: self.service.load(ctx, self.key), "WordNet: loading \u2026")
+        # Opening the tab shows entity.n.01 without selecting it: a selection starts a ConVis job,
+        # which on first use encodes every gloss of the set (minutes for big models).
+        self.navigate(ROOT, select=False)
+
+    def _submit(self, kind: str, run, label: str = "") -> None:
+        if self.broken:
+            return
+        if self.runner is None:
+            self.start()
+        self.runner.submit(Job(kind, run, label))
+
+    def is_busy(self) -> bool:
+        return self.runner is not None and self.runner.is_busy()
+
+    def shutdown(self) -> None:
+        self._search_timer.stop()
+        if self.runner is not None:
+            self.runner.shutdown()
+
+    def _succeeded(self, kind: str, result) -> None:
+        if kind == "wn-load":
+            self._set_loaded(result)
+        elif kind == "wn-search":
+            self._show_hits(*result)
+        elif kind == "wn-details":
+            self._show_details(result)
+        elif kind == "wn-node":
+            self._show_node_size(*result)
+        elif kind.startswith("wn-children:"):
+            self._show_children(*result)
+
+    def _failed(self, kind: str, message: str) -> None:
+        if not self.service.loaded and not self.broken:
+            # Without the hierarchy nothing here can work; say why once and stop asking.
+            self.broken = message
+            for w in (self.search, self.concepts, self.results, self.tree, self.root_button):
+                w.setEnabled(False)
+        self.show_message(escape(message))
+        self.job_text.emit("WordNet unavailable" if self.broken else "")
+
+    # --- messages -------------------------------------------------------------------------------
+
+    def show_message(self, html: str) -> None:
+        self.message.setText(html)
+        self.message.setVisible(bool(html))
+
+    def _message_link(self, href: str) -> None:
+        self.navigate(href.removeprefix("synset:"))
+
+    # --- search ---------------------------------------------------------------------------------
+
+    def search_now(self) -> None:
+        query, key = self.search.text(), self.key
+        if not query.strip():
+            self.results.clear()
+            return
+        self._submit("wn-search", lambda ctx: self.service.search(ctx, query, key))
+
+    def _show_hits(self, query: str, hits) -> None:
+        if query != self.search.text():
+            return
+        self.results.clear()
+        for hit in hits:
+            item = QListWidgetItem(f"{hit.name}  \u00b7  {hit.lemma} \u2014 {hit.gloss}")
+            item.setData(NAME_ROLE, hit.name)
+            item.setToolTip(hit.gloss)
+            self.results.addItem(item)
+        if not hits:
+            self.results.addItem(QListWidgetItem("no match in this concept set"))
+
+    def _result_chosen(self, item: QListWidgetItem) -> None:
+        name = item.data(NAME_ROLE)
+        if name and (self.info is None or self.info.name != name):
+            self.navigate(name)
+
+    def _open_typed(self) -> None:
+        text = self.search.text().strip()
+        if text:
+            self.navigate(text)
+
+    # --- navigation and history ------------------------------------------------------------------
+
+    def navigate(self, text: str, record: bool = True, reroot: bool = True, select: bool = True) -> None:
+        """Show a synset (a name, or a word's first sense) in the details, and usually in the tree."""
+        key = self.key
+        self._pending = (record, reroot, select)
+        self._submit("wn-details", lambda ctx: self.service.details(ctx, text, key))
+
+    def _show_details(self, result) -> None:
+        if isinstance(result, Unknown):
+            links = ", ".join(f'<a href="synset:{escape(s)}">{escape(s.replace("_", " "))}</a>'
+                              for s in result.suggestions)
+            text = escape(result.message.split(" Did you mean:")[0])
+            self.show_message(text + (f"<br>Did you mean: {links}?" if links else ""))
+            return
+        record, reroot, select = self._pending
+        self.show_message("")
+        self.info = result
+        self.details.show_info(result)
+        self.use_prompt.setEnabled(True)
+        if record and (self.history_pos < 0 or self.history[self.history_pos] != result.name):
+            del self.history[self.history_pos + 1:]
+            self.history.append(result.name)
+            self.history_pos = len(self.history) - 1
+        self._sync_history()
+        if reroot:
+            self.set_tree_root(result.name, result.subtree_size)
+        if select:
+            self.synset_selected.emit(result.name)
+
+    def back(self) -> None:
+        if self.history_pos > 0:
+            self.history_pos -= 1
+            self._sync_history()
+            self.navigate(self.history[self.history_pos], record=False)
+
+    def forward(self) -> None:
+        if self.history_pos < len(self.history) - 1:
+            self.history_pos += 1
+            self._sync_history()
+            self.navigate(self.history[self.history_pos], record=False)
+
+    def _sync_history(self) -> None:
+        self.act_back.setEnabled(self.history_pos > 0)
+        self.act_forward.setEnabled(self.history_pos < len(self.history) - 1)
+
+    # --- tree -----------------------------------------------------------------------------------
+
+    def _item(self, name: str, size: int | None) -> QTreeWidgetItem:
+        word = name.rsplit(".", 2)[0].replace("_", " ")
+        item = QTreeWidgetItem([f"{word}  ({name})", "" if size is None else str(size)])
+        item.setData(0, NAME_ROLE, name)
+        item.setToolTip(0, name)
+        item.setTextAlignment(1, Qt.AlignRight | Qt.AlignVCenter)
+        if size is None or size > 1:
+            item.addChild(QTreeWidgetItem(["loading \u2026"]))  # a placeholder makes it expandable
+        return item
+
+    def set_tree_root(self, name: str, size: int | None = None) -> None:
+        self.tree.clear()
+        self._nodes.clear()
+        self._tree_key = self.key
+        item = self._item(name, size)
+        self.tree.addTopLevelItem(item)
+        if size is None:
+            key = self.key
+            self._submit("wn-node", lambda ctx: self.service.node(ctx, name, key))
+        item.setExpanded(True)
+
+    def _show_node_size(self, name: str, size: int) -> None:
+        top = self.tree.topLevelItem(0)
+        if top is not None and top.data(0, NAME_ROLE) == name:
+            top.setText(1, str(size))
+
+    def _expanded(self, item: QTreeWidgetItem) -> None:
+        if item.data(0, LOADED_ROLE):
+            return
+        item.setData(0, LOADED_ROLE, True)
+        name, key = item.data(0, NAME_ROLE), self.key
+        node = f"{next(self._node_seq)}"
+        self._nodes[node] = item
+        self._submit(f"wn-children:{node}", lambda ctx: (node,) + self.service.children(ctx, name, key))
+
+    def _show_children(self, node: str, name: str, children) -> None:
+        item = self._nodes.pop(node, None)
+        if item is None:
+            return  # the tree was rebuilt since
+        item.takeChildren()
+        item.addChildren([self._item(child, size) for child, size in children])
+
+    def _tree_chosen(self, item: QTreeWidgetItem) -> None:
+        name = item.data(0, NAME_ROLE)
+        if name and (self.info is None or self.info.name != name):
+            self.navigate(name, reroot=False)
+
+    # --- concept sets ---------------------------------------------------------------------------
+
+    def _select_key(self, key: str) -> None:
+        self.concepts.setCurrentIndex(max(self.concepts.findData(key), 0))
+
+    def _concepts_activated(self, index: int) -> None:
+        key = self.concepts.itemData(index)
+        if key == OPEN_FILE:
+            self._select_key(self.key)
+            path, _ = QFileDialog.getOpenFileName(self, "Open a vocabulary file", "",
+                                                  "Text files (*.txt);;All files (*)")
+            if path:
+                self.load_vocabulary(path)
+            return
+        self.use_concept_set(key)
+
+    def use_concept_set(self, key: str) -> None:
+        self.key = key
+        self._select_key(key)
+        self._submit("wn-load", lambda ctx: self.service.load(ctx, key), "WordNet: concept set \u2026")
+
+    def load_vocabulary(self, path: str) -> None:
+        """Use one word or synset per line of a file; rejected lines are listed in the message."""
+        key = vocabulary_key(path)
+        self._submit("wn-load", lambda ctx: self.service.load(ctx, key), "WordNet: reading the vocabulary \u2026")
+
+    def _set_loaded(self, loaded: SetLoaded) -> None:
+        if self.concepts.findData(loaded.key) < 0:
+            self.concepts.insertItem(self.concepts.count() - 1, f"{loaded.name} (file)", loaded.key)
+        changed = loaded.key != self._tree_key
+        self.key = loaded.key
+        self._select_key(loaded.key)
+        self.job_text.emit(f"WordNet: {loaded.size} synsets in \u2018{loaded.name}\u2019")
+        if loaded.rejected:
+            lines = "<br>".join(f"line {n}: {escape(text)} \u2014 {escape(reason)}"
+                                for n, text, reason in loaded.rejected[:8])
+            more = f"<br>\u2026 and {len(loaded.rejected) - 8} more" if len(loaded.rejected) > 8 else ""
+            self.show_message(f"{len(loaded.rejected)} line(s) of the file were not used:<br>{lines}{more}")
+        if changed:
+            self.set_tree_root(ROOT)
+            if self.search.text().strip():
+                self.search_now()
+
+    # --- ConVis (computed by the window; shown here) ----------------------------------------------
+
+    def set_convis_status(self, text: str) -> None:
+        self.convis_note.setText(text or CONVIS_NOTE)
+
+    def show_image_concepts(self, rows: list[dict] | None, image_name: str = "") -> None:
+        """rows: the core's concepts_in_image "by_mass" entries; None empties the list."""
+        self.image_concepts.clear()
+        shown = rows is not None
+        self.image_concepts_title.setVisible(shown)
+        self.image_concepts.setVisible(shown)
+        if not shown:
+            return
+        self.image_concepts_title.setText(f"<b>Concepts in this image</b> {escape(image_name)}")
+        for row in rows:
+            item = QListWidgetItem(f"{row['synset']}  \u00b7  {row['mass']:.3f} \u2014 {short(row['gloss'], 50)}")
+            item.setData(NAME_ROLE, row["synset"])
+            item.setToolTip(f"{row['gloss']}\nmap mass {row['mass']:.4f}, best rank {row['best_rank']}")
+            self.image_concepts.addItem(item)
+
+    # --- prompts --------------------------------------------------------------------------------
+
+    def prompt_text(self) -> str:
+        if self.info is None:
+            return ""
+        lemma = self.info.lemmas[0].replace("_", " ")
+        template = self.template.text().strip() or PROMPT_TEMPLATE
+        return template.replace("{lemma}", lemma) if "{lemma}" in template else f"{template} {lemma}"
+
+    def use_as_prompt(self) -> None:
+        text = self.prompt_text()
+        if text:
+            self.prompt_requested.emit(text)

@@ -1,0 +1,1 @@
+"""The worker thread and the jobs it runs off the UI thread."""

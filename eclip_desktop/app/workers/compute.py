@@ -1,0 +1,262 @@
+"""What the worker thread does: owns the engines and decoded images, answers map requests.
+
+Qt-free on purpose: each job is a plain function of a context that can say "stop" (cancel) and
+"here is part of the answer" (partial), so the same code is unit-tested without a thread.
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from eclip_desktop.app.state import ModelChoice
+from eclip_desktop.app.views.display import preview
+from eclip_desktop.core.explain.engine import Engine
+from eclip_desktop.core.explain.heatmap import Heatmap
+from eclip_desktop.core.io.imageio import LoadedImage, load_image
+from eclip_desktop.core.model.loading import ModelSpec, load_model
+from eclip_desktop.core.model.poolings import pooling_names
+
+PREVIEW_SIDE = 1280  # what the views draw; full-size maps stay for the cursor readout and export
+THUMB_SIDE = 96
+OOM_NOTICE = ("The GPU ran out of memory, so the model now runs on the CPU (slower). "
+              "Pick the GPU again in Device once memory is free, or use a smaller model.")
+
+
+class Context(Protocol):
+    state: "WorkerState"
+
+    def check(self) -> None: ...
+    def progress(self, text: str) -> None: ...
+    def partial(self, obj) -> None: ...
+    def let_others_run(self) -> None: ...
+
+
+@dataclass
+class ImageView:
+    """An image as the UI draws it: a preview in the coordinates of the full-size image."""
+
+    path: str
+    sha256: str
+    width: int
+    height: int
+    preview: np.ndarray  # uint8 h x w x 3
+
+
+@dataclass
+class MapSet:
+    """One method under one pooling for the whole label set."""
+
+    method: str
+    pooling: str
+    heatmaps: list[Heatmap]  # full size, one per text
+    previews: list[np.ndarray]
+    scores: dict  # {"cosine": [T], "probability": [T]} under this pooling
+    contribution: np.ndarray  # full size
+    contribution_preview: np.ndarray
+    trained_with_pooling: bool  # True for the family: the ITSM itself belongs to this pooling
+
+
+@dataclass(frozen=True)
+class MapRequest:
+    path: str
+    model: ModelChoice | None
+    pairs: tuple[tuple[str, str], ...]  # (method, pooling) the views need now
+    texts: tuple[str, ...]
+    ensemble: bool = False
+    options: tuple[tuple[str, tuple], ...] = ()  # per method, sorted items: hashable
+    tau: str = "mean"
+
+    def context(self) -> tuple:
+        """Everything that makes maps differ except which (method, pooling) pairs were asked."""
+        return (self.path, self.model, self.texts, self.ensemble, self.options, self.tau)
+
+    def method_options(self, method: str) -> dict:
+        return dict(dict(self.options).get(method, ()))
+
+
+@dataclass
+class MapResult:
+    request: MapRequest
+    image: ImageView
+    maps: dict[tuple[str, str], MapSet] = field(default_factory=dict)
+    model: ModelChoice | None = None  # differs from the request's after a fall-back to the CPU
+    model_info: dict | None = None
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ModelLoaded:
+    choice: ModelChoice
+    info: dict
+    notices: list[str] = field(default_factory=list)
+
+
+class WorkerState:
+    """Lives on the worker thread; the UI thread never calls into it while a job runs."""
+
+    def __init__(self, max_engines: int = 6, max_images: int = 8, max_convis: int = 2):
+        self.engines: OrderedDict[ModelSpec, Engine] = OrderedDict()
+        # ConVis per (spec, concept set key, set hash): gloss bank and rank matrices (convis_job.py).
+        self.convis: OrderedDict[tuple, object] = OrderedDict()
+        self.max_convis = max_convis
+        self.images: OrderedDict[tuple, tuple[LoadedImage, ImageView]] = OrderedDict()
+        self.max_engines = max_engines
+        self.max_images = max_images
+
+    def engine(self, spec: ModelSpec, ctx: Context | None = None) -> Engine:
+        if spec in self.engines:
+            self.engines.move_to_end(spec)
+            return self.engines[spec]
+        if ctx is not None:
+            ctx.progress(f"loading {spec.label()} …")
+        engine = Engine(load_model(spec))
+        self.engines[spec] = engine
+        while len(self.engines) > self.max_engines:
+            self.engines.popitem(last=False)
+        return engine
+
+    def drop_engines(self, keep=lambda spec: False) -> None:
+        for spec in [s for s in self.engines if not keep(s)]:
+            del self.engines[spec]
+        # A ConVis holds its model's handle: dropping only the engine would keep the weights alive.
+        for key in [k for k in self.convis if not keep(k[0])]:
+            del self.convis[key]
+
+    def remember_convis(self, key: tuple, convis) -> None:
+        self.convis[key] = convis
+        self.convis.move_to_end(key)
+        while len(self.convis) > self.max_convis:  # rank matrices are large (up to 768 MB each)
+            self.convis.popitem(last=False)
+
+    def image(self, path: str) -> tuple[LoadedImage, ImageView]:
+        try:
+            st = os.stat(path)
+            key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = (os.path.abspath(path), None, None)  # load_image gives the readable error
+        if key in self.images:
+            self.images.move_to_end(key)
+            return self.images[key]
+        loaded = load_image(path)
+        view = ImageView(path, loaded.sha256, loaded.width, loaded.height, preview(loaded.rgb, PREVIEW_SIDE))
+        self.images[key] = (loaded, view)
+        while len(self.images) > self.max_images:
+            self.images.popitem(last=False)
+        return loaded, view
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    import torch
+    oom = getattr(torch, "OutOfMemoryError", None)
+    if oom is not None and isinstance(exc, oom):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def _release_gpu_memory(state: WorkerState) -> None:
+    import torch
+    state.drop_engines(keep=lambda spec: spec.device == "cpu")
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def with_cpu_fallback(ctx: Context, choice: ModelChoice, work):
+    """Run work(choice); on a GPU out-of-memory error run it again on the CPU and say so."""
+    try:
+        return work(choice), choice, []
+    except Exception as exc:
+        if not is_out_of_memory(exc) or choice.device == "cpu":
+            raise
+    _release_gpu_memory(ctx.state)
+    cpu = choice.on_device("cpu")
+    ctx.progress("GPU out of memory: running on the CPU …")
+    return work(cpu), cpu, [OOM_NOTICE]
+
+
+def load_model_job(choice: ModelChoice, pooling: str):
+    def run(ctx: Context) -> ModelLoaded:
+        def work(c: ModelChoice):
+            return ctx.state.engine(c.spec(pooling), ctx)
+
+        engine, used, notices = with_cpu_fallback(ctx, choice, work)
+        # Models of earlier choices would otherwise hold (GPU) memory until evicted.
+        keep = {engine.handle.spec}
+        if used.family:
+            keep |= {used.spec(p) for p in used.poolings()}
+        ctx.state.drop_engines(keep=lambda spec: spec in keep)
+        return ModelLoaded(used, engine.handle.describe(), notices)
+    return run
+
+
+def _map_sets(ctx: Context, req: MapRequest, choice: ModelChoice, image: LoadedImage) -> dict:
+    maps: dict[tuple[str, str], MapSet] = {}
+    texts = list(req.texts)
+    done: dict[tuple[ModelSpec, str], dict] = {}
+    for method, pooling in req.pairs:
+        ctx.check()
+        spec = choice.spec(pooling)
+        engine = ctx.state.engine(spec, ctx)
+        # A single model reads out every pooling from one pass; a family sibling only its own.
+        readouts = [pooling] if choice.family else pooling_names()
+        key = (spec, method)
+        if key not in done:
+            ctx.progress(f"{method} map, {len(texts)} prompt(s) …")
+            exp = engine.explain(image, texts, method=method, poolings=readouts, ensemble=req.ensemble,
+                                 tau=req.tau, method_options=req.method_options(method))
+            previews = [preview(h.values, PREVIEW_SIDE) for h in exp.heatmaps]
+            cprev = {p: preview(c, PREVIEW_SIDE) for p, c in exp.contributions.items()}
+            done[key] = {"exp": exp, "previews": previews, "cprev": cprev}
+        d = done[key]
+        exp = d["exp"]
+        for p in readouts:
+            if (method, p) in maps or (choice.family and p != pooling):
+                continue
+            maps[(method, p)] = MapSet(method, p, exp.heatmaps, d["previews"], exp.scores[p],
+                                       exp.contributions[p], d["cprev"][p], choice.family)
+    return maps
+
+
+def map_job(req: MapRequest):
+    def run(ctx: Context) -> MapResult:
+        ctx.progress(f"reading {os.path.basename(req.path)} …")
+        image, view = ctx.state.image(req.path)
+        ctx.partial(view)  # the picture appears before the model has finished
+        result = MapResult(req, view, model=req.model)
+        if req.model is None or not req.texts or not req.pairs:
+            return result
+
+        def work(c: ModelChoice):
+            return _map_sets(ctx, req, c, image)
+
+        result.maps, result.model, result.notices = with_cpu_fallback(ctx, req.model, work)
+        any_pooling = req.pairs[0][1]
+        result.model_info = ctx.state.engine(result.model.spec(any_pooling)).handle.describe()
+        return result
+    return run
+
+
+def thumbnail(rgb: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    scale = side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+
+
+def thumbnails_job(paths: list[str]):
+    """Emits (path, thumbnail or None, error message or None) per path as it goes."""
+    def run(ctx: Context) -> int:
+        from eclip_desktop.core.errors import ImageLoadError
+        for i, path in enumerate(paths):
+            ctx.check()
+            ctx.progress(f"thumbnails {i + 1}/{len(paths)}")
+            try:
+                ctx.partial((path, thumbnail(load_image(path).rgb), None))
+            except ImageLoadError as exc:
+                ctx.partial((path, None, str(exc)))
+        return len(paths)
+    return run

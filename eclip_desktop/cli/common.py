@@ -1,0 +1,116 @@
+"""What several subcommands share: the model options, option groups defined once, prompts, poolings."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+PROG = "eclip-desktop"
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+
+
+def add_device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", choices=DEVICES)
+
+
+def add_output_args(p: argparse.ArgumentParser, out_help: str = "output directory",
+                    overwrite_help: str = "replace existing outputs") -> None:
+    p.add_argument("--out", required=True, help=out_help)
+    p.add_argument("--overwrite", action="store_true", help=overwrite_help)
+
+
+def add_prompt_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--text", action="append", help="a prompt; repeat for a label set")
+    p.add_argument("--labels-file", help="a file of prompts, one per line")
+
+
+def add_display_args(p: argparse.ArgumentParser) -> None:
+    """How a figure is drawn: the same two options for explain, concepts and export."""
+    from eclip_desktop.core.figures.render import colormap_names
+    p.add_argument("--colormap", default="jet", choices=colormap_names())
+    p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity 0..1")
+
+
+def add_map_args(p: argparse.ArgumentParser) -> None:
+    """How a CLIP map is computed (explain and export): ensemble, input size, tau, Surgery's paths."""
+    from eclip_desktop.core.model.poolings import TAU_CHOICES
+    p.add_argument("--ensemble", action="store_true", help="encode each text with the prompt ensemble")
+    p.add_argument("--input-size", type=int, default=None,
+                   help="square input size for the image encoder (default: the model's; larger = finer map)")
+    p.add_argument("--tau", default="mean", choices=TAU_CHOICES, help="free-attention mask threshold")
+    p.add_argument("--no-vv", action="store_true", help="surgery: skip the v-v attention path")
+    p.add_argument("--no-feature-surgery", action="store_true", help="surgery: skip feature surgery")
+
+
+def surgery_options(args) -> dict:
+    return {"vv": not args.no_vv, "feature": not args.no_feature_surgery}
+
+
+def pooling_choices() -> list[str]:
+    from eclip_desktop.core.model.poolings import pooling_names
+    return pooling_names() + ["all"]
+
+
+def read_labels(path: str) -> list[str]:
+    from eclip_desktop.core.errors import TextError
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TextError(f"cannot read labels file {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+    labels = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not labels:
+        raise TextError(f"labels file {path} has no labels (one text per line; '#' starts a comment)")
+    return labels
+
+
+def add_model_args(p: argparse.ArgumentParser, default_model: str | None = None) -> None:
+    p.add_argument("--model", default=default_model,
+                   help="eclip-shapes (the embedded family, the default when installed) or an open_clip "
+                        "architecture (see `models`)")
+    p.add_argument("--pretrained", default=None,
+                   help="weights: an open_clip tag (e.g. openai), a checkpoint file "
+                        "(.safetensors/.bin/.pt), or 'random' for untrained weights")
+    add_device_arg(p)
+    p.add_argument("--dtype", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+
+
+def model_spec(args):
+    from eclip_desktop.core.model.loading import ModelSpec
+    return ModelSpec(args.model, args.pretrained, args.device, args.dtype)
+
+
+def poolings_arg(args) -> list[str]:
+    """--pooling as given (default native); with a family, 'all' means every sibling it has, and a
+    family without a native sibling starts from its default one."""
+    from eclip_desktop.core.model import family
+    from eclip_desktop.core.model.poolings import expand_poolings
+    name = args.model if args.model is not None else (family.FAMILY if family.family_available() else None)
+    have = family.available_poolings(name) if name is not None and family.is_family(name) else None
+    asked = list(args.pooling or [])
+    if not asked:
+        asked = ["native" if have is None or "native" in have else family.default_pooling(name)]
+    if have is not None and "all" in asked:
+        asked = [p for p in asked if p != "all"] + have
+    return expand_poolings(asked)
+
+
+def convis_spec(args):
+    """The model `concepts` runs: as `explain` picks it (the embedded family's default sibling if installed)."""
+    from eclip_desktop.core.model import family
+    from eclip_desktop.core.model.loading import ModelSpec
+    model = args.model
+    if model is None:
+        if family.family_available():
+            return family.default_spec(args.device)
+        model = "ViT-B-16"
+    if family.is_family(model):
+        return family.default_spec(args.device, name=model)
+    return ModelSpec(model, args.pretrained, args.device, args.dtype)
+
+
+def load_concept_set(hierarchy, spec: str):
+    from eclip_desktop.core.convis.sets import concept_set_by_name
+    cs = concept_set_by_name(hierarchy, spec)
+    for number, text, reason in cs.rejected:
+        print(f"{PROG}: warning: {spec} line {number}: skipped '{text}': {reason}", file=sys.stderr)
+    return cs

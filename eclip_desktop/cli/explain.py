@@ -1,0 +1,82 @@
+"""`explain`: heatmaps of image-text similarity per pooling, png + npy + json each."""
+from __future__ import annotations
+
+import sys
+
+from eclip_desktop.cli.common import (
+    add_display_args,
+    add_map_args,
+    add_model_args,
+    add_output_args,
+    add_prompt_args,
+    pooling_choices,
+    poolings_arg,
+    read_labels,
+    surgery_options,
+)
+
+
+def cmd_explain(args) -> int:
+    from dataclasses import replace
+
+    from eclip_desktop.core.errors import TextError
+    from eclip_desktop.core.explain.engine import engines_for
+    from eclip_desktop.core.export.explain_job import (
+        ExplainRequest,
+        check_targets,
+        run_explain,
+    )
+    from eclip_desktop.core.io.atomic import ensure_writable_dir
+    from eclip_desktop.core.io.imageio import load_image
+
+    texts = list(args.text or [])
+    if args.labels_file:
+        texts += read_labels(args.labels_file)
+    if not texts:
+        raise TextError("no text given: pass --text 'a photo of a cat' (repeatable) or --labels-file FILE")
+    for t in texts:
+        if not t.strip():
+            raise TextError("empty prompt: type what to look for, e.g. --text 'a photo of a cat'")
+    options = surgery_options(args) if args.method == "surgery" else {}
+    # Cheap checks first so a bad path fails before a model loads.
+    ensure_writable_dir(args.out)
+    for p in args.images:
+        load_image(p)
+    poolings = poolings_arg(args)
+    engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype)
+    req = ExplainRequest(images=args.images, texts=texts, out_dir=args.out, method=args.method,
+                         poolings=poolings, ensemble=args.ensemble, input_size=args.input_size,
+                         tau=args.tau, cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite,
+                         method_options=options)
+    check_targets(req)  # all poolings, before the first write
+    many = len(args.images) > 1
+
+    def progress(i, n, msg):
+        if many or args.verbose:
+            print(f"[{i}/{n}] {msg}", file=sys.stderr, flush=True)
+
+    records = []
+    groups: dict[int, list[str]] = {}
+    for p, engine in engines.items():
+        groups.setdefault(id(engine), []).append(p)
+    for group in groups.values():
+        records += run_explain(engines[group[0]], replace(req, poolings=group), progress=progress)
+    print(f"wrote {len(records)} maps (png + npy + json each) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def register(sub) -> None:
+    from eclip_desktop.core.explain.methods import method_names
+
+    p = sub.add_parser("explain", help="heatmaps of image-text similarity (ITSM, CLIP Surgery) per pooling")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    add_prompt_args(p)
+    p.add_argument("--method", default="itsm", choices=method_names())
+    p.add_argument("--pooling", action="append", choices=pooling_choices(),
+                   help="pooling readout(s) for scores and contribution maps (repeatable; default native)")
+    add_output_args(p)
+    add_map_args(p)
+    add_display_args(p)
+    p.add_argument("-v", "--verbose", action="store_true")
+    add_model_args(p)
+    p.set_defaults(func=cmd_explain)

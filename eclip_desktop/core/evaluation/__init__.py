@@ -1,0 +1,1 @@
+"""Measuring maps: metrics, datasets with masks, evaluation runs, benchmarks."""

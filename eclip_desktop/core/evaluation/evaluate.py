@@ -1,0 +1,182 @@
+"""`eclip-desktop eval`: explainability (METHODS §6) and zero-shot accuracy of one model and method.
+
+Shapes World protocol (our reproduction): held-out scenes from a seed the training never used,
+1-3 objects on mixed backgrounds; for every scene and every shape class PRESENT in it, the map
+for "a photo of a {shape}." against the union mask of that class. Zero-shot accuracy: top-1
+over the class prompts on a second set of held-out single-object scenes. VOC/COCO: the same
+per (image, present class) with the dataset's class names in "a photo of a {name}.".
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from eclip_desktop.core.evaluation.metrics import ExplainabilityMeter
+from eclip_desktop.core.explain.engine import Engine
+from eclip_desktop.core.explain.heatmap import minmax, upsample
+from eclip_desktop.core.explain.methods import get_method
+from eclip_desktop.core.io.imageio import LoadedImage, load_image
+
+HELD_OUT_SEED = 1000  # Shapes World training uses data seeds < 1000
+
+
+@dataclass
+class Item:
+    image: LoadedImage
+    masks: dict[str, np.ndarray]
+    ignore: np.ndarray | None = None
+
+
+def loaded_image(rgb: np.ndarray, name: str) -> LoadedImage:
+    return LoadedImage(path=name, rgb=rgb, sha256=hashlib.sha256(rgb.tobytes()).hexdigest(), source_mode="RGB")
+
+
+def shapes_items(count: int, seed: int, size: int = 64, n_objects=(1, 3)) -> Iterator[Item]:
+    from eclip_desktop.core.shapes import generate_scene
+    for i in range(count):
+        scene = generate_scene(seed, i, size=size, n_objects=n_objects)
+        masks: dict[str, np.ndarray] = {}
+        for obj in scene.objects:
+            masks[obj.shape] = masks.get(obj.shape, np.zeros_like(obj.mask)) | obj.mask
+        yield Item(loaded_image(scene.image, f"shapes:{seed}:{i}"), masks)
+
+
+def gen_items(count: int, seed: int, n_objects=(1, 3)) -> Iterator[Item]:
+    """The generalisation suite's scenes at their own sizes (96-320 px); the engine resizes them."""
+    from eclip_desktop.core.shapes.generalisation import generate_gen_scene
+    for i in range(count):
+        scene = generate_gen_scene(seed, i, n_objects=n_objects)
+        yield Item(loaded_image(scene.image, f"gen:{seed}:{i}"), scene.class_masks())
+
+
+def dataset_items(samples) -> Iterator[Item]:
+    for s in samples:
+        yield Item(load_image(s.image_path), dict(s.masks), s.ignore)
+
+
+def class_prompt(name: str) -> str:
+    from eclip_desktop.core.shapes import prompt_for
+    try:
+        return prompt_for(name)
+    except (KeyError, ValueError):
+        return f"a photo of a {name.replace('_', ' ')}."
+
+
+def _analysed(engine: Engine, items: Iterator[Item], batch: int, progress=None):
+    """(item, analysis) pairs, encoded in batches; evaluation images are seen once, so the
+    engine's cache is emptied after each batch to keep memory flat."""
+    pending: list[Item] = []
+    seen = 0
+
+    def flush():
+        nonlocal seen
+        yield from zip(pending, engine.analyse([it.image for it in pending], batch_size=batch))
+        seen += len(pending)
+        pending.clear()
+        engine.clear()
+        if progress:
+            progress(seen)
+
+    for it in items:
+        pending.append(it)
+        if len(pending) == batch:
+            yield from flush()
+    if pending:
+        yield from flush()
+
+
+def evaluate_maps(engine: Engine, items: Iterator[Item], classes: list[str], method: str,
+                  batch: int = 64, progress: Callable[[int], None] | None = None) -> dict:
+    texts = engine.texts.encode([class_prompt(c) for c in classes])
+    info = get_method(method)
+    meter = ExplainabilityMeter()
+    for it, a in _analysed(engine, items, batch, progress):
+        raw = info.scores(a, texts, engine.texts)
+        for name, mask in it.masks.items():
+            grid = minmax(a.grid_map(raw[classes.index(name)]))
+            meter.add(upsample(grid, it.image.width, it.image.height), mask, it.ignore)
+    return meter.summary()
+
+
+def zero_shot_accuracy(engine: Engine, items: Iterator[Item], classes: list[str], pooling: str,
+                       batch: int = 64) -> float:
+    """Top-1 over the class prompts; a hit when the predicted class is present in the image."""
+    texts = engine.texts.encode([class_prompt(c) for c in classes])
+    hits = total = 0
+    for it, a in _analysed(engine, items, batch):
+        emb = torch.nn.functional.normalize(a.readout(pooling).embedding, dim=-1)
+        hits += int(classes[int((emb @ texts.T).argmax())] in it.masks)
+        total += 1
+    return hits / max(1, total)
+
+
+def evaluate_shapes(engine: Engine, method: str, pooling: str, count: int, seed: int = HELD_OUT_SEED,
+                    progress=None) -> dict:
+    from eclip_desktop.core.shapes import class_names
+    classes = class_names()
+    size = engine.handle.image_size
+    t0 = time.perf_counter()
+    row = evaluate_maps(engine, shapes_items(count, seed, size), classes, method, progress=progress)
+    row["zero_shot"] = zero_shot_accuracy(engine, shapes_items(count, seed + 1, size, n_objects=1), classes, pooling)
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def run_eval(dataset: str, method: str, engines: dict[str, Engine], limit: int | None = None,
+             progress=None) -> dict:
+    """Rows per pooling for one dataset and method. `engines` maps pooling -> Engine; poolings that
+    share an engine (one pretrained model) share its maps and differ only in zero-shot."""
+    from eclip_desktop.core.evaluation.datasets import LOADERS, parse_dataset_arg
+    kind, arg = parse_dataset_arg(dataset)
+    rows, maps_by_engine = [], {}
+    meta = {"dataset": dataset, "method": method}
+    for pooling, engine in engines.items():
+        t0 = time.perf_counter()
+        if kind == "shapes":
+            count = min(arg["count"], limit) if limit else arg["count"]
+            lo, hi = arg.get("objects", (1, 3))
+            meta.update(protocol=f"Shapes World held-out scenes ({lo}-{hi} objects); zero-shot on single-object "
+                                 f"scenes of seed {arg['seed'] + 1}", scenes=count, seed=arg["seed"],
+                        objects=[lo, hi])
+            from eclip_desktop.core.shapes import class_names
+            classes = class_names()
+            size = engine.handle.image_size
+            if id(engine) not in maps_by_engine:
+                maps_by_engine[id(engine)] = evaluate_maps(
+                    engine, shapes_items(count, arg["seed"], size, n_objects=arg.get("objects", (1, 3))),
+                    classes, method, progress=progress)
+            zs = zero_shot_accuracy(engine, shapes_items(count, arg["seed"] + 1, size, n_objects=1),
+                                    classes, pooling)
+        elif kind == "gen":
+            count = min(arg["count"], limit) if limit else arg["count"]
+            lo, hi = arg["objects"]
+            meta.update(protocol=f"generalisation suite (other renderer and backgrounds, 96-320 px, JPEG; {lo}-{hi} "
+                                 f"objects); zero-shot on single-object suite scenes of seed {arg['seed'] + 1}",
+                        scenes=count, seed=arg["seed"], objects=[lo, hi])
+            from eclip_desktop.core.shapes import class_names
+            classes = class_names()
+            if id(engine) not in maps_by_engine:
+                maps_by_engine[id(engine)] = evaluate_maps(engine, gen_items(count, arg["seed"], (lo, hi)),
+                                                           classes, method, progress=progress)
+            zs = zero_shot_accuracy(engine, gen_items(count, arg["seed"] + 1, n_objects=1), classes, pooling)
+        elif kind in LOADERS:
+            data = LOADERS[kind](arg, limit=limit)
+            classes = list(data.class_names)
+            meta.update(protocol=f"{kind} per (image, present class), prompt 'a photo of a {{class}}.'",
+                        images=len(data), skipped=len(data.skipped))
+            if id(engine) not in maps_by_engine:
+                maps_by_engine[id(engine)] = evaluate_maps(engine, dataset_items(data), classes, method,
+                                                           progress=progress)
+            zs = zero_shot_accuracy(engine, dataset_items(data), classes, pooling)
+        else:
+            from eclip_desktop.core.errors import DatasetError
+            raise DatasetError(f"eval does not handle {kind} datasets with --method {method}")
+        row = {"pooling": pooling, "model": engine.handle.spec.architecture, "weights": engine.handle.weights,
+               **maps_by_engine[id(engine)], "zero_shot": zs, "seconds": time.perf_counter() - t0}
+        rows.append(row)
+    return {**meta, "rows": rows}

@@ -1,0 +1,1 @@
+"""Writing results: the explain job, batch export with its index, reproduce."""

@@ -1,0 +1,139 @@
+"""The `concepts` job: images x synsets -> annotated PNG, .npy map and JSON sidecar, as `explain` writes.
+
+File names: ``<stem>__convis__<synset>.{png,npy,json}``; ``<stem>`` as in
+``explain`` (disambiguated by hash when two inputs share one).
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from eclip_desktop import __version__
+from eclip_desktop.core.convis.engine import ConVis
+from eclip_desktop.core.convis.windows import WindowParams
+from eclip_desktop.core.errors import CancelledError, OutputError
+from eclip_desktop.core.export.explain_job import image_stems, triple_targets, write_triple
+
+METHOD = "convis"
+
+
+@dataclass
+class ConceptsRequest:
+    images: list[str]
+    synsets: list[str]
+    out_dir: str
+    concept_set_spec: str = "default"
+    top_k: int = 10
+    seed: int = 0
+    mode: str = "grid"
+    cmap: str = "jet"
+    alpha: float = 0.5
+    overwrite: bool = False
+
+
+def synset_slug(name: str) -> str:
+    # Synset names are mostly file-safe already (dog.n.01); a few hold quotes or slashes.
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+
+
+def map_stem(image_stem: str, synset: str) -> str:
+    return f"{image_stem}__{METHOD}__{synset_slug(synset)}"
+
+
+def plan_concepts(req: ConceptsRequest, images) -> list[str]:
+    """The stems to write, refusing up front if any target exists (without overwrite)."""
+    stems = image_stems(req.images, [im.sha256 for im in images])
+    out = Path(req.out_dir)
+    if not req.overwrite:
+        for stem in stems:
+            for s in req.synsets:
+                for target in triple_targets(map_stem(stem, s), out):
+                    if target.exists():
+                        raise OutputError(f"{target} exists; pass --overwrite to replace it")
+    return stems
+
+
+COLORBAR = "concept rank (min\u2013max, inverted)"
+
+
+@dataclass
+class ConceptsContext:
+    """What every image of a run shares: the ConVis engine, its gloss bank and the set's identity."""
+    convis: ConVis
+    hierarchy: object
+    req: ConceptsRequest
+    params: WindowParams
+    model_info: dict
+    set_info: dict
+    bank_info: dict
+    bank_s: float
+
+
+def prepare_concepts(handle, hierarchy, concept_set, req: ConceptsRequest,
+                     progress: Callable[[int, int, str], None] | None = None,
+                     cancelled: Callable[[], bool] | None = None) -> ConceptsContext:
+    convis = ConVis(handle, hierarchy, concept_set)
+    t0 = time.perf_counter()
+    bank = convis.gloss_bank(progress=(lambda d, n: progress(d, n, "glosses")) if progress else None,
+                             cancelled=cancelled)
+    set_info = {"name": concept_set.name, "spec": req.concept_set_spec, "size": len(concept_set),
+                "hash": concept_set.content_hash}
+    return ConceptsContext(convis, hierarchy, req, WindowParams(seed=req.seed, mode=req.mode), handle.describe(),
+                           set_info, {"from_cache": bank.from_cache, "file": str(bank.path) if bank.path else None},
+                           time.perf_counter() - t0)
+
+
+def image_concept_maps(ctx: ConceptsContext, path: str, image, synsets: list[str],
+                       progress=None, cancelled=None, extra_timings: dict | None = None):
+    """Yields (synset, map values, title lines, sidecar) for one image; shared by `concepts` and `export`
+    so that both write the same maps and sidecars."""
+    convis, req, params, model_info = ctx.convis, ctx.req, ctx.params, ctx.model_info
+    t1 = time.perf_counter()
+    rm = convis.rank_matrix(image, params, progress, cancelled)
+    ranks_s = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    present = convis.concepts_in_image(image, req.top_k, params)
+    embedding = convis.explain_embedding(image, req.top_k)
+    listing_s = time.perf_counter() - t2
+    concept_set = convis.concept_set
+    for synset in synsets:
+        cmap = convis.map_from_ranks(rm, synset)
+        gloss = ctx.hierarchy.gloss(synset)
+        sidecar = {
+            "image": path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
+            **model_info, "method": METHOD, "synset": synset, "gloss": gloss,
+            "concept_set": ctx.set_info,
+            "top_concepts": {"rule": present["rule"], "by_mass": present["by_mass"],
+                             "by_rank": present["by_rank"], "by_image_embedding": embedding},
+            "algorithm": {**params.as_dict(), "windows_encoded": int(len(rm.boxes)),
+                          "crop_box": list(cmap.crop_box), "outside_crop": 0.0,
+                          "subtree_size": int(len(convis.columns(synset)))},
+            "gloss_bank": ctx.bank_info,
+            "timings": {**(extra_timings or {}), "gloss_bank": ctx.bank_s, "windows": ranks_s,
+                        "concept_map": cmap.seconds, "concept_listing": listing_s},
+            "version": __version__, "colormap": req.cmap,
+        }
+        lines = [f"{synset}: {gloss}" if len(gloss) < 90 else f"{synset}: {gloss[:87]}...",
+                 f"{model_info['model']} ({model_info['pretrained']}) \u00b7 ConVis \u00b7 concept set "
+                 f"'{concept_set.name}' ({len(concept_set)} synsets)"]
+        yield synset, cmap.values, lines, sidecar
+
+
+def run_concepts(handle, hierarchy, concept_set, req: ConceptsRequest, images,
+                 progress: Callable[[int, int, str], None] | None = None,
+                 cancelled: Callable[[], bool] | None = None, extra_timings: dict | None = None) -> list[dict]:
+    stems = plan_concepts(req, images)
+    out = Path(req.out_dir)
+    ctx = prepare_concepts(handle, hierarchy, concept_set, req, progress, cancelled)
+    records = []
+    for path, image, stem in zip(req.images, images, stems):
+        if cancelled and cancelled():
+            raise CancelledError(f"cancelled after {len(records)} maps")
+        for synset, values, lines, sidecar in image_concept_maps(ctx, path, image, req.synsets, progress,
+                                                                 cancelled, extra_timings):
+            records.append(write_triple(map_stem(stem, synset), out, image.rgb, values, lines, sidecar,
+                                         req.cmap, req.alpha, COLORBAR, req.overwrite))
+    return records

@@ -1,0 +1,1 @@
+"""Heatmaps drawn as figures: overlay, colour bar, titles, grids, SVG."""

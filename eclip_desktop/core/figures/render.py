@@ -1,0 +1,396 @@
+"""Turn heatmaps into pictures: colormaps, overlays, outlines and annotated figures.
+
+Only numpy, OpenCV and Pillow are used so the same code serves the GUI and the CLI.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+# cv2 has no plain grey ramp, so this id is ours; colormap_lut() builds it directly.
+_GRAY_ID = -1
+
+# Perceptually uniform maps first: they are the honest default for scientific figures.
+COLORMAPS: dict[str, int] = {
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "magma": cv2.COLORMAP_MAGMA,
+    "plasma": cv2.COLORMAP_PLASMA,
+    "cividis": cv2.COLORMAP_CIVIDIS,
+    "turbo": cv2.COLORMAP_TURBO,
+    "jet": cv2.COLORMAP_JET,
+    "hot": cv2.COLORMAP_HOT,
+    "gray": _GRAY_ID,
+}
+
+DEFAULT_COLORBAR_LABEL = "similarity (min–max normalised)"
+_MIN_SHORT_SIDE = 256
+
+
+def colormap_names() -> list[str]:
+    return list(COLORMAPS)
+
+
+def _cmap_id(name: str) -> int:
+    key = str(name).strip().lower()
+    if key not in COLORMAPS:
+        raise ValueError(f"unknown colormap {name!r}; choose one of: {', '.join(COLORMAPS)}")
+    return COLORMAPS[key]
+
+
+@lru_cache(maxsize=None)
+def _lut(cmap_id: int) -> np.ndarray:
+    ramp = np.arange(256, dtype=np.uint8)
+    if cmap_id == _GRAY_ID:
+        lut = np.repeat(ramp[:, None], 3, axis=1)
+    else:
+        bgr = cv2.applyColorMap(ramp.reshape(256, 1), cmap_id).reshape(256, 3)
+        lut = bgr[:, ::-1]
+    lut = np.ascontiguousarray(lut, dtype=np.uint8)
+    lut.setflags(write=False)
+    return lut
+
+
+def colormap_lut(name: str) -> np.ndarray:
+    """256×3 uint8 RGB table; row 0 is the colour of 0.0, row 255 of 1.0."""
+    return _lut(_cmap_id(name)).copy()
+
+
+def colorize(heat: np.ndarray, cmap: str = "viridis") -> np.ndarray:
+    """Map a float H×W array in [0, 1] to uint8 RGB; NaN reads as 0, out-of-range values are clipped."""
+    h = np.asarray(heat, dtype=np.float32)
+    if h.ndim != 2:
+        raise ValueError(f"heat must be a 2-D array, got shape {h.shape}")
+    lut = _lut(_cmap_id(cmap))
+    h = np.nan_to_num(h, nan=0.0, posinf=1.0, neginf=0.0)
+    idx = np.rint(np.clip(h, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return lut[idx]
+
+
+def check_rgb(rgb: np.ndarray, what: str = "image") -> np.ndarray:
+    arr = np.asarray(rgb)
+    if arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError(f"{what} must be an H×W×3 RGB array, got shape {arr.shape}")
+    if arr.dtype != np.uint8:
+        raise ValueError(f"{what} must be uint8, got {arr.dtype}")
+    return arr
+
+
+def check_levels(levels: Sequence[float]) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in levels)
+    except (TypeError, ValueError):
+        raise ValueError(f"levels must be two numbers (low, high), got {levels!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"levels must be finite with low < high, got ({lo}, {hi})")
+    return lo, hi
+
+
+def overlay(
+    rgb: np.ndarray,
+    heat: np.ndarray,
+    cmap: str = "jet",
+    alpha: float = 0.5,
+    levels: Sequence[float] = (0.0, 1.0),
+) -> np.ndarray:
+    """Blend the coloured heatmap over the image; ``levels`` stretch heat before colouring."""
+    img = check_rgb(rgb)
+    h = np.asarray(heat, dtype=np.float32)
+    if h.shape != img.shape[:2]:
+        raise ValueError(f"heat shape {h.shape} does not match image size {img.shape[:2]}")
+    a = float(alpha)
+    if not 0.0 <= a <= 1.0:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
+    lo, hi = check_levels(levels)
+    coloured = colorize((h - lo) / (hi - lo), cmap)
+    out = img.astype(np.float32) * (1.0 - a) + coloured.astype(np.float32) * a
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _check_mask(mask: np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise ValueError(f"mask must be a 2-D array, got shape {m.shape}")
+    if shape is not None and m.shape != shape:
+        raise ValueError(f"mask shape {m.shape} does not match image size {shape}")
+    return m.astype(bool)
+
+
+def contour_mask(mask: np.ndarray) -> np.ndarray:
+    """Pixels of the mask that touch a pixel outside it (8-neighbourhood); the image edge does not count."""
+    m = _check_mask(mask)
+    if not m.any():
+        return np.zeros_like(m)
+    # cv2.erode pads with the maximum, so regions touching the image edge are not outlined there.
+    eroded = cv2.erode(m.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return m & ~eroded
+
+
+def draw_contour(
+    rgb: np.ndarray,
+    mask: np.ndarray,
+    color: Sequence[int] = (255, 255, 255),
+    thickness: int = 2,
+) -> np.ndarray:
+    """A copy of ``rgb`` with the outline of every region of ``mask`` drawn in ``color``."""
+    img = check_rgb(rgb)
+    m = _check_mask(mask, img.shape[:2])
+    if int(thickness) < 1:
+        raise ValueError(f"thickness must be at least 1, got {thickness}")
+    out = np.ascontiguousarray(img).copy()
+    if not m.any():
+        return out
+    contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    fill = tuple(int(c) for c in color)
+    cv2.drawContours(out, contours, -1, fill, int(thickness), lineType=cv2.LINE_8)
+    return out
+
+
+# --- text -----------------------------------------------------------------------------------
+
+# The font bundled with Pillow covers little beyond ASCII; these keep common symbols readable.
+_ASCII_STAND_INS = {
+    "–": "-", "—": "-", "−": "-", "×": "x", "‘": "'", "’": "'", "“": '"', "”": '"',
+    "≤": "<=", "≥": ">=", "±": "+/-", "°": " deg", "µ": "u", "\t": " ", "\n": " ", "\r": " ",
+}
+
+
+# A system DejaVu (Debian fonts-dejavu-core, installed by packaging/bootstrap.sh) draws accented
+# and Greek/Cyrillic prompts; Pillow's bundled font is the fallback everywhere else.
+_FONT_FILES = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "DejaVuSans.ttf")
+
+
+@lru_cache(maxsize=64)
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    for name in _FONT_FILES:
+        try:
+            return ImageFont.truetype(name, size=size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size=size)
+
+
+@lru_cache(maxsize=1)
+def _missing_glyph_mask() -> bytes:
+    # U+FFFF is a non-character, so any font renders it with its "missing glyph" box.
+    return bytes(_font(24).getmask("\uffff"))
+
+
+@lru_cache(maxsize=4096)
+def _has_glyph(ch: str) -> bool:
+    if ch == " " or (ch.isascii() and ch.isprintable()):
+        return True
+    if not ch.isprintable():
+        return False
+    return bytes(_font(24).getmask(ch)) != _missing_glyph_mask()
+
+
+def _printable(text: str) -> str:
+    """Replace characters the bundled font cannot draw by the nearest ASCII, or '?'."""
+    out = []
+    for ch in str(text):
+        if _has_glyph(ch):
+            out.append(ch)
+        elif ch in _ASCII_STAND_INS:
+            out.append(_ASCII_STAND_INS[ch])
+        else:
+            plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode("ascii")
+            out.append(plain if plain and all(_has_glyph(c) for c in plain) else "?")
+    return "".join(out)
+
+
+def _ellipsize(text: str, font, max_width: float) -> str:
+    """Longest prefix of ``text`` that, with '…' appended, fits ``max_width`` pixels."""
+    if font.getlength(text) <= max_width:
+        return text
+    ellipsis = "…" if _has_glyph("…") else "..."
+    lo, hi = 0, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if font.getlength(text[:mid].rstrip() + ellipsis) <= max_width:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo == 0:
+        return ellipsis if font.getlength(ellipsis) <= max_width else ""
+    return text[:lo].rstrip() + ellipsis
+
+
+def _line_height(font) -> int:
+    ascent, descent = font.getmetrics()
+    return int(ascent + descent)
+
+
+def _upscale_for_text(panel: np.ndarray) -> np.ndarray:
+    short = min(panel.shape[:2])
+    if short >= _MIN_SHORT_SIDE:
+        return panel
+    # Integer nearest-neighbour keeps heatmap cells crisp instead of blurring them.
+    factor = math.ceil(_MIN_SHORT_SIDE / max(short, 1))
+    return np.repeat(np.repeat(panel, factor, axis=0), factor, axis=1)
+
+
+def _sizes(panel_h: int, panel_w: int) -> dict[str, int]:
+    # Scale with the panel's short side so text keeps its proportion to the picture.
+    short = min(panel_h, panel_w)
+    body = int(np.clip(round(short / 22), 12, 72))
+    return {
+        "body": body,
+        "title": int(round(body * 1.3)),
+        "margin": max(8, round(body * 0.9)),
+        "bar_w": max(12, round(short * 0.045)),
+        "bar_gap": max(6, round(body * 0.6)),
+        "tick_len": max(3, round(body * 0.35)),
+        "line_w": max(1, round(body / 16)),
+    }
+
+
+def annotate(
+    panel_rgb: np.ndarray,
+    title_lines: Sequence[str],
+    cmap: str,
+    levels: Sequence[float] = (0.0, 1.0),
+    colorbar_label: str = DEFAULT_COLORBAR_LABEL,
+) -> np.ndarray:
+    """Compose a figure on white: title block, the panel, and a labelled vertical colorbar."""
+    panel = _upscale_for_text(check_rgb(panel_rgb, "panel"))
+    lo, hi = check_levels(levels)
+    lut = _lut(_cmap_id(cmap))
+    ph, pw = panel.shape[:2]
+    s = _sizes(ph, pw)
+    body_font, title_font = _font(s["body"]), _font(s["title"])
+    body_h = _line_height(body_font)
+
+    tick_values = (hi, (lo + hi) / 2.0, lo)
+    tick_texts = [f"{v:.2f}" for v in tick_values]
+    tick_w = max(math.ceil(body_font.getlength(t)) for t in tick_texts)
+    label_room = body_h if colorbar_label else 0
+
+    margin = s["margin"]
+    bar_x = margin + pw + s["bar_gap"]
+    ticks_x = bar_x + s["bar_w"] + s["tick_len"] + max(2, s["tick_len"] // 2)
+    label_x = ticks_x + tick_w + s["bar_gap"]
+    width = label_x + label_room + margin
+
+    # A bare string would otherwise be drawn one character per line.
+    lines = [title_lines] if isinstance(title_lines, str) else list(title_lines)
+    titles = [_printable(t) for t in lines]
+    title_w = width - 2 * margin
+    bold_shift = max(1, round(s["title"] / 30))
+    title_rows = []
+    for i, text in enumerate(titles):
+        font = title_font if i == 0 else body_font
+        room = title_w - (bold_shift if i == 0 else 0)
+        title_rows.append((_ellipsize(text, font, room), font, i == 0))
+    title_h = sum(int(round(_line_height(f) * 1.2)) for _, f, _ in title_rows)
+    # The top tick label is centred on the bar's top edge, so half a line must fit above it.
+    panel_y = max(margin + title_h + (margin // 2 if title_rows else 0), body_h // 2 + 2)
+    # The lowest tick label is centred on the bar's bottom edge, so half a line must fit below.
+    height = panel_y + ph + max(margin, body_h // 2 + margin // 2)
+
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+
+    y = margin
+    for text, font, first in title_rows:
+        draw.text((margin, y), text, font=font, fill=(0, 0, 0))
+        if first:
+            # Pillow's bundled font has no bold face; re-drawing shifted sideways thickens the
+            # vertical strokes without closing the letters' counters as stroke_width does.
+            for dx in range(1, bold_shift + 1):
+                draw.text((margin + dx, y), text, font=font, fill=(0, 0, 0))
+        y += int(round(_line_height(font) * 1.2))
+
+    canvas.paste(Image.fromarray(np.ascontiguousarray(panel)), (margin, panel_y))
+
+    # Row 0 of the bar is the top, i.e. the high end of the map.
+    rows = np.linspace(255, 0, ph).round().astype(np.intp)
+    bar = np.repeat(lut[rows][:, None, :], s["bar_w"], axis=1)
+    canvas.paste(Image.fromarray(np.ascontiguousarray(bar)), (bar_x, panel_y))
+    lw = s["line_w"]
+    draw.rectangle(
+        (bar_x - lw, panel_y - lw, bar_x + s["bar_w"] - 1 + lw, panel_y + ph - 1 + lw),
+        outline=(0, 0, 0),
+        width=lw,
+    )
+
+    tick_x0 = bar_x + s["bar_w"] + lw
+    for text, frac in zip(tick_texts, (0.0, 0.5, 1.0)):
+        ty = panel_y + round(frac * (ph - 1))
+        draw.line((tick_x0, ty, tick_x0 + s["tick_len"], ty), fill=(0, 0, 0), width=lw)
+        draw.text((ticks_x, ty - body_h // 2), text, font=body_font, fill=(0, 0, 0))
+
+    if colorbar_label:
+        label = _ellipsize(_printable(colorbar_label), body_font, ph)
+        label_w = max(1, math.ceil(body_font.getlength(label)))
+        strip = Image.new("RGB", (label_w, body_h), "white")
+        ImageDraw.Draw(strip).text((0, 0), label, font=body_font, fill=(0, 0, 0))
+        # Rotated counter-clockwise so it reads bottom-to-top, the usual colorbar convention.
+        strip = strip.transpose(Image.Transpose.ROTATE_90)
+        canvas.paste(strip, (label_x, panel_y + (ph - label_w) // 2))
+
+    return np.array(canvas, dtype=np.uint8)
+
+
+def _as_rgb_panel(panel: np.ndarray, index: int) -> np.ndarray:
+    arr = np.asarray(panel)
+    if arr.dtype != np.uint8:
+        raise ValueError(f"panel {index} must be uint8, got {arr.dtype}")
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"panel {index} must be H×W×3 RGB or H×W grey, got shape {np.asarray(panel).shape}")
+    return arr
+
+
+def side_by_side(
+    panels: Sequence[np.ndarray],
+    captions: Sequence[str] | None = None,
+    pad: int = 8,
+) -> np.ndarray:
+    """Tile panels left to right on white at the first panel's height, with optional captions below."""
+    if len(panels) == 0:
+        raise ValueError("side_by_side needs at least one panel")
+    if captions is not None and len(captions) != len(panels):
+        raise ValueError(f"got {len(captions)} captions for {len(panels)} panels")
+    if int(pad) < 0:
+        raise ValueError(f"pad must be >= 0, got {pad}")
+    pad = int(pad)
+
+    arrays = [_as_rgb_panel(p, i) for i, p in enumerate(panels)]
+    target_h = arrays[0].shape[0]
+    resized = []
+    for arr in arrays:
+        h, w = arr.shape[:2]
+        if h != target_h:
+            new_w = max(1, round(w * target_h / h))
+            interp = cv2.INTER_AREA if target_h < h else cv2.INTER_LINEAR
+            arr = cv2.resize(np.ascontiguousarray(arr), (new_w, target_h), interpolation=interp)
+        resized.append(arr)
+
+    font = None
+    caption_h = 0
+    if captions is not None and any(str(c) for c in captions):
+        font = _font(int(np.clip(round(target_h / 16), 12, 48)))
+        caption_h = int(round(_line_height(font) * 1.3))
+
+    width = pad + sum(a.shape[1] + pad for a in resized)
+    height = pad + target_h + caption_h + pad
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    x = pad
+    for i, arr in enumerate(resized):
+        canvas.paste(Image.fromarray(np.ascontiguousarray(arr)), (x, pad))
+        if font is not None and captions is not None:
+            text = _ellipsize(_printable(captions[i]), font, arr.shape[1])
+            tx = x + (arr.shape[1] - font.getlength(text)) / 2
+            draw.text((round(tx), pad + target_h + caption_h // 8), text, font=font, fill=(0, 0, 0))
+        x += arr.shape[1] + pad
+    return np.array(canvas, dtype=np.uint8)

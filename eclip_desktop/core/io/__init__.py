@@ -1,0 +1,1 @@
+"""Reading images, writing files atomically, per-user folders."""

@@ -1,0 +1,269 @@
+"""The model layer: an open_clip architecture + weights + device + dtype, loaded with clear failures.
+
+Weights come from open_clip's hub on a connected machine (then cached), from a local checkpoint
+file, or are explicitly random (tests, benchmarks). A named weight set that is neither cached nor
+downloadable must fail within seconds: open_clip alone would retry for ~46 s and then raise.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import logging
+import os
+import socket
+import threading
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import open_clip
+import torch
+
+from eclip_desktop.core.errors import ModelError
+from eclip_desktop.core.io.paths import RESOURCES
+from eclip_desktop.core.model.checkpoint import (
+    checkpoint_weights,
+    is_checkpoint_name,
+    read_checkpoint,
+)
+from eclip_desktop.core.model.device import dtype_name, resolve_device, resolve_dtype
+
+CONFIG_DIR = RESOURCES / "model_configs"
+CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+RANDOM = "random"
+_OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+_OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+_registered = False
+_register_lock = threading.Lock()
+
+
+def register_project_configs() -> None:
+    """Make the project's own (tiny) architectures known to open_clip, once per process."""
+    global _registered
+    with _register_lock:
+        if not _registered and CONFIG_DIR.is_dir():
+            open_clip.add_model_config(CONFIG_DIR)
+        _registered = True
+
+
+def list_architectures() -> list[str]:
+    register_project_configs()
+    return list(open_clip.list_models())
+
+
+def list_pretrained_tags(architecture: str) -> list[str]:
+    return list(open_clip.list_pretrained_tags_by_model(architecture))
+
+
+def default_tag(architecture: str) -> str | None:
+    tags = list_pretrained_tags(architecture)
+    if "openai" in tags:
+        return "openai"
+    return tags[0] if tags else None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to load. `pretrained` is a tag, a checkpoint path, or 'random' (explicitly untrained)."""
+
+    architecture: str
+    pretrained: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+
+    def label(self) -> str:
+        return f"{self.architecture} ({self.pretrained or default_tag(self.architecture) or RANDOM})"
+
+
+@dataclass
+class ModelHandle:
+    spec: ModelSpec
+    model: torch.nn.Module
+    tokenizer: object
+    device: torch.device
+    dtype: torch.dtype
+    image_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    kind: str  # 'vit' | 'resnet'
+    weights: str  # what was actually loaded: a tag, a file path, or 'random'
+    identity: str  # stable key for caches (architecture + weights content)
+    logit_scale: float = 100.0
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    @property
+    def visual(self) -> torch.nn.Module:
+        return self.model.visual
+
+    def describe(self) -> dict:
+        return {"model": self.spec.architecture, "pretrained": self.weights,
+                "device": str(self.device), "dtype": dtype_name(self.dtype),
+                "model_input_size": self.image_size, "kind": self.kind}
+
+
+@contextmanager
+def quiet_open_clip():
+    """open_clip logs and warns on the root logger (e.g. 'No pretrained weights loaded' for a model we
+    build untrained on purpose); our own errors say what matters."""
+    root = logging.getLogger()
+    was = root.disabled
+    root.disabled = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.disabled = was
+
+
+def visual_kind(visual: torch.nn.Module) -> str:
+    name = type(visual).__name__
+    if name == "VisionTransformer":
+        if getattr(visual, "attn_pool", None) is not None:
+            raise ModelError("vision transformers with an attentional pooler (CoCa) are not supported")
+        return "vit"
+    if name == "ModifiedResNet":
+        return "resnet"
+    raise ModelError(f"the image tower {name} is not supported: eclip-desktop handles open_clip "
+                     "VisionTransformer and ModifiedResNet models (timm towers are not)")
+
+
+def _hub_endpoint_reachable(url: str, timeout: float = 1.5) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    parsed = urlparse(url)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (443 if parsed.scheme != "http" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _cached_weight_file(cfg: dict) -> str | None:
+    """The local file for a pretrained config if a previous download left it in a cache."""
+    if cfg.get("file") and os.path.isfile(cfg["file"]):
+        return cfg["file"]
+    hub = cfg.get("hf_hub", "")
+    if hub:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+        except ImportError:
+            return None
+        repo_id, filename = os.path.split(hub)
+        filename = filename or "open_clip_pytorch_model.bin"
+        candidates = [filename]
+        if filename.endswith(".bin"):
+            candidates.insert(0, filename[:-4] + ".safetensors")
+        for name in candidates:
+            found = try_to_load_from_cache(repo_id=repo_id, filename=name)
+            if isinstance(found, str) and os.path.isfile(found):
+                return found
+    url = cfg.get("url", "")
+    if url:
+        target = Path(os.path.expanduser("~/.cache/clip")) / os.path.basename(url)
+        if target.is_file():
+            return str(target)
+    return None
+
+
+def is_tag_cached(architecture: str, tag: str) -> bool:
+    cfg = open_clip.get_pretrained_cfg(architecture, tag)
+    return bool(cfg) and _cached_weight_file(cfg) is not None
+
+
+def _check_architecture(architecture: str) -> None:
+    known = list_architectures()
+    if architecture not in known:
+        near = difflib.get_close_matches(architecture, known, n=4, cutoff=0.5)
+        hint = f"; did you mean {', '.join(near)}?" if near else "; `eclip-desktop models` lists them"
+        raise ModelError(f"unknown model '{architecture}'{hint}")
+
+
+def _file_identity(path: Path) -> str:
+    st = path.stat()
+    return hashlib.sha1(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
+def _resolve_weights(spec: ModelSpec) -> tuple[str | None, dict, str, str]:
+    """Returns (checkpoint path or None, tag config, weights label, identity)."""
+    pretrained = spec.pretrained if spec.pretrained is not None else default_tag(spec.architecture)
+    if pretrained is None:
+        raise ModelError(f"{spec.architecture} has no published weights; pass --pretrained with a "
+                         "checkpoint file, or --pretrained random for an untrained model")
+    if pretrained.lower() in (RANDOM, "none"):
+        return None, {}, RANDOM, f"{spec.architecture}:random"
+    path = Path(os.path.expanduser(pretrained))
+    looks_like_path = path.suffix.lower() in CHECKPOINT_SUFFIXES or os.sep in pretrained or path.exists()
+    if looks_like_path:
+        if not path.is_file():
+            raise ModelError(f"checkpoint file {pretrained} does not exist")
+        if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
+            raise ModelError(f"checkpoint {pretrained} is not a .safetensors/.bin/.pt file")
+        return str(path), {}, str(path), f"{spec.architecture}:{_file_identity(path)}"
+    cfg = open_clip.get_pretrained_cfg(spec.architecture, pretrained)
+    if not cfg:
+        tags = list_pretrained_tags(spec.architecture)
+        listing = ", ".join(tags) if tags else "none published"
+        raise ModelError(f"unknown pretrained tag '{pretrained}' for {spec.architecture} (tags: {listing}); "
+                         "or pass a checkpoint file path")
+    cached = _cached_weight_file(cfg)
+    if cached is None:
+        from huggingface_hub import constants
+        if not _hub_endpoint_reachable(constants.ENDPOINT if cfg.get("hf_hub") else cfg.get("url", "")):
+            raise ModelError(
+                f"weights {spec.architecture}/{pretrained} are not downloaded yet and the download server "
+                "cannot be reached: connect to the internet once (they are cached afterwards), or pass a "
+                "local checkpoint with --pretrained /path/to/weights.safetensors")
+    return cached, cfg, pretrained, f"{spec.architecture}:{pretrained}"
+
+
+def _training_checkpoint_weights(path: str) -> dict | None:
+    """The weights of an `eclip-desktop train` checkpoint, so a run can be evaluated or explored while
+    it trains; None for any other file. Only that name (<name>.ckpt.pt) is opened here: any other .pt
+    (an openai TorchScript archive of 350 MB) must not be read twice."""
+    if not is_checkpoint_name(path):
+        return None
+    try:
+        return checkpoint_weights(read_checkpoint(path))
+    except (OSError, ValueError):  # leave it to open_clip's loader and its messages
+        return None
+
+
+def load_model(spec: ModelSpec) -> ModelHandle:
+    """Build the model on its device, in eval mode, frozen. Raises ModelError/DeviceError."""
+    _check_architecture(spec.architecture)
+    device = resolve_device(spec.device)
+    dtype = resolve_dtype(device, spec.dtype)
+    checkpoint, cfg, weights, identity = _resolve_weights(spec)
+    training_state = _training_checkpoint_weights(checkpoint) if checkpoint is not None and not cfg else None
+    source = checkpoint if checkpoint is not None else (weights if cfg else None)
+    try:
+        with quiet_open_clip():
+            model, _, _ = open_clip.create_model_and_transforms(
+                spec.architecture, pretrained=None if training_state is not None else source,
+                force_quick_gelu=bool(cfg.get("quick_gelu", False)))
+            if training_state is not None:
+                model.load_state_dict(training_state)
+    except Exception as exc:  # torch, safetensors and pickle each raise their own types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if checkpoint is not None and not cfg:
+            raise ModelError(f"checkpoint {checkpoint} does not match the architecture {spec.architecture}: "
+                             f"{first[:300]}") from exc
+        raise ModelError(f"could not load {spec.architecture} ({weights}): {first[:300]}") from exc
+    visual = model.visual
+    kind = visual_kind(visual)
+    model = model.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    size = visual.image_size
+    size = int(size[0] if isinstance(size, (tuple, list)) else size)
+    pre = getattr(visual, "preprocess_cfg", {}) or {}
+    mean = tuple(cfg.get("mean") or pre.get("mean") or _OPENAI_MEAN)
+    std = tuple(cfg.get("std") or pre.get("std") or _OPENAI_STD)
+    tokenizer = open_clip.get_tokenizer(spec.architecture)
+    scale = float(model.logit_scale.exp().item()) if hasattr(model, "logit_scale") else 100.0
+    return ModelHandle(spec=spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
+                       image_size=size, mean=mean, std=std, kind=kind, weights=weights,
+                       identity=identity, logit_scale=scale)
