@@ -98,11 +98,15 @@ def test_models_work_on_other_image_sizes(engines):
 def test_first_launch_explains_the_sample_with_the_family(qtbot, make_window):
     from eclip_desktop.app.samples import sample_path
     w = make_window(model="auto")
-    wait_for_map(qtbot, w)
+    # The first screen is the pooling grid: every sibling's map of the sample, shift and remedy side by side.
+    qtbot.waitUntil(lambda: all(("itsm", p) in w.maps for p in pooling_names()) and not w.compute.is_busy()
+                    and len(w.views.grid.contents()) == len(pooling_names()), timeout=4 * WAIT_MS)
+    assert w.layout_name == "poolings" and w.layout_actions["poolings"].isChecked()
     assert w.model is not None and w.model.family and w.analysis.pooling == "masked_max"
     assert w.image_list.current_path() == str(sample_path())
     assert w.model_info["model"] == FAMILY_ARCHITECTURE and "cpu" in w.status.device_label.text()
-    assert float(np.ptp(w.views.side.map.values)) > 0.1
+    tiles = w.views.grid.contents()
+    assert all(t.full is not None and float(np.ptp(t.full)) > 0.1 for t in tiles)
     assert not w.banner.isVisible()
     for p in pooling_names():
         assert w.pooling_actions[p].isEnabled()
