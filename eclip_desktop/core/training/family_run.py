@@ -187,5 +187,6 @@ def run_family(plan: FamilyPlan, resume: bool = False, overwrite: bool = False,
         cards.append(update_card(card_path, command=plan.command, stages=stages,
                                  base={"weights": str(base_weights), "sha256": base_sha, "pooling": base.pooling,
                                        "steps": base.steps},
-                                 wall_seconds_all_stages=base_card["wall_seconds"] + card["wall_seconds"]))
+                                 wall_seconds_all_stages=base_card["wall_seconds"] + card["wall_seconds"]
+                                 + sum(s.get("wall_seconds") or 0 for s in earlier or [])))
     return cards
