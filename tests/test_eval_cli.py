@@ -112,7 +112,7 @@ def installed_family(trained_family_dir, monkeypatch):
 def test_family_engines_are_the_trained_siblings(installed_family):
     assert family.available_poolings() == ["native", "masked_max"]
     assert family.card("native")["architecture"] == "eclip-tiny-vit"
-    engines = engine_mod.engines_for("eclip-shapes", None, ["native", "masked_max"], "cpu")
+    engines = engine_mod.engines_for(family.FAMILY, None, ["native", "masked_max"], "cpu")
     assert list(engines) == ["native", "masked_max"]
     native, masked = engines["native"], engines["masked_max"]
     assert native is not masked and native.handle.model is not masked.handle.model
@@ -128,7 +128,7 @@ def test_family_engines_are_the_trained_siblings(installed_family):
 
 
 def test_eval_family_rows_use_their_own_model(installed_family, tmp_path, capsys):
-    rc, out, err, result = run_eval_cli(capsys, tmp_path, "--dataset", "shapes:4", "--model", "eclip-shapes",
+    rc, out, err, result = run_eval_cli(capsys, tmp_path, "--dataset", "shapes:4", "--model", family.FAMILY,
                                         "--pooling", "native", "--pooling", "masked_max", "--device", "cpu")
     assert rc == 0, err
     rows = {r["pooling"]: r for r in result["rows"]}
@@ -139,7 +139,7 @@ def test_eval_family_rows_use_their_own_model(installed_family, tmp_path, capsys
         check_ranges(r)
         assert r["model"] == "eclip-tiny-vit"
 
-    rc = main(["eval", "--dataset", "shapes:4", "--model", "eclip-shapes", "--pooling", "max", "--device", "cpu"])
+    rc = main(["eval", "--dataset", "shapes:4", "--model", family.FAMILY, "--pooling", "max", "--device", "cpu"])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 1 and len(err) == 1
     assert "no model trained with pooling 'max' (have: native, masked_max)" in err[0]

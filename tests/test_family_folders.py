@@ -103,12 +103,15 @@ def test_a_session_remembers_the_family_folder(qtbot, make_window, trained_famil
 def test_models_lists_the_embedded_families_first(capsys):
     assert main(["models", "--filter", "eclip-shapes"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[0].startswith("eclip-shapes: embedded family of eclip-tiny-rn224, one model per pooling (native, avg")
-    assert lines[1].startswith("eclip-shapes-vit: embedded family of eclip-tiny-vit64")
+    # The default family first, then the others by name.
+    assert lines[0].startswith("eclip-shapes-vit-ft: embedded family of eclip-tiny-vit64, one model per pooling")
+    assert lines[1].startswith("eclip-shapes: embedded family of eclip-tiny-rn224, one model per pooling (native, avg")
+    assert lines[2].startswith("eclip-shapes-vit: embedded family of eclip-tiny-vit64")
     assert main(["models", "--filter", "shapes-vit", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert rows == [{"model": "eclip-shapes-vit", "tags": [], "cached": [], "family": True,
-                     "poolings": ["native", "avg", "max", "masked_max"], "architecture": "eclip-tiny-vit64"}]
+    assert [r["model"] for r in rows] == ["eclip-shapes-vit-ft", "eclip-shapes-vit"]
+    assert rows[1] == {"model": "eclip-shapes-vit", "tags": [], "cached": [], "family": True,
+                       "poolings": ["native", "avg", "max", "masked_max"], "architecture": "eclip-tiny-vit64"}
 
 
 def test_an_unreadable_card_is_named_not_fatal(trained_family_dir, tmp_path):

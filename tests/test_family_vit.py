@@ -1,5 +1,5 @@
 """The second embedded family, eclip-shapes-vit (tiny ViTs with 8x8 tokens, one per pooling): shipped
-with its cards, listed after the default family, and behaving as docs/RESULTS.md reports on a small
+with its cards, listed after the default family and the ResNet family, and behaving as docs/RESULTS.md reports on a small
 held-out set — the average-pooled model's maps light up the background, the masked-max model's the
 object."""
 import pytest
@@ -35,7 +35,7 @@ def quick():
 
 
 def test_shipped_with_cards_and_listed_after_the_default():
-    assert family.embedded_families() == ["eclip-shapes", VIT]
+    assert family.embedded_families() == [family.FAMILY, "eclip-shapes", VIT]
     assert family.is_embedded(VIT) and family.available_poolings(VIT) == pooling_names()
     for p in pooling_names():
         card = family.card(p, VIT)
@@ -64,7 +64,7 @@ def test_the_picker_lists_it(qtbot):
     from eclip_desktop.app.widgets.model_picker import ModelPicker
     picker = ModelPicker()
     qtbot.addWidget(picker)
-    assert [picker.arch.itemText(i) for i in range(2)] == ["eclip-shapes", VIT]
-    picker.arch.setCurrentIndex(1)
+    assert [picker.arch.itemText(i) for i in range(3)] == [family.FAMILY, "eclip-shapes", VIT]
+    picker.arch.setCurrentIndex(2)
     assert picker.choice() == ModelChoice(VIT) and not picker.weights.isEnabled()
     assert "eclip-tiny-vit64" in picker.about.text()

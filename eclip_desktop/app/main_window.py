@@ -231,6 +231,10 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
             # the native sibling's semantic shift is one key (1) away.
             start = "masked_max" if model == "auto" else self.analysis.pooling
             self.analysis.pooling = self._family_pooling(choice, start)
+            if model == "auto" and use_sample:
+                # The first screen opens on the pooling grid: the shifted siblings (avg, native) beside
+                # masked max, ECLIP's remedy, are the point of the product (issue 12).
+                self.layout_name = "poolings"
         self.controls.show_analysis(self.analysis)
         self.display_bar.show_display(self.display)
         self.pooling_actions[self.analysis.pooling].setChecked(True)

@@ -82,8 +82,8 @@ def read_labels(path: str) -> list[str]:
 
 def add_model_args(p: argparse.ArgumentParser, default_model: str | None = None) -> None:
     p.add_argument("--model", default=default_model,
-                   help="eclip-shapes (the embedded family, the default when installed) or an open_clip "
-                        "architecture (see `models`)")
+                   help="an embedded family (eclip-shapes-vit-ft, the default when installed; eclip-shapes, "
+                        "eclip-shapes-vit), a family folder, or an open_clip architecture (see `models`)")
     p.add_argument("--pretrained", default=None,
                    help="weights: an open_clip tag (e.g. openai), a checkpoint file "
                         "(.safetensors/.bin/.pt), or 'random' for untrained weights")

@@ -16,7 +16,7 @@ def register(sub) -> None:
     p.add_argument("images", nargs="*", metavar="IMAGE", help="images (or folders) to open")
     p.add_argument("--text", action="append", help="a prompt; repeat for a label set")
     p.add_argument("--model", default=None,
-                   help="open_clip architecture or eclip-shapes (default: the embedded family if installed)")
+                   help="open_clip architecture or an embedded family (default: eclip-shapes-vit-ft if installed)")
     p.add_argument("--pretrained", default=None, help="weights: tag, checkpoint file, or 'random'")
     add_device_arg(p)
     p.set_defaults(func=cmd_gui)

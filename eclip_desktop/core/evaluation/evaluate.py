@@ -46,6 +46,14 @@ def shapes_items(count: int, seed: int, size: int = 64, n_objects=(1, 3)) -> Ite
         yield Item(loaded_image(scene.image, f"shapes:{seed}:{i}"), masks)
 
 
+def gen_items(count: int, seed: int, n_objects=(1, 3)) -> Iterator[Item]:
+    """The generalisation suite's scenes at their own sizes (96-320 px); the engine resizes them."""
+    from eclip_desktop.core.shapes.generalisation import generate_gen_scene
+    for i in range(count):
+        scene = generate_gen_scene(seed, i, n_objects=n_objects)
+        yield Item(loaded_image(scene.image, f"gen:{seed}:{i}"), scene.class_masks())
+
+
 def dataset_items(samples) -> Iterator[Item]:
     for s in samples:
         yield Item(load_image(s.image_path), dict(s.masks), s.ignore)
@@ -144,6 +152,18 @@ def run_eval(dataset: str, method: str, engines: dict[str, Engine], limit: int |
                     classes, method, progress=progress)
             zs = zero_shot_accuracy(engine, shapes_items(count, arg["seed"] + 1, size, n_objects=1),
                                     classes, pooling)
+        elif kind == "gen":
+            count = min(arg["count"], limit) if limit else arg["count"]
+            lo, hi = arg["objects"]
+            meta.update(protocol=f"generalisation suite (other renderer and backgrounds, 96-320 px, JPEG; {lo}-{hi} "
+                                 f"objects); zero-shot on single-object suite scenes of seed {arg['seed'] + 1}",
+                        scenes=count, seed=arg["seed"], objects=[lo, hi])
+            from eclip_desktop.core.shapes import class_names
+            classes = class_names()
+            if id(engine) not in maps_by_engine:
+                maps_by_engine[id(engine)] = evaluate_maps(engine, gen_items(count, arg["seed"], (lo, hi)),
+                                                           classes, method, progress=progress)
+            zs = zero_shot_accuracy(engine, gen_items(count, arg["seed"] + 1, n_objects=1), classes, pooling)
         elif kind in LOADERS:
             data = LOADERS[kind](arg, limit=limit)
             classes = list(data.class_names)

@@ -1,8 +1,11 @@
 """Families: one small CLIP per pooling, so switching pooling switches the model too.
 
-`--model eclip-shapes` names the default embedded family (resources/models/eclip-shapes): small
+FAMILY names the default embedded family (resources/models/eclip-shapes-vit-ft: tiny ViTs, one
+base trained with its class token and each pooling fine-tuned from it, the family that shows both
+the semantic shift and masked max's remedy best on the generalisation suite, docs/RESULTS.md): small
 CLIPs trained here on Shapes World, which is how a user SEES semantic shift offline; every other
-folder of resources/models is an embedded family too, named by its folder. Any folder of
+folder of resources/models is an embedded family too, named by its folder (eclip-shapes: the tiny
+ResNets, eclip-shapes-vit: tiny ViTs each trained from scratch with its pooling). Any folder of
 `eclip-desktop train` outputs is a family as well — <pooling>.safetensors beside its model card
 <pooling>.json (architecture, training command, data seed, steps, wall time, metrics) — so a user
 who trains their own siblings opens them with `--model DIR` and switches between them the same way.
@@ -18,7 +21,7 @@ from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.model.spec import ModelSpec
 
 MODELS_DIR = RESOURCES / "models"
-FAMILY = "eclip-shapes"
+FAMILY = "eclip-shapes-vit-ft"
 FAMILY_DIR = MODELS_DIR / FAMILY
 
 

@@ -82,6 +82,11 @@ class TrainConfig:
     objects: str = recipe.OBJECTS  # Shapes World objects per training scene: 'N' or 'MIN-MAX'
     schedule: str = "cosine"  # learning rate after warmup: 'cosine' decay to 0 or 'constant'
     eval_every: int = 0  # steps between zero-shot probes on held-out scenes (Shapes World only)
+    # Masked-max fine-tunes from weights not trained with native pooling are refused (core/training/guide.py).
+    allow_untrained_guide: bool = False
+    # Fine-tuning masked max: whose free attention guides the mask (default: the --pretrained weights
+    # themselves). E.g. the remedy from a shifted sibling, guided by the family's base.
+    guide: str | None = None
     extra: dict = field(default_factory=dict)
 
     def run_name(self) -> str:
@@ -131,7 +136,12 @@ def _build(cfg: TrainConfig, device: torch.device):
             part.requires_grad_(True)
         for p in extra:
             p.requires_grad_(True)
-        guide = copy.deepcopy(visual).eval().requires_grad_(False) if cfg.pooling == "masked_max" else None
+        guide = None
+        if cfg.pooling == "masked_max":
+            source = visual
+            if cfg.guide:
+                source = load_model(ModelSpec(cfg.architecture, cfg.guide, str(device), "fp32")).model.visual
+            guide = copy.deepcopy(source).eval().requires_grad_(False)
     else:
         try:
             with quiet_open_clip():
@@ -313,6 +323,18 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
         raise TrainingError(f"unknown schedule '{cfg.schedule}': choose cosine or constant")
     check_config(cfg)
     kinds, n_objects = parse_caption_kinds(cfg.captions), parse_objects(cfg.objects)
+    if cfg.guide and not (cfg.pretrained and cfg.pooling == "masked_max"):
+        raise TrainingError("--guide names the free attention of a masked-max fine-tune: use it with "
+                            "--pooling masked_max and --pretrained")
+    if cfg.pretrained and cfg.pooling == "masked_max" and not cfg.allow_untrained_guide:
+        from eclip_desktop.core.training.guide import architecture_kind, untrained_guide_reason
+        reason = untrained_guide_reason(cfg.guide or cfg.pretrained, architecture_kind(cfg.architecture),
+                                        "--guide" if cfg.guide else "--pretrained")
+        if reason:
+            raise TrainingError(reason)
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        torch.set_num_threads(int(threads))  # a background run on a shared CPU stays within its share
     rank, world, owns_group = _distributed()
     device = resolve_device(cfg.device)
     if world > 1 and device.type == "cuda":

@@ -21,9 +21,12 @@ from eclip_desktop.core.errors import DatasetError
 
 Box = tuple[float, float, float, float]
 
-DATASET_KINDS = ("shapes", "voc", "coco", "cub", "imagefolder")
+DATASET_KINDS = ("shapes", "gen", "voc", "coco", "cub", "imagefolder")
+# Synthetic kinds: drawn from a seed, no directory (`gen`: core/shapes/generalisation.py).
+SYNTHETIC_KINDS = ("shapes", "gen")
 DEFAULT_SHAPES_COUNT = 100
 DEFAULT_SHAPES_SEED = 1000  # held out: Shapes World training uses data seeds below 1000
+DEFAULT_GEN_SEED = 2000  # the generalisation suite's own seed (its renderer is never trained on)
 
 
 # eq=False: the generated __eq__ would compare ndarray fields, which raises.
@@ -140,6 +143,7 @@ def parse_dataset_arg(arg: str) -> tuple[str, str | dict]:
     shapes:N            -> ("shapes", {"count": N, "seed": 1000})
     shapes:N:SEED       -> ("shapes", {"count": N, "seed": SEED})
     shapes:N:SEED:OBJ   -> ... {"objects": (MIN, MAX)}: OBJ is K or MIN-MAX objects per scene (default 1-3)
+    gen[:N[:SEED[:OBJ]]] -> ("gen", {...}) the same fields; the generalisation suite, seed 2000 by default
     voc:DIR, coco:DIR, cub:DIR, imagefolder:DIR -> (kind, DIR)   (coco also takes a JSON path)
     Only the first ':' separates the kind, so Windows paths such as voc:C:\\data work.
     """
@@ -150,18 +154,18 @@ def parse_dataset_arg(arg: str) -> tuple[str, str | dict]:
     kind = kind.strip().lower()
     if kind not in DATASET_KINDS:
         raise DatasetError(f"unknown dataset kind {kind!r} in {arg!r}; use one of: {_usage()}")
-    if kind == "shapes":
-        return kind, _parse_shapes(rest if sep else "", arg)
+    if kind in SYNTHETIC_KINDS:
+        return kind, _parse_shapes(rest if sep else "", arg, kind)
     if not rest.strip():
         raise DatasetError(f"dataset argument {arg!r} names no directory; write it as {kind}:DIR")
     return kind, str(Path(rest.strip()).expanduser())
 
 
-def _parse_shapes(rest: str, arg: str) -> dict:
+def _parse_shapes(rest: str, arg: str, kind: str = "shapes") -> dict:
     parts = rest.split(":") if rest else []
     if len(parts) > 3:
-        raise DatasetError(f"too many fields in {arg!r}; write shapes, shapes:N, shapes:N:SEED or "
-                           "shapes:N:SEED:OBJECTS")
+        raise DatasetError(f"too many fields in {arg!r}; write {kind}, {kind}:N, {kind}:N:SEED or "
+                           f"{kind}:N:SEED:OBJECTS")
     objects = (1, 3)
     if len(parts) == 3:
         m = re.fullmatch(r"\s*(\d+)(?:-(\d+))?\s*", parts.pop())
@@ -177,12 +181,12 @@ def _parse_shapes(rest: str, arg: str) -> dict:
             raise DatasetError(f"the {what} in {arg!r} must be {need}, got {text!r}")
         values.append(int(text))
     count = values[0] if values else DEFAULT_SHAPES_COUNT
-    seed = values[1] if len(values) > 1 else DEFAULT_SHAPES_SEED
+    seed = values[1] if len(values) > 1 else (DEFAULT_SHAPES_SEED if kind == "shapes" else DEFAULT_GEN_SEED)
     return {"count": count, "seed": seed, "objects": objects}
 
 
 def _usage() -> str:
-    return "shapes[:N[:SEED[:OBJECTS]]], voc:DIR, coco:DIR, cub:DIR, imagefolder:DIR"
+    return "shapes[:N[:SEED[:OBJECTS]]], gen[:N[:SEED[:OBJECTS]]], voc:DIR, coco:DIR, cub:DIR, imagefolder:DIR"
 
 
 # Imported last: the loaders import the helpers above from this package.
@@ -204,6 +208,7 @@ LOADERS = {"voc": load_voc, "coco": load_coco, "cub": load_cub}
 __all__ = [
     "Box",
     "DATASET_KINDS",
+    "SYNTHETIC_KINDS",
     "EvalDataset",
     "EvalSample",
     "IMAGE_EXTENSIONS",

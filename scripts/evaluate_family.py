@@ -1,0 +1,72 @@
+"""Evaluate a family folder (or embedded family) on the generalisation suite and on Shapes World
+held-out scenes, ITSM and Surgery, every sibling with its own pooling; writes the rows into each
+sibling's card under metrics (with the protocol and the command) and prints a Markdown table.
+
+    python scripts/evaluate_family.py --family resources/models/eclip-shapes-vitft \
+        --gen 300 --shapes 500 --device cpu [--no-cards] [--json OUT]
+
+The same numbers come from `eclip-desktop eval --dataset gen:300 --model FAMILY --pooling all
+--method itsm` (and shapes:500, surgery); this script only runs them in one go.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from eclip_desktop.core.evaluation.evaluate import run_eval
+from eclip_desktop.core.explain.engine import engines_for
+from eclip_desktop.core.model import family
+from eclip_desktop.core.training.trainer import update_card
+
+COLUMNS = ("miou_fg", "msc", "pointing", "bg_preferred", "zero_shot", "n")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--family", required=True, help="an embedded family's name or a folder of train outputs")
+    ap.add_argument("--gen", type=int, default=300, help="generalisation-suite scenes (seed 2000); 0: skip")
+    ap.add_argument("--shapes", type=int, default=500, help="Shapes World held-out scenes (seed 1000); 0: skip")
+    ap.add_argument("--methods", nargs="+", default=["itsm", "surgery"])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--no-cards", action="store_true", help="do not write the rows into the cards")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    if not family.is_family(args.family):
+        print(f"evaluate_family: {args.family} is not a family", file=sys.stderr)
+        return 1
+    poolings = family.available_poolings(args.family)
+    engines = engines_for(args.family, None, poolings, args.device)
+    datasets = [d for d, n in ((f"gen:{args.gen}", args.gen), (f"shapes:{args.shapes}", args.shapes)) if n]
+    results: dict[str, dict] = {}
+    for dataset in datasets:
+        for method in args.methods:
+            t0 = time.perf_counter()
+            result = run_eval(dataset, method, engines)
+            key = f"{method}_{dataset.replace(':', '')}"
+            results[key] = result
+            print(f"{key}: {time.perf_counter() - t0:.0f} s — {result['protocol']}", file=sys.stderr, flush=True)
+    print("| pooling | set | method | " + " | ".join(COLUMNS) + " |")
+    print("| --- " * (3 + len(COLUMNS)) + "|")
+    for result in results.values():
+        for row in result["rows"]:
+            cells = [f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in COLUMNS]
+            print(f"| {row['pooling']} | {result['dataset']} | {result['method']} | " + " | ".join(cells) + " |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    if not args.no_cards and family.family_dir(args.family) is not None:
+        folder = family.family_dir(args.family)
+        command = "python scripts/evaluate_family.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        for p in poolings:
+            rows = {k: {**next(r for r in v["rows"] if r["pooling"] == p), "protocol": v["protocol"]}
+                    for k, v in results.items()}
+            card = json.loads((folder / f"{p}.json").read_text())
+            update_card(folder / f"{p}.json", metrics={**(card.get("metrics") or {}), **rows,
+                                                       "evaluate_command": command})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

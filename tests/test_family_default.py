@@ -1,0 +1,94 @@
+"""The default embedded family, eclip-shapes-vit-ft (issue 12): one base ViT trained with its class
+token, each pooling a short fine-tune of it. Shipped with cards that record both stages, opened by
+default, and showing on 60 scenes of the generalisation suite what docs/RESULTS.md reports on 300:
+the avg sibling's maps prefer the background (semantic shift), masked max's the object."""
+import json
+
+import numpy as np
+import pytest
+from test_app import (  # noqa: F401
+    WAIT_MS,
+    make_window,
+    no_dangling_threads_or_timers,
+    settings,
+)
+
+from eclip_desktop.cli import main
+from eclip_desktop.core.evaluation.evaluate import evaluate_maps, gen_items, zero_shot_accuracy
+from eclip_desktop.core.explain import engine as engine_mod
+from eclip_desktop.core.model import family
+from eclip_desktop.core.model.poolings import pooling_names
+from eclip_desktop.core.shapes import class_names
+from eclip_desktop.core.training.family_run import sha256_file
+
+FT = "eclip-shapes-vit-ft"
+SCENES = 60
+
+
+@pytest.fixture(scope="module")
+def quick():
+    """ITSM on 60 suite scenes (seed 2000, 1-3 objects), zero-shot on 60 single-object ones (seed 2001)."""
+    engines = engine_mod.engines_for(FT, None, ["avg", "masked_max"], "cpu")
+    rows = {}
+    for p, engine in engines.items():
+        rows[p] = evaluate_maps(engine, gen_items(SCENES, 2000), class_names(), "itsm")
+        rows[p]["zero_shot"] = zero_shot_accuracy(engine, gen_items(SCENES, 2001, n_objects=1), class_names(), p)
+    return rows
+
+
+def test_it_is_the_default_and_shipped_with_its_stages():
+    assert family.FAMILY == FT and family.embedded_families()[0] == FT
+    assert family.available_poolings() == pooling_names()
+    assert family.default_spec("cpu") == family.family_spec("masked_max", "cpu", name=FT)
+    base = family.family_dir(FT) / "base" / "native.safetensors"
+    sha = sha256_file(base)
+    for p in pooling_names():
+        card = family.card(p)
+        assert card["pooling"] == p and card["architecture"] == "eclip-tiny-vit64"
+        assert [s["stage"] for s in card["stages"]] == ["base", "finetune"]
+        assert card["base"]["sha256"] == sha and card["stages"][0]["weights_sha256"] == sha
+        assert card["command"].startswith("eclip-desktop train --pooling all --model eclip-tiny-vit64 ")
+        assert "--base-steps 1500" in card["command"] and "--finetune-steps 400" in card["command"]
+        assert len(card["stages"][0]["init_stages"]) == 3  # the from-scratch stages the base continued
+        assert card["wall_seconds_all_stages"] < 4 * 3600  # the whole family within the issue's 4 h
+        assert family.checkpoint_path(p).stat().st_size < 8 * 2**20
+
+
+def test_quick_suite_evaluation_matches_the_reported_claims(quick):
+    avg, masked = quick["avg"], quick["masked_max"]
+    # Reduced targets of issue 12. Measured on these 60 scenes: avg mSC -19.6 with 82 % of maps
+    # background-preferred, pointing 0.03, fg-mIoU 4.9; masked max +26.4 with 16 %, pointing 0.19, fg-mIoU
+    # 18.4; zero-shot 0.30 / 0.33 (docs/RESULTS.md, 300 scenes: -17.8 / 80 %, +26.9 / 16 %).
+    assert avg["msc"] <= -10 and avg["bg_preferred"] >= 0.6, avg
+    assert masked["msc"] >= 15 and masked["bg_preferred"] <= 0.3, masked
+    assert masked["miou_fg"] > avg["miou_fg"] + 8 and masked["pointing"] > avg["pointing"]
+    for p, row in quick.items():
+        assert row["zero_shot"] >= 0.2, f"{p}: zero-shot {row['zero_shot']:.2f} on 8 classes (chance 0.125)"
+
+
+def test_default_model_explains_the_sample(tmp_path, capsys):
+    sample = str(family.RESOURCES / "samples" / "shapes_scene.png")
+    rc = main(["explain", sample, "--text", "a photo of an ellipse.", "--pooling", "avg", "--pooling",
+               "masked_max", "--out", str(tmp_path), "--device", "cpu"])
+    assert rc == 0, capsys.readouterr().err
+    meta = json.loads(next(tmp_path.glob("*__masked_max__*.json")).read_text())
+    assert meta["model"] == "eclip-tiny-vit64" and meta["pretrained"].endswith(f"{FT}/masked_max.safetensors")
+    avg = np.load(next(tmp_path.glob("*__avg__*.npy")))
+    masked = np.load(next(tmp_path.glob("*__masked_max__*.npy")))
+    assert avg.shape == masked.shape == (256, 256)
+    assert not np.allclose(avg, masked), "each pooling is its own fine-tuned model"
+
+
+def test_first_launch_opens_the_pooling_grid_with_the_family(qtbot, make_window):
+    from eclip_desktop.app.samples import sample_path
+    w = make_window(model="auto")
+    # The first screen is the pooling grid: every sibling's map of the sample, shift and remedy side by side.
+    qtbot.waitUntil(lambda: all(("itsm", p) in w.maps for p in pooling_names()) and not w.compute.is_busy()
+                    and len(w.views.grid.contents()) == len(pooling_names()), timeout=4 * WAIT_MS)
+    assert w.layout_name == "poolings" and w.layout_actions["poolings"].isChecked()
+    assert w.model is not None and w.model.family and w.model.architecture == FT and w.analysis.pooling == "masked_max"
+    assert w.image_list.current_path() == str(sample_path())
+    assert w.model_info["model"] == "eclip-tiny-vit64" and "cpu" in w.status.device_label.text()
+    tiles = w.views.grid.contents()
+    assert all(t.full is not None and float(np.ptp(t.full)) > 0.1 for t in tiles)
+    assert not w.banner.isVisible()
