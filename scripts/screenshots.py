@@ -78,8 +78,9 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for layout, name in SHOTS:
-        # "first": the window as it opens, before any setting is touched.
-        w.set_layout("side" if layout == "first" else layout)
+        # "first": the window as it opens (a first launch opens on the pooling grid), nothing touched.
+        if layout != "first":
+            w.set_layout(layout)
         bar = w.display_bar
         bar.threshold.setCurrentIndex(bar.threshold.findData(args.threshold if layout == "side" else "none"))
         wait(app, settled)

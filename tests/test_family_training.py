@@ -173,7 +173,8 @@ def test_guide_from_other_weights(tmp_path, monkeypatch, capsys):
     want = load_file(str(native))
     got = guides[0].state_dict()
     assert all((got[k].half() == want["visual." + k]).all() for k in got)  # the base's attention, not avg's
+    # overwrite: the first run's outputs are there; the guide must be refused on its own account.
     with pytest.raises(TrainingError, match="--guide .*trained with pooling 'avg'"):
-        train(replace(cfg, guide=str(avg)))
+        train(replace(cfg, guide=str(avg), overwrite=True))
     with pytest.raises(TrainingError, match="use it with --pooling masked_max"):
         train(replace(cfg, pooling="avg"))
