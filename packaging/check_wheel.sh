@@ -91,8 +91,9 @@ t0=$(now)
 ls maps/shapes_scene__itsm__native__*.npy >/dev/null 2>&1 || fail "explain wrote no map"
 "$PY" - "$WORK/venv" maps/shapes_scene__itsm__native__*.json <<'EOF' || fail "explain did not use the installed family"
 import json, sys
+from eclip_desktop.core.model.family import FAMILY
 weights = json.load(open(sys.argv[2]))["pretrained"]
-if not (weights.startswith(sys.argv[1]) and "/resources/models/eclip-shapes/" in weights):
+if not (weights.startswith(sys.argv[1]) and f"/resources/models/{FAMILY}/" in weights):
     sys.exit(f"check_wheel: explain used {weights}")
 EOF
 step "explain on the default family, offline, outside the checkout: $(secs "$t0" "$(now)") s"
