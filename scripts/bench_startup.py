@@ -43,13 +43,16 @@ def child(t0: float) -> None:
 
     def poll() -> None:
         now = time.time() - t0
-        if "window" not in out and w.isVisible() and w.views.side.image.size is not None:
+        drawn = w.views.side.image.size is not None or bool(w.views.grid.contents())
+        if "window" not in out and w.isVisible() and drawn:
             out["window"] = now
             # The worker starts importing torch at once (for the model); open_clip follows torch,
             # so its absence says torch is not ready yet either.
             out["torch_import_started_at_window"] = "torch" in sys.modules
             out["open_clip_imported_at_window"] = "open_clip" in sys.modules
-        if "first_map" not in out and w.views.side.map.has_map():
+        # A first launch opens on the pooling grid (issue 12): the first map is its first tile with one.
+        shown = w.views.side.map.has_map() or any(t.full is not None for t in w.views.grid.contents())
+        if "first_map" not in out and shown:
             out["first_map"] = now
             QTimer.singleShot(200, quit_now)  # let the frame with the map be painted
         if now > 300:
