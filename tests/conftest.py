@@ -94,6 +94,16 @@ def trained_family_dir(tmp_path_factory):
     return root
 
 
+@pytest.fixture
+def saved_tiny(tmp_path):
+    """The tiny random ViT saved as a weights file: maps made with it can be reproduced."""
+    from safetensors.torch import save_file
+    path = tmp_path / "tiny.safetensors"
+    state = load_model(ModelSpec("eclip-tiny-vit", "random", "cpu")).model.state_dict()
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    return str(path)
+
+
 def pytest_collection_modifyitems(config, items):
     # Tests on a freshly trained family folder share one ~45 s training fixture: slow as a group.
     for item in items:

@@ -11,7 +11,6 @@ from eclip_desktop.cli import main
 from eclip_desktop.core.explain.methods import surgery
 from eclip_desktop.core.export.reproduce import reproduce_map
 from eclip_desktop.core.io.imageio import load_image
-from eclip_desktop.core.model.loading import ModelSpec, load_model
 from eclip_desktop.core.model.text import ensemble_prompts
 
 
@@ -58,15 +57,6 @@ def test_engine_records_which_empty_text_was_subtracted(tiny_engine, photo):
     exp = tiny_engine.explain(img, ["a dog", "a cat"], method="surgery", ensemble=True)
     assert exp.heatmaps[0].meta == {"surgery_empty_text": None}  # a label set subtracts no empty text
     assert tiny_engine.explain(img, ["a dog"], method="itsm", ensemble=True).heatmaps[0].meta == {}
-
-
-@pytest.fixture
-def saved_tiny(tmp_path):
-    from safetensors.torch import save_file
-    path = tmp_path / "tiny.safetensors"
-    state = load_model(ModelSpec("eclip-tiny-vit", "random", "cpu")).model.state_dict()
-    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
-    return str(path)
 
 
 @pytest.mark.parametrize("rule", ["matched", "plain"])

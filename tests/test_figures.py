@@ -13,7 +13,6 @@ from eclip_desktop.core.export.reproduce import reproduce_map
 from eclip_desktop.core.figures.grids import grid_figure, pooling_grid
 from eclip_desktop.core.figures.render import overlay
 from eclip_desktop.core.figures.svg import figure_svg
-from eclip_desktop.core.model.loading import ModelSpec, load_model
 from tests.conftest import write_image
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -107,15 +106,6 @@ def test_grid_needs_texts(tmp_path, capsys):
     rc = main(["export", "--images", img, "--synset", "dog.n.01", "--grid", "prompt", "--out",
                str(tmp_path / "o"), *TINY])
     assert rc == 1 and "--grid" in capsys.readouterr().err
-
-
-@pytest.fixture
-def saved_tiny(tmp_path):
-    from safetensors.torch import save_file
-    path = tmp_path / "tiny.safetensors"
-    state = load_model(ModelSpec("eclip-tiny-vit", "random", "cpu")).model.state_dict()
-    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
-    return str(path)
 
 
 @pytest.mark.parametrize("method", ["itsm", "surgery"])

@@ -34,7 +34,6 @@ from eclip_desktop.core.export.artifacts import (
     POOLING_NOTE,
     check_finite,
     check_name_lengths,
-    contribution_sidecar,
     contribution_stem,
     convis_stem,
     grid_sidecar,
@@ -48,7 +47,7 @@ from eclip_desktop.core.export.artifacts import (
     write_artifacts,
     write_figure_only,
 )
-from eclip_desktop.core.export.explain_job import title_lines
+from eclip_desktop.core.export.explain_job import contribution_parts, title_lines
 from eclip_desktop.core.export.index import Row, write_index
 from eclip_desktop.core.export.resume import figure_options, triage
 from eclip_desktop.core.figures.grids import CLIP_GRIDS
@@ -58,7 +57,7 @@ from eclip_desktop.core.figures.panel import (
     threshold_level,
     threshold_mask,
 )
-from eclip_desktop.core.figures.render import annotate, short_model_name
+from eclip_desktop.core.figures.render import annotate
 from eclip_desktop.core.figures.svg import figure_svg
 from eclip_desktop.core.io.atomic import ensure_writable_dir
 from eclip_desktop.core.io.imageio import image_sha256, load_image
@@ -259,14 +258,8 @@ def _clip_rows(engine_groups, req, todo, path, image, out, model_infos):
                                           extra={"pooling_note": POOLING_NOTE, "timings": dict(exp.timings), **hm.meta})
                     yield row, hm.values, title_lines(hm, p, exp.scores[p], t, label), sidecar, MAP_COLORBAR
             for row in contrib:  # the contribution depends on the pooling only: from the first method run
-                p = row.pooling
-                sidecar = contribution_sidecar(path, image, info, pooling=p, tau=req.tau, labels=req.texts,
-                                               input_size=input_size, normalisation=NORMALISATION,
-                                               scores=dict(exp.scores), colormap=req.cmap,
-                                               extra={"timings": dict(exp.timings)})
-                lines = [f"contribution of each location to the {POOLING_LABELS[p]} pooled embedding",
-                         short_model_name(info['model'], info['pretrained'])]
-                yield row, exp.contributions[p], lines, sidecar, CONTRIBUTION_COLORBAR
+                lines, sidecar = contribution_parts(path, image, info, row.pooling, req, input_size, exp)
+                yield row, exp.contributions[row.pooling], lines, sidecar, CONTRIBUTION_COLORBAR
             contrib = []
 
 

@@ -89,6 +89,18 @@ def _refuse_existing(req: ExplainRequest, stems, poolings, out: Path) -> None:
     refuse_existing([t for s in planned for t in triple_targets(s, out)], req.overwrite)
 
 
+def contribution_parts(path: str, image, model_info: dict, pooling: str, req, input_size: int,
+                       exp) -> tuple[list[str], dict]:
+    """Title lines and sidecar of a contribution map (where `pooling` takes its evidence), for explain
+    and batch export alike. req: anything with tau, texts and cmap."""
+    sidecar = contribution_sidecar(path, image, model_info, pooling=pooling, tau=req.tau, labels=req.texts,
+                                   input_size=input_size, normalisation=NORMALISATION, scores=dict(exp.scores),
+                                   colormap=req.cmap, extra={"timings": dict(exp.timings)})
+    lines = [f"contribution of each location to the {POOLING_LABELS[pooling]} pooled embedding",
+             short_model_name(model_info["model"], model_info["pretrained"])]
+    return lines, sidecar
+
+
 def check_targets(req: ExplainRequest) -> None:
     """Refuses before any work if an output of the whole request exists (without overwrite), an
     image is given twice, or a name is too long for the file system."""
@@ -134,12 +146,7 @@ def run_explain(engine, req: ExplainRequest, progress: Callable[[int, int, str],
                                             hm.values, title_lines(hm, p, exp.scores[p], t, method.label),
                                             sidecar, req.cmap, req.alpha, MAP_COLORBAR, req.overwrite))
         for p in poolings:
-            sidecar = contribution_sidecar(path, image, model_info, pooling=p, tau=req.tau, labels=req.texts,
-                                           input_size=input_size, normalisation=NORMALISATION,
-                                           scores=dict(exp.scores), colormap=req.cmap,
-                                           extra={"timings": dict(exp.timings)})
-            lines = [f"contribution of each location to the {POOLING_LABELS[p]} pooled embedding",
-                     short_model_name(model_info['model'], model_info['pretrained'])]
+            lines, sidecar = contribution_parts(path, image, model_info, p, req, input_size, exp)
             records.append(write_triple(contribution_stem(stem, p), out, image.rgb, exp.contributions[p],
                                         lines, sidecar, req.cmap, req.alpha, CONTRIBUTION_COLORBAR, req.overwrite))
         if progress:
