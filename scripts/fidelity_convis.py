@@ -42,7 +42,7 @@ def main() -> int:
     from eclip_desktop.core.convis import ConVis, WindowParams
     from eclip_desktop.core.convis import engine as convis_engine
     from eclip_desktop.core.convis.sets import concept_set_by_name
-    from eclip_desktop.core.convis.windows import _resize
+    from eclip_desktop.core.convis.windows import resize_window
     from eclip_desktop.core.explain.engine import Engine
     from eclip_desktop.core.explain.heatmap import EPS
     from eclip_desktop.core.io.imageio import load_image
@@ -62,7 +62,7 @@ def main() -> int:
     def reference_crop(canvas, boxes, out_size):
         out = np.empty((len(boxes), out_size, out_size, 3), np.uint8)
         for i, (x, y, s) in enumerate(boxes):
-            out[i] = _resize(canvas[y:y + s - 1, x:x + s - 1], out_size)  # the reference's (s-1)^2 crop
+            out[i] = resize_window(canvas[y:y + s - 1, x:x + s - 1], out_size)  # the reference's (s-1)^2 crop
         return out
 
     def variant(image, seed, crop):

@@ -50,8 +50,8 @@ def test_shifted_pooling_is_read_from_the_family_cards(tmp_path, monkeypatch):
     # Derived, not hard-coded: a family whose cards measure no shift says so.
     import eclip_desktop.app.views.guide as guide
     from eclip_desktop.core.model.shift import PoolingEvidence, ShiftSummary
-    guide._shift.cache_clear()
-    monkeypatch.setattr(guide, "_shift", lambda _a: ShiftSummary((PoolingEvidence("avg", 5.0, 0.1),
+    guide.measured_shift.cache_clear()
+    monkeypatch.setattr(guide, "measured_shift", lambda _a: ShiftSummary((PoolingEvidence("avg", 5.0, 0.1),
                                                                   PoolingEvidence("max", 9.0, 0.05))))
     calm = shift_sentence(ModelChoice(FAMILY))
     assert "none of this family" in calm and "max" in calm

@@ -25,10 +25,10 @@ from eclip_desktop.core.convis import (
 from eclip_desktop.core.convis.engine import finish_map
 from eclip_desktop.core.convis.gloss_bank import encode_glosses
 from eclip_desktop.core.convis.windows import (
-    _resize,
     centre_crop_box,
     grid_boxes,
     make_canvas,
+    resize_window,
     window_boxes,
 )
 from eclip_desktop.core.wordnet import provider
@@ -103,7 +103,7 @@ def _brute_force_centre(convis, img, params, synset):
     C, n, pad = params.canvas, params.size, params.pad
     boxes = [(x, y, s) for s in params.windows for y in range(0, C - s + 1, params.stride)
              for x in range(0, C - s + 1, params.stride)]
-    crops = np.stack([_resize(canvas[y:y + s, x:x + s], convis.handle.image_size) for x, y, s in boxes])
+    crops = np.stack([resize_window(canvas[y:y + s, x:x + s], convis.handle.image_size) for x, y, s in boxes])
     emb = convis._encode_crops(crops).numpy()
     cos = emb @ convis.gloss_bank().embeddings.T
     names = convis.concept_set.synsets

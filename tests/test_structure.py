@@ -44,3 +44,16 @@ def test_the_command_line_parser_needs_no_torch():
             "bad = [m for m in ('torch', 'open_clip') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_module_imports_another_modules_private_names():
+    import ast
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parents[1]
+    found = []
+    for path in list((root / "eclip_desktop").rglob("*.py")) + list((root / "scripts").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("eclip_desktop"):
+                found += [f"{path.relative_to(root)}: {node.module}.{a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not found, "make these public where they are shared: " + "; ".join(found)

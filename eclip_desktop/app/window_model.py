@@ -40,6 +40,7 @@ class ModelMixin:
     _closing = False
     _catalogue_asked = False
     _domain_dismissed: set = set()
+    _domain_known: dict | None = None  # image path -> written by the Shapes World generator
 
 
     @staticmethod
@@ -125,10 +126,9 @@ class ModelMixin:
 
     def update_domain_notice(self) -> None:
         """The polite, persistent notice while an embedded Shapes World model explains another picture."""
-        from eclip_desktop.core.shapes.domain import is_shapes_world_image
         path = self.image_list.current_path()
         show = (self.model is not None and self.model.family and is_embedded(self.model.architecture)
-                and bool(path) and path not in self._domain_dismissed and not is_shapes_world_image(path))
+                and bool(path) and path not in self._domain_dismissed and not self._in_domain(path))
         if not show:
             self.domain_banner.dismiss()
             return
@@ -137,6 +137,15 @@ class ModelMixin:
         self.domain_banner.show_message(out_of_domain_text(os.path.basename(path)), "info", path,
                                         "load-open-clip", "Load an open_clip model",
                                         "open-checkpoint", "Open checkpoint\u2026")
+
+    def _in_domain(self, path: str) -> bool:
+        # Provenance files are read once per image, not on every model or image switch of the UI thread.
+        from eclip_desktop.core.shapes.domain import is_shapes_world_image
+        if self._domain_known is None:
+            self._domain_known = {}
+        if path not in self._domain_known:
+            self._domain_known[path] = is_shapes_world_image(path)
+        return self._domain_known[path]
 
     def _domain_closed(self) -> None:
         if self.domain_banner.source:

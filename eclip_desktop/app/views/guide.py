@@ -10,9 +10,7 @@ import html
 from functools import lru_cache
 
 from eclip_desktop.app.state import THRESHOLDS, AnalysisState, DisplayState, ModelChoice
-from eclip_desktop.core.model.poolings import pooling_names
-
-SHORT = {"native": "native", "avg": "avg", "max": "max", "masked_max": "masked max"}
+from eclip_desktop.core.model.poolings import pooling_names, short_pooling
 
 
 def pooling_key(pooling: str) -> str:
@@ -22,11 +20,11 @@ def pooling_key(pooling: str) -> str:
 
 def _name(pooling: str) -> str:
     key = pooling_key(pooling)
-    return f"<b>{SHORT.get(pooling, pooling)}</b>" + (f" (key {key})" if key else "")
+    return f"<b>{short_pooling(pooling)}</b>" + (f" (key {key})" if key else "")
 
 
 @lru_cache(maxsize=16)
-def _shift(architecture: str):
+def measured_shift(architecture: str):
     from eclip_desktop.core.model.shift import family_shift
     try:
         return family_shift(architecture)
@@ -42,7 +40,7 @@ def shift_sentence(model: ModelChoice | None) -> str:
         return ("<b>Semantic shift</b>: this is one model, so its map is the same under every pooling; "
                 "keys 1\u20134 change only the scores and the contribution map. To see the shift, load a "
                 "family whose siblings were each trained with one pooling.")
-    summary = _shift(model.architecture)
+    summary = measured_shift(model.architecture)
     if summary is None:
         return ("<b>Semantic shift</b>: each pooling here is its own model; a shifted one lights up the "
                 "background around the object instead of the object. This family's cards carry no "
@@ -53,7 +51,7 @@ def shift_sentence(model: ModelChoice | None) -> str:
         return (f"<b>Semantic shift</b>: none of this family's models prefers the background in its measured "
                 f"maps; {_name(best.pooling)} sits most on the object (mSC {best.msc:+.0f} %).")
     worst = shifted[0]
-    others = ", ".join(SHORT.get(e.pooling, e.pooling) for e in shifted[1:])
+    others = ", ".join(short_pooling(e.pooling) for e in shifted[1:])
     also = f" ({others} less so)" if others else ""
     return (f"<b>Semantic shift</b>: {_name(worst.pooling)} is the shifted pooling of this family{also}: its "
             f"map favours the <i>background</i> in {worst.bg_preferred:.0%} of held-out scenes "

@@ -70,8 +70,8 @@ def _tile_bars(ms: MapSet, shown: int, title: str) -> dict:
 
 def _shift_tags(model: ModelChoice | None) -> dict:
     """pooling -> a word for its tile title, from the family's measured cards (see views/guide.py)."""
-    from eclip_desktop.app.views.guide import _shift
-    summary = _shift(model.architecture) if model is not None and model.family else None
+    from eclip_desktop.app.views.guide import measured_shift
+    summary = measured_shift(model.architecture) if model is not None and model.family else None
     if summary is None:
         return {}
     # Short: a tile title wraps, and at 1000x700 every line costs map height.
@@ -262,13 +262,13 @@ class MapViews(QStackedWidget):
     def _difference_tile(s: Scene) -> TileContent:
         """The shifted pooling's map minus the best one's (measured, from the family's cards; else
         avg − masked max), both min-max normalised; 0.5 means equal."""
-        from eclip_desktop.app.views.guide import SHORT, _shift
+        from eclip_desktop.app.views.guide import measured_shift
         a = s.analysis
-        summary = _shift(s.model.architecture) if s.model is not None and s.model.family else None
+        summary = measured_shift(s.model.architecture) if s.model is not None and s.model.family else None
         first, second = ("avg", "masked_max")
         if summary is not None and summary.shifted:
             first, second = summary.shifted[0].pooling, summary.best.pooling
-        title = f"difference: {SHORT.get(first, first)} \u2212 {SHORT.get(second, second)}"
+        title = f"difference: {POOLING_SHORT.get(first, first)} \u2212 {POOLING_SHORT.get(second, second)}"
         one, two = s.maps.get((a.method, first)), s.maps.get((a.method, second))
         if one is None or two is None or first == second:
             return TileContent(title, None, note=s.note if one is None or two is None else "one pooling only")
@@ -279,8 +279,8 @@ class MapViews(QStackedWidget):
         preview = (use[0](one) - use[0](two) + 1.0) / 2.0
         full = (use[1](one) - use[1](two) + 1.0) / 2.0
         what = "contribution" if use[0](one) is one.contribution_preview else "map"
-        caption = (f"bright: {SHORT.get(first, first)}\u2019s {what} is higher there \u00b7 dark: "
-                   f"{SHORT.get(second, second)}\u2019s \u00b7 0.5: equal (difference of the two normalised "
+        caption = (f"bright: {POOLING_SHORT.get(first, first)}\u2019s {what} is higher there \u00b7 dark: "
+                   f"{POOLING_SHORT.get(second, second)}\u2019s \u00b7 0.5: equal (difference of the two normalised "
                    f"{what}s)")
         return TileContent(title, preview.astype(np.float32), full.astype(np.float32), caption=caption)
 

@@ -26,11 +26,11 @@ from eclip_desktop.core.convis.gloss_bank import (
 from eclip_desktop.core.convis.windows import (
     Coverage,
     WindowParams,
-    _resize,
     centre_crop_box,
     coarse_rows,
     crop_windows,
     make_canvas,
+    resize_window,
     window_boxes,
 )
 from eclip_desktop.core.errors import CancelledError, ConceptError
@@ -367,7 +367,7 @@ class ConVis:
             if sha in self._image_emb:
                 return self._image_emb[sha]
         x0, y0, side = centre_crop_box(*rgb.shape[:2])
-        crop = _resize(np.ascontiguousarray(rgb[y0:y0 + side, x0:x0 + side]), self.handle.image_size)
+        crop = resize_window(np.ascontiguousarray(rgb[y0:y0 + side, x0:x0 + side]), self.handle.image_size)
         emb = self._encode_crops(crop[None]).cpu().numpy()[0]
         with self._lock:
             self._image_emb[sha] = emb

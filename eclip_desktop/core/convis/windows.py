@@ -97,7 +97,7 @@ def centre_crop_box(height: int, width: int) -> tuple[int, int, int]:
     return (width - side) // 2, (height - side) // 2, side
 
 
-def _resize(img: np.ndarray, side: int) -> np.ndarray:
+def resize_window(img: np.ndarray, side: int) -> np.ndarray:
     if img.shape[0] == side and img.shape[1] == side:
         return img
     # Area averaging when shrinking avoids aliasing; bicubic when enlarging, as CLIP's preprocessing.
@@ -108,7 +108,7 @@ def _resize(img: np.ndarray, side: int) -> np.ndarray:
 def make_canvas(rgb: np.ndarray, params: WindowParams) -> np.ndarray:
     """The centre square resized to ``size``, framed by ``pad`` px of seeded uniform noise."""
     x0, y0, side = centre_crop_box(rgb.shape[0], rgb.shape[1])
-    centre = _resize(np.ascontiguousarray(rgb[y0:y0 + side, x0:x0 + side]), params.size)
+    centre = resize_window(np.ascontiguousarray(rgb[y0:y0 + side, x0:x0 + side]), params.size)
     rng = np.random.default_rng(params.seed)
     canvas = rng.integers(0, 256, (params.canvas, params.canvas, 3), dtype=np.uint8)
     canvas[params.pad:params.pad + params.size, params.pad:params.pad + params.size] = centre
@@ -163,7 +163,7 @@ def crop_windows(canvas: np.ndarray, boxes: np.ndarray, out_size: int) -> np.nda
     """(n, out, out, 3) uint8: each window cut from the canvas and resized to the model input."""
     out = np.empty((len(boxes), out_size, out_size, 3), np.uint8)
     for i, (x, y, s) in enumerate(boxes):
-        out[i] = _resize(canvas[y:y + s, x:x + s], out_size)
+        out[i] = resize_window(canvas[y:y + s, x:x + s], out_size)
     return out
 
 

@@ -12,10 +12,10 @@ import numpy as np
 
 from eclip_desktop.core.figures.render import (
     DEFAULT_COLORBAR_LABEL,
-    _upscale_for_text,
     annotate,
     overlay,
     side_by_side,
+    upscale_for_text,
 )
 from eclip_desktop.core.model.poolings import short_pooling
 
@@ -36,7 +36,7 @@ def grid_figure(
     if not tiles:
         raise ValueError("grid_figure needs at least one tile")
     # Tiles are enlarged like a single figure's panel first, so captions stay readable on small maps.
-    panels = [_upscale_for_text(overlay(image_rgb, np.asarray(values), cmap=cmap, alpha=alpha))
+    panels = [upscale_for_text(overlay(image_rgb, np.asarray(values), cmap=cmap, alpha=alpha))
               for values, _ in tiles]
     # side_by_side draws one caption line per tile; several lines are joined rather than dropped.
     captions = [c if isinstance(c, str) else _CAPTION_SEP.join(str(x) for x in c) for _, c in tiles]

@@ -279,7 +279,7 @@ def _line_height(font) -> int:
     return int(ascent + descent)
 
 
-def _upscale_for_text(panel: np.ndarray) -> np.ndarray:
+def upscale_for_text(panel: np.ndarray) -> np.ndarray:
     short = min(panel.shape[:2])
     if short >= _MIN_SHORT_SIDE:
         return panel
@@ -288,7 +288,7 @@ def _upscale_for_text(panel: np.ndarray) -> np.ndarray:
     return np.repeat(np.repeat(panel, factor, axis=0), factor, axis=1)
 
 
-def _sizes(panel_h: int, panel_w: int) -> dict[str, int]:
+def figure_sizes(panel_h: int, panel_w: int) -> dict[str, int]:
     # Scale with the panel's short side so text keeps its proportion to the picture.
     short = min(panel_h, panel_w)
     body = int(np.clip(round(short / 22), 12, 72))
@@ -311,11 +311,11 @@ def annotate(
     colorbar_label: str = DEFAULT_COLORBAR_LABEL,
 ) -> np.ndarray:
     """Compose a figure on white: title block, the panel, and a labelled vertical colorbar."""
-    panel = _upscale_for_text(check_rgb(panel_rgb, "panel"))
+    panel = upscale_for_text(check_rgb(panel_rgb, "panel"))
     lo, hi = check_levels(levels)
     lut = _lut(_cmap_id(cmap))
     ph, pw = panel.shape[:2]
-    s = _sizes(ph, pw)
+    s = figure_sizes(ph, pw)
     body_font, title_font = _font(s["body"]), _font(s["title"])
     body_h = _line_height(body_font)
 

@@ -18,10 +18,10 @@ from PIL import Image
 
 from eclip_desktop.core.figures.render import (
     DEFAULT_COLORBAR_LABEL,
-    _sizes,
     check_levels,
     check_rgb,
     colormap_lut,
+    figure_sizes,
 )
 
 # Stops sampled from the 256-entry LUT; 33 keeps every map (even jet's kinks) visually identical
@@ -70,7 +70,7 @@ def figure_svg(
     # relative to the panel; the embedded PNG keeps the panel's own pixels.
     scale = max(1, math.ceil(256 / max(min(ph0, pw0), 1)))
     ph, pw = ph0 * scale, pw0 * scale
-    s = _sizes(ph, pw)
+    s = figure_sizes(ph, pw)
     body, title = s["body"], s["title"]
     margin, lw = s["margin"], s["line_w"]
 

@@ -83,7 +83,7 @@ def require_dir(path: Path, what: str) -> Path:
     return path
 
 
-def _require_file(path: Path, what: str) -> Path:
+def require_file(path: Path, what: str) -> Path:
     if not path.exists():
         raise DatasetError(f"{what} not found: {path}")
     if not path.is_file():
@@ -126,7 +126,7 @@ def check_limit(limit) -> int | None:
     return int(limit)
 
 
-def _plain_name(value: str, what: str) -> str:
+def plain_name(value: str, what: str) -> str:
     # Split names become file names; a path separator in one would read outside the dataset.
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", value) or value in (".", ".."):
         raise DatasetError(f"{what} must be a plain name such as 'val' or 'test', got {value!r}")

@@ -22,10 +22,10 @@ from eclip_desktop.core.errors import DatasetError
 from eclip_desktop.core.evaluation.datasets import (
     EvalDataset,
     EvalSample,
-    _require_file,
     check_limit,
     image_size,
     require_dir,
+    require_file,
 )
 
 _PREFERRED_SPLITS = ("val2017", "val2014", "val")
@@ -238,7 +238,7 @@ def load_coco(dir_or_json: str | Path, images_dir: str | Path | None = None, lim
     from the JSON. `limit` keeps the first `limit` usable images in the JSON's order.
     """
     json_path = _find_json(Path(dir_or_json).expanduser())
-    _require_file(json_path, "COCO annotation file")
+    require_file(json_path, "COCO annotation file")
     limit = check_limit(limit)
     data = _load_json(json_path)
     images_root = _find_images_dir(json_path, images_dir)

@@ -17,10 +17,10 @@ from eclip_desktop.core.errors import DatasetError
 from eclip_desktop.core.evaluation.datasets import (
     EvalDataset,
     EvalSample,
-    _require_file,
     check_limit,
     read_lines,
     require_dir,
+    require_file,
 )
 
 CUB_SPLITS = ("test", "train", "all")
@@ -98,8 +98,8 @@ def load_cub(directory: str | Path, split: str = "test", limit: int | None = Non
     if split not in CUB_SPLITS:
         raise DatasetError(f"CUB split must be one of {', '.join(CUB_SPLITS)}, got {split!r}")
     limit = check_limit(limit)
-    images_file = _require_file(root / "images.txt", "CUB images.txt")
-    boxes_file = _require_file(root / "bounding_boxes.txt", "CUB bounding_boxes.txt")
+    images_file = require_file(root / "images.txt", "CUB images.txt")
+    boxes_file = require_file(root / "bounding_boxes.txt", "CUB bounding_boxes.txt")
     images_dir = require_dir(root / "images", "CUB images directory")
     images = _read_images(images_file)
     boxes = _read_boxes(boxes_file, images)

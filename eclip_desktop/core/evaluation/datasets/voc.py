@@ -20,9 +20,9 @@ from eclip_desktop.core.errors import DatasetError
 from eclip_desktop.core.evaluation.datasets import (
     EvalDataset,
     EvalSample,
-    _plain_name,
     check_limit,
     image_size,
+    plain_name,
     read_lines,
     require_dir,
 )
@@ -154,7 +154,7 @@ def load_voc(directory: str | Path, split: str = "val", limit: int | None = None
     `limit` keeps the first `limit` usable ids of the split file.
     """
     root = _find_root(Path(directory).expanduser())
-    split = _plain_name(split, "split")
+    split = plain_name(split, "split")
     limit = check_limit(limit)
     split_file = root / "ImageSets" / "Segmentation" / f"{split}.txt"
     if not split_file.is_file():
