@@ -178,3 +178,16 @@ def test_maps_still_answer_during_a_batch_export(qtbot, make_window, tmp_path):
     d.cancel()
     qtbot.waitUntil(lambda: not d._running, timeout=WAIT_MS)
     assert "ok" in {r["status"] for r in _rows(tmp_path / "out")}
+
+
+def test_window_batch_states_its_convis_settings_so_resume_checks_them():
+    from eclip_desktop.app.workers.batch import stated_convis
+    from eclip_desktop.core.export.batch import ExportRequest
+    from eclip_desktop.core.export.concepts_job import ConceptsRequest
+    req = ExportRequest(images=["a.png"], out_dir="o", synsets=["circle.n.01"])
+    stated = stated_convis(req, "shapes")
+    drawn_with = ConceptsRequest(images=[], synsets=[], out_dir="")
+    assert stated.convis_options == {"mode": drawn_with.mode, "seed": drawn_with.seed, "concept_set": "shapes"}
+    assert req.convis_options == {}  # the dialog's request is not changed in place
+    # what a caller states wins over the window's defaults
+    assert stated_convis(ExportRequest(images=[], out_dir="o", convis_options={"seed": 4}), "x").convis_options["seed"] == 4

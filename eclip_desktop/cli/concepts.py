@@ -31,12 +31,12 @@ def cmd_concepts(args) -> int:
     if args.top < 0:
         raise ConceptError("--top must be 0 or more")
     # Every check that needs no model comes first, and all of them before the first file.
-    out = ensure_writable_dir(args.out)
     images = [load_image(p) for p in args.images]
     t0 = time.perf_counter()
     hierarchy = Hierarchy()
     concept_set = load_concept_set(hierarchy, args.concept_set)
     synsets = resolve_in_set(hierarchy, args.synset, concept_set, args.concept_set)
+    out = ensure_writable_dir(args.out)  # only once the request is known to be valid: no empty folders
     req = ConceptsRequest(images=args.images, synsets=synsets, out_dir=str(out),
                           concept_set_spec=args.concept_set, top_k=args.top, seed=args.seed, mode=args.mode,
                           cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite)

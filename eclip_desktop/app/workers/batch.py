@@ -8,6 +8,7 @@ and there the maps the user asks for meanwhile are computed (the job yields, see
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from eclip_desktop.app.state import ModelChoice
@@ -59,8 +60,20 @@ def check_request(req: ExportRequest) -> None:
         raise TextError("batch export: the concept grid compares ConVis maps; give synsets too")
 
 
+def stated_convis(req: ExportRequest, set_key: str) -> ExportRequest:
+    """`req` with the window's ConVis settings stated as the CLI states its flags, so resume refuses
+    rows that another mode, seed or concept set drew instead of taking them as done."""
+    from eclip_desktop.core.export.concepts_job import ConceptsRequest
+    defaults = ConceptsRequest(images=[], synsets=[], out_dir="")
+    convis = {"mode": defaults.mode, "seed": defaults.seed, "concept_set": set_key, **req.convis_options}
+    return dataclasses.replace(req, convis_options=convis)
+
+
 def batch_export_job(req: ExportRequest, choice: ModelChoice, wordnet=None, set_key: str = "default"):
     """wordnet: the dock's service (hierarchy and concept sets), needed only with synsets."""
+    req = stated_convis(req, set_key)
+    convis = req.convis_options
+
     def run(ctx: Context) -> BatchOutcome:
         check_request(req)
         concept_inputs = None
@@ -79,14 +92,11 @@ def batch_export_job(req: ExportRequest, choice: ModelChoice, wordnet=None, set_
             engines = {p: ctx.state.engine(c.spec(p), ctx) for p in (req.poolings or ["masked_max"])}
 
             def concepts():
-                from eclip_desktop.core.export.concepts_job import (
-                    ConceptsRequest,
-                    prepare_concepts,
-                )
+                from eclip_desktop.core.export.concepts_job import prepare_concepts
                 handle = next(iter(engines.values())).handle
                 creq = ConceptsRequest(images=req.images, synsets=req.synsets, out_dir=req.out_dir,
-                                       concept_set_spec=set_key, cmap=req.cmap, alpha=req.alpha,
-                                       overwrite=req.overwrite)
+                                       concept_set_spec=convis["concept_set"], mode=convis["mode"],
+                                       seed=convis["seed"], cmap=req.cmap, alpha=req.alpha, overwrite=req.overwrite)
                 ctx.progress("batch export: preparing the concept glosses \u2026")
                 return prepare_concepts(handle, *concept_inputs, creq, cancelled=stop)
 
