@@ -11,6 +11,7 @@ from eclip_desktop.core.figures.render import (
     contour_mask,
     draw_contour,
     overlay,
+    region_outlines,
     side_by_side,
 )
 
@@ -292,3 +293,25 @@ def test_short_model_name_hides_local_paths():
     assert render.short_model_name("ViT-B-16", "openai") == "ViT-B-16 (openai)"
     assert render.short_model_name("RN50", "C:\\Users\\me\\w.pt") == "RN50 (me/w.pt)"
     assert render.short_model_name("RN50", None) == "RN50"
+
+
+def test_exported_outline_leaves_out_the_image_border():
+    # A region touching the top and left edge (e.g. a lit background corner): only its inner edges
+    # are outlined, the picture's frame is not.
+    img = np.zeros((40, 40, 3), np.uint8)
+    mask = np.zeros((40, 40), bool)
+    mask[:12, :16] = True
+    out = draw_contour(img, mask, color=(255, 0, 0), thickness=1)
+    red = (out == [255, 0, 0]).all(axis=2)
+    assert red[11, 1:15].all() and red[1:11, 15].all()  # the inner edges
+    assert not red[0, 1:14].any() and not red[1:10, 0].any()  # no line along the border
+    assert not red[12:].any() and not red[:, 17:].any()
+    # a region away from the border keeps its closed outline
+    inner = np.zeros((40, 40), bool)
+    inner[20:30, 20:30] = True
+    ring = (draw_contour(img, inner, color=(0, 255, 0), thickness=1) == [0, 255, 0]).all(axis=2)
+    assert ring[20, 20:30].all() and ring[29, 20:30].all() and ring[20:30, 20].all() and ring[20:30, 29].all()
+    # a contour that starts on an inner edge and wraps round is one line, not two
+    side = np.zeros((40, 40), bool)
+    side[10:20, :10] = True
+    assert len(region_outlines(side)) == 1

@@ -10,6 +10,7 @@ import numpy as np
 from eclip_desktop.app.state import DisplayState
 from eclip_desktop.core.figures import panel as figure_panel
 from eclip_desktop.core.figures.panel import sample_pixels
+from eclip_desktop.core.figures.render import region_outlines
 
 
 def clip_levels(values: np.ndarray, percentile: float) -> tuple[float, float]:
@@ -36,38 +37,12 @@ def threshold_mask(values: np.ndarray, display: DisplayState) -> np.ndarray | No
 
 
 def outlines(mask: np.ndarray) -> list[np.ndarray]:
-    """Polylines (x, y in pixel-corner coordinates) around the regions of the mask.
-
-    Stretches along the image border are left out, as the core's contour_mask does: the edge of
-    the picture is not an edge of the region.
-    """
-    if mask is None or not mask.any():
+    """Polylines (x, y in pixel-corner coordinates) around the regions of the mask, without the
+    stretches along the image border (core's region_outlines, shared with exported figures)."""
+    if mask is None:
         return []
-    h, w = mask.shape
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-    lines = []
-    for c in contours:
-        pts = c.reshape(-1, 2)
-        if len(pts) < 2:
-            continue
-        closed = np.vstack([pts, pts[:1]])
-        a, b = closed[:-1], closed[1:]
-        on_border = (((a[:, 0] == 0) & (b[:, 0] == 0)) | ((a[:, 0] == w - 1) & (b[:, 0] == w - 1))
-                     | ((a[:, 1] == 0) & (b[:, 1] == 0)) | ((a[:, 1] == h - 1) & (b[:, 1] == h - 1)))
-        run = []
-        for i, border in enumerate(on_border):
-            if border:
-                if len(run) >= 2:
-                    lines.append(np.array(run, np.float64) + 0.5)
-                run = []
-                continue
-            if not run:
-                run.append(a[i])
-            run.append(b[i])
-        if len(run) >= 2:
-            lines.append(np.array(run, np.float64) + 0.5)
     # findContours gives pixel centres; +0.5 puts the line on the pixels drawn by ImageItem.
-    return lines
+    return [line.astype(np.float64) + 0.5 for line in region_outlines(mask)]
 
 
 def preview(array: np.ndarray, max_side: int) -> np.ndarray:
