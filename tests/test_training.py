@@ -117,7 +117,7 @@ def test_scratch_outputs_and_card(scratch_run):
 def test_scratch_checkpoint_round_trips(scratch_run):
     path = scratch_run.out / "masked_max.safetensors"
     with safe_open(str(path), "pt") as f:
-        assert f.metadata() == {"architecture": "eclip-tiny-vit", "pooling": "masked_max"}
+        assert f.metadata() == {"architecture": "eclip-tiny-vit", "pooling": "masked_max", "tau": "mean"}
     saved = load_file(str(path))
     live = scratch_run.model.state_dict()
     assert set(saved) == set(live)

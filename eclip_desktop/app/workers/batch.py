@@ -92,7 +92,7 @@ def batch_export_job(req: ExportRequest, choice: ModelChoice, wordnet=None, set_
             engines = {p: ctx.state.engine(c.spec(p), ctx) for p in (req.poolings or ["masked_max"])}
 
             def concepts():
-                from eclip_desktop.core.export.concepts_job import prepare_concepts
+                from eclip_desktop.core.export.concepts_job import ConceptsRequest, prepare_concepts
                 handle = next(iter(engines.values())).handle
                 creq = ConceptsRequest(images=req.images, synsets=req.synsets, out_dir=req.out_dir,
                                        concept_set_spec=convis["concept_set"], mode=convis["mode"],

@@ -426,7 +426,8 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
         _check_finite_weights(model, cfg.steps)
         state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
         tmp = out / f".{cfg.run_name()}.safetensors.tmp"
-        save_file(state, str(tmp), metadata={"architecture": cfg.architecture, "pooling": cfg.pooling})
+        save_file(state, str(tmp), metadata={"architecture": cfg.architecture, "pooling": cfg.pooling,
+                                                 "tau": cfg.tau})
         os.replace(tmp, out / f"{cfg.run_name()}.safetensors")
         atomic_write_json(out / f"{cfg.run_name()}.json", card)
         if ckpt.is_file():
