@@ -30,6 +30,11 @@ def second_engine(w, pooling="native"):
 def test_two_models_side_by_side_named_and_cached(qtbot, make_window):
     w = make_window()
     wait_for_map(qtbot, w)
+    # Found where the other grids are: the layouts toolbar, the View menu and the shortcut sheet.
+    assert dict(w.shortcut_rows())["Model comparison"] == "Ctrl+5"
+    view = next(m for m in w.menuBar().actions() if m.text() == "&View").menu()
+    assert {w.layout_actions["compare"], w.act_compare, w.act_shared_scale} <= set(view.actions())
+    assert not w.controls.compare_box.isVisibleTo(w.controls), "the second picker only with its layout"
     w.layout_actions["compare"].trigger()
     assert w.layout_name == "compare" and w.controls.compare_box.isVisibleTo(w.controls)
     tiles = w.views.grid.contents()
@@ -151,6 +156,11 @@ def test_grids_fit_a_1000_by_700_window_without_scrolling(qtbot, make_window):
     titles = [t.title.text() for t in grid.tiles[:4]]
     assert titles[0] == "native" and titles[1].startswith("avg \u2014 shifted") and titles[1].endswith(")")
     assert "\u201c" in grid.header.text() and "\u201c" not in "".join(titles)
+    # The comparison, one row, fits too.
+    w.set_layout("compare")
+    w.request_compare_model(SECOND)
+    compare_ready(qtbot, w)
+    assert grid.area.verticalScrollBar().maximum() == 0 and not grid.compact
     # Larger windows keep the full, wrapped titles.
     w.resize(1440, 900)
     qtbot.waitUntil(lambda: not grid.compact, timeout=5_000)

@@ -168,5 +168,5 @@ class CompareMixin:
         options = {"colour_scale": {"mode": "per tile"}}
         if joint is not None:
             options = {"colour_scale": {"mode": "shared", "raw_range": list(joint)},
-                       "colorbar_label": f"similarity on one scale: 0 = {joint[0]:.3f}, 1 = {joint[1]:.3f}"}
+                       "colorbar_label": f"shared raw scale {joint[0]:.3f} \u2013 {joint[1]:.3f}"}
         return "model", tiles, lines, options

@@ -86,10 +86,10 @@ def on_joint_scale(values: np.ndarray, raw: tuple[float, float], joint: tuple[fl
 
 def scale_words(shared: bool, joint) -> str:
     if shared and joint is not None:
-        return f"one shared raw-similarity scale [{joint[0]:.3f}, {joint[1]:.3f}]"
+        return f"shared raw scale [{joint[0]:.3f}, {joint[1]:.3f}]"
     if shared:
-        return "one shared raw-similarity scale (once both maps are in)"
-    return "each tile stretched to its own range"
+        return "shared raw scale (once both maps are in)"
+    return "each tile its own range"
 
 
 def _title(side: CompareSide, asked: str) -> str:
@@ -148,5 +148,8 @@ def compare_grid_tiles(model: ModelChoice | None, maps: dict, analysis, pane: Co
         values = on_joint_scale(hm.values, hm.raw_range, joint) if joint is not None else hm.values
         scores = {"cosine": side.ms.scores["cosine"][i], "probability": side.ms.scores["probability"][i]}
         caption = [f"{side.name} \u00b7 {short_pooling(side.pooling)}", score_caption(scores)]
-        tiles.append(tile_entry(side.ms, i, caption, values))
+        values, lines, source = tile_entry(side.ms, i, caption, values)
+        # Two lines under the tile: a model's name is longer than a pooling's and would push its
+        # scores off the panel (the sidecar's caption keeps them on one line).
+        tiles.append((values, "\n".join(lines), source))
     return tiles, joint
