@@ -13,7 +13,6 @@ from test_app import (  # noqa: F401
 )
 
 from eclip_desktop.app.state import ModelChoice
-from eclip_desktop.app.views.compare import on_joint_scale
 
 SECOND = ModelChoice("eclip-tiny-rn", "random", "cpu")
 
@@ -39,6 +38,11 @@ def test_two_models_side_by_side_named_and_cached(qtbot, make_window):
     assert w.layout_name == "compare" and w.controls.compare_box.isVisibleTo(w.controls)
     tiles = w.views.grid.contents()
     assert len(tiles) == 2 and tiles[1].preview is None and "Compare with" in tiles[1].note
+    # The second picker offers what the first one does (the model in use aside).
+    first_picker, second_picker = w.controls.picker, w.controls.compare_picker
+    qtbot.waitUntil(lambda: second_picker.catalogue is not None, timeout=WAIT_MS)
+    assert set(first_picker.entries()) - {"eclip-tiny-vit"} <= set(second_picker.entries())
+    assert "eclip-shapes-vit-ft" in second_picker.entries() and second_picker.architecture() == ""
     w.request_compare_model(SECOND)
     compare_ready(qtbot, w)
     tiles = w.views.grid.contents()
@@ -70,8 +74,12 @@ def test_two_models_side_by_side_named_and_cached(qtbot, make_window):
     assert joint == tiles[1].raw_range and "shared" in tiles[0].caption and "shared" in w.views.grid.header.text()
     ms = w.compare_maps[("itsm", "masked_max")]
     hm = ms.heatmaps[0]
-    assert np.allclose(tiles[1].full, on_joint_scale(hm.values, hm.raw_range, joint))
-    assert joint[0] <= hm.raw_range[0] and hm.raw_range[1] <= joint[1]
+    (lo, hi), (low, high) = hm.raw_range, joint
+    assert np.allclose(tiles[1].full, (hm.values * (hi - lo) + lo - low) / (high - low), atol=1e-5)
+    first_raw = w.maps[("itsm", "masked_max")].heatmaps[0].raw_range
+    assert joint == (min(lo, first_raw[0]), max(hi, first_raw[1]))
+    # The cursor reads the raw similarity back from the shared scale.
+    assert np.isclose(low + float(tiles[1].full.max()) * (high - low), hi, atol=1e-5)
 
 
 def _shows_prompt(w, text):

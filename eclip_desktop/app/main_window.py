@@ -353,6 +353,8 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
         note = self._note() if path else ""
         convis = self._convis_pane(path) if image is not None else None
         compare = self.compare_pane(path) if self.layout_name == "compare" else None
+        if self.layout_name == "compare" and not self.controls.compare_box.isVisibleTo(self.controls):
+            self.controls.compare_picker.refresh_list()  # family folders opened meanwhile in the first picker
         self.controls.compare_box.setVisible(self.layout_name == "compare")
         self.views.render(self.layout_name, Scene(image, maps, self.analysis, self.display, self.model,
                                                   note, image_note, convis, self.act_difference.isChecked(),

@@ -33,6 +33,7 @@ class CompareMixin:
     def choose_compare_model(self) -> None:
         """View ▸ Compare with a Second Model: the comparison, and the picker to choose the model in."""
         self.set_layout("compare")
+        self.controls.compare_picker.refresh_list()
         self.controls_dock.show()
         self.controls_dock.raise_()
         self.controls.compare_picker.arch.setFocus()
@@ -160,10 +161,10 @@ class CompareMixin:
         tiles, joint = compare_grid_tiles(self.model, self.maps, a, pane, shared)
         if not tiles:
             return None
-        text = self.maps.get((a.method, a.pooling)) or next(iter(pane.maps.values()), None)
+        ms = self.maps.get((a.method, a.pooling)) or next(iter(pane.maps.values()), None)
         lines = [f"{Path(self.image_view.path).name}: one tile per model"]
-        if text is not None and text.heatmaps:
-            lines.append(f"\u201c{text.heatmaps[min(a.shown_index(), len(text.heatmaps) - 1)].text}\u201d")
+        if ms is not None and ms.heatmaps:
+            lines.append(f"\u201c{ms.heatmaps[min(a.shown_index(), len(ms.heatmaps) - 1)].text}\u201d")
         lines.append(f"method: {a.method} \u00b7 pooling: {a.pooling} \u00b7 colours: {scale_words(shared, joint)}")
         options = {"colour_scale": {"mode": "per tile"}}
         if joint is not None:

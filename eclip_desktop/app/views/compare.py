@@ -9,6 +9,7 @@ Both the tiles and the exported grid say which is used.
 from __future__ import annotations
 
 import html
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,14 +75,28 @@ def joint_range(sides: list[CompareSide], shown: int) -> tuple[float, float] | N
     return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
 
 
+_SCALED: OrderedDict = OrderedDict()  # (id of the map, joint) -> (map, rescaled): the last few
+_SCALED_KEEP = 8  # two tiles' preview and full map, and the ones just before a switch
+
+
 def on_joint_scale(values: np.ndarray, raw: tuple[float, float], joint: tuple[float, float]) -> np.ndarray:
     """A min-max map re-expressed on the joint raw range: exact, since the stretch and the bilinear
-    upsampling are both linear."""
+    upsampling are both linear. Kept for the next redraw: a photo's full-size map takes tens of ms
+    to rescale, and the window redraws on every result."""
     lo, hi = raw
     low, high = joint
     if high - low <= 0:
         return values
-    return ((np.asarray(values, np.float32) * (hi - lo) + (lo - low)) / (high - low)).astype(np.float32)
+    key = (id(values), joint)
+    hit = _SCALED.get(key)
+    if hit is not None and hit[0] is values:  # the same array, not a new one at a reused address
+        _SCALED.move_to_end(key)
+        return hit[1]
+    scaled = ((np.asarray(values, np.float32) * (hi - lo) + (lo - low)) / (high - low)).astype(np.float32)
+    _SCALED[key] = (values, scaled)
+    while len(_SCALED) > _SCALED_KEEP:
+        _SCALED.popitem(last=False)
+    return scaled
 
 
 def scale_words(shared: bool, joint) -> str:
@@ -121,7 +136,8 @@ def compare_tiles(model: ModelChoice | None, maps: dict, note: str, analysis, di
         elif joint is not None:
             content = TileContent(title, on_joint_scale(ms.previews[i], hm.raw_range, joint),
                                   on_joint_scale(hm.values, hm.raw_range, joint), joint,
-                                  caption=f"{raw_caption(hm.raw_range)} \u00b7 colours: {SHARED_SCALE}")
+                                  caption=f"{raw_caption(hm.raw_range)} \u00b7 colours: {SHARED_SCALE}",
+                                  extra={"normalised": hm.values})
         else:
             content = TileContent(title, ms.previews[i], hm.values, hm.raw_range,
                                   caption=f"{raw_caption(hm.raw_range)} \u00b7 colours: {OWN_SCALE}")

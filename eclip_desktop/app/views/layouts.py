@@ -174,7 +174,9 @@ class MapViews(QStackedWidget):
             for tile in tiles:
                 tile.extra["gt"] = s.ground_truth
                 # A difference of two maps has no object/background evidence of its own.
-                gt = "" if tile.title.startswith("difference") else ground_truth_text(tile.full, s.ground_truth)
+                # On the min-max map as mSC is defined, also where the tile draws a shared scale.
+                values = tile.extra.get("normalised", tile.full)
+                gt = "" if tile.title.startswith("difference") else ground_truth_text(values, s.ground_truth)
                 if gt:
                     tile.caption = f"{tile.caption}\n{gt}" if tile.caption else gt
         self.grid.set_tiles(header, tiles, s.image, s.display, *compact)

@@ -292,6 +292,10 @@ class ModelPicker(QWidget):
         self._fill_architectures(choice.architecture)
         self._fill_weights(keep=None if choice.family else choice.pretrained)
 
+    def refresh_list(self) -> None:
+        """Fill the list again, keeping the choice (another picker may have opened a folder or file)."""
+        self._fill_architectures(self.architecture())
+
     def clear_choice(self) -> None:
         """Back to nothing chosen (a picker with a prompt, after its first load failed)."""
         self._fill_architectures("")
