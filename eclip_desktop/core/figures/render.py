@@ -407,8 +407,7 @@ def side_by_side(
     captions: Sequence[str] | None = None,
     pad: int = 8,
 ) -> np.ndarray:
-    """Tile panels left to right on white at the first panel's height, with optional captions below
-    (a caption with newlines takes one line each: a long tile name is not cut to make room for its scores)."""
+    """Tile panels left to right on white at the first panel's height; optional captions below, a row per line."""
     if len(panels) == 0:
         raise ValueError("side_by_side needs at least one panel")
     if captions is not None and len(captions) != len(panels):
@@ -428,8 +427,7 @@ def side_by_side(
             arr = cv2.resize(np.ascontiguousarray(arr), (new_w, target_h), interpolation=interp)
         resized.append(arr)
 
-    font = None
-    caption_h = line_h = 0
+    font, caption_h, line_h = None, 0, 0
     if captions is not None and any(str(c) for c in captions):
         font = _font(int(np.clip(round(target_h / 16), 12, 48)))
         line_h = int(round(_line_height(font) * 1.3))
