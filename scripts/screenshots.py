@@ -93,6 +93,8 @@ def main(argv=None) -> int:
     if not wordnet_shot(app, w, out / "wordnet.png", settled):
         print("no WordNet screenshot: " + (w.wordnet_dock.broken or "the dock did not settle"), file=sys.stderr)
     help_shots(app, w, out)
+    if not compare_shot(app, w, out / "compare_models.png", settled):
+        print("no model comparison screenshot: " + (w.banner.text() or "it did not settle"), file=sys.stderr)
     small_shot(app, w, out / "small_1000x700.png", settled)
     if w.model is not None and w.model.family:
         domain_shot(app, w, out / "out_of_domain.png", settled, scratch)
@@ -116,8 +118,23 @@ def help_shots(app, w, out: Path) -> None:
         dialog.close()
 
 
+def compare_shot(app, w, target: Path, settled) -> bool:
+    """The model comparison, its picker under Controls: the ViTs trained from scratch (else another
+    embedded family, else the tiny ResNet) beside the first model."""
+    from eclip_desktop.app.state import ModelChoice
+    from eclip_desktop.core.model.family import embedded_families
+    others = sorted((f for f in embedded_families() if w.model is None or f != w.model.architecture),
+                    key=lambda f: f != "eclip-shapes-vit")
+    second = ModelChoice(others[0], None, "cpu") if others else ModelChoice("eclip-tiny-rn", "random", "cpu")
+    w.choose_compare_model()
+    w.request_compare_model(second)
+    ok = wait(app, lambda: settled() and w.compare_model is not None
+              and all(t.preview is not None for t in w.views.grid.contents()))
+    return ok and _save(w, target)
+
+
 def small_shot(app, w, target: Path, settled) -> None:
-    """The window at 1000x700 (a small laptop screen), side-by-side view."""
+    """The window at 1000x700 (a small laptop screen): side by side, then the pooling grid."""
     w.leave_convis()
     w.controls_dock.raise_()
     w.set_layout("side")

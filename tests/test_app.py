@@ -345,6 +345,11 @@ def test_no_model_work_on_the_ui_thread(qtbot, make_window, tmp_path, monkeypatc
     w.request_model(ModelChoice("eclip-tiny-rn", "random", "cpu"))
     qtbot.waitUntil(lambda: w.model is not None and w.model.architecture == "eclip-tiny-rn", timeout=WAIT_MS)
     idle(qtbot, w)
+    # The model comparison: a second model loaded and explaining beside the first.
+    w.set_layout("compare")
+    w.request_compare_model(ModelChoice("eclip-tiny-vit", "random", "cpu"))
+    qtbot.waitUntil(lambda: ("itsm", "masked_max") in w.compare_maps, timeout=WAIT_MS)
+    idle(qtbot, w)
     assert w.maps[("itsm", "masked_max")].heatmaps[0].values.shape == (1200, 1600)
     assert not on_ui, f"model or image work ran on the UI thread: {sorted(set(on_ui))}"
 

@@ -267,6 +267,14 @@ def test_side_by_side_captions_add_text_below():
     assert (below < 100).any()
 
 
+def test_side_by_side_caption_lines_each_get_a_row():
+    panels = [np.zeros((80, 80, 3), np.uint8)] * 2
+    one = side_by_side(panels, ["left", "right"])
+    two = side_by_side(panels, ["left\nsecond line", "right"])
+    assert two.shape[1] == one.shape[1] and two.shape[0] > one.shape[0]
+    assert (two[one.shape[0] - 8:, 8:88] < 100).any(), "the second line is drawn under the first"
+
+
 def test_side_by_side_rejects_bad_input():
     with pytest.raises(ValueError):
         side_by_side([], None)

@@ -4,7 +4,8 @@ Flow: a control changes a plain state -> display changes redraw at once on this 
 that need the model go through one debounce timer to a single "maps" job on the worker, whose
 result is merged into `self.maps` if it still belongs to what is on screen (`_context`).
 
-ConVis lives in window_convis.py, actions/menus/Help in window_menus.py, files in window_files.py.
+ConVis lives in window_convis.py, the model comparison's second model in window_compare.py,
+actions/menus/Help in window_menus.py, files in window_files.py.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from eclip_desktop.app.widgets.image_list import ImageList
 from eclip_desktop.app.widgets.reading_guide import ReadingGuide
 from eclip_desktop.app.widgets.status import StatusBar
 from eclip_desktop.app.window_analysis import AnalysisMixin
+from eclip_desktop.app.window_compare import CompareMixin
 from eclip_desktop.app.window_convis import ConVisMixin
 from eclip_desktop.app.window_files import FilesMixin
 from eclip_desktop.app.window_groundtruth import GroundTruthMixin
@@ -71,8 +73,8 @@ def as_choice(model) -> ModelChoice | None:
     return None
 
 
-class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, ConVisMixin, GroundTruthMixin,
-                 FilesMixin, QMainWindow):
+class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, CompareMixin, ConVisMixin,
+                 GroundTruthMixin, FilesMixin, QMainWindow):
     _horizontal = Qt.Horizontal
     def __init__(self, model="auto", images=None, texts=None, settings: AppSettings | None = None,
                  open_sample: bool = True, restore_geometry: bool = True):
@@ -100,6 +102,7 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
         self._convis_asked = None  # (context, synset) of the ConVis job in flight
         self._concepts_context = None  # what the dock's "concepts in this image" list belongs to
         self.gt_masks: dict = {}  # image path -> ground-truth mask (window_groundtruth.py)
+        self.compare_maps: dict = {}  # the second model's maps (window_compare.py)
 
         self.compute = JobRunner("compute", WorkerState(), self)
         self.io = JobRunner("io", None, self)
@@ -153,7 +156,7 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
         self.images_dock.setMinimumWidth(120)  # small screens: thumbnails and elided names still fit
         self.addDockWidget(Qt.LeftDockWidgetArea, self.images_dock)
 
-        self.controls = ControlsPanel(list(self.pooling_actions.values()))
+        self.controls = ControlsPanel(list(self.pooling_actions.values()), [self.act_shared_scale])
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.controls)
@@ -180,6 +183,10 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
         self.controls.picker.load_requested.connect(
             lambda c: self.request_model(c.on_device(self.controls.device_name())))
         self.controls.picker.refused.connect(lambda text: self.banner.show_message(text, "warning", "model"))
+        second = self.controls.compare_picker
+        second.load_requested.connect(lambda c: self.request_compare_model(c.on_device(self.controls.device_name())))
+        second.refused.connect(lambda text: self.banner.show_message(text, "warning", "compare"))
+        self.controls.changed.connect(self._compare_device)
 
         self.status = StatusBar()
         self.status.cancel_requested.connect(self.cancel_jobs)
@@ -284,6 +291,7 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
             self.wordnet_dock.show_image_concepts(None)  # another image's listing would mislead
             self._concepts_context = None
         if not need and have_image:
+            self._request_compare(req)
             self.refresh()
             self._request_convis()
             return
@@ -292,6 +300,7 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
             self.io.submit(Job("picture", picture_job(path), label=f"reading {os.path.basename(path)} \u2026"))
         self.compute.submit(Job("maps", map_job(replace(req, pairs=tuple(need))),
                                 label=f"{os.path.basename(path)}: maps \u2026"))
+        self._request_compare(req)  # the second model's map, after the first's on the same worker
         self.refresh()
         # After the maps job, so the picture appears before the (slower) ConVis windows run.
         self._request_convis()
@@ -343,9 +352,13 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
             image_note = "reading …"
         note = self._note() if path else ""
         convis = self._convis_pane(path) if image is not None else None
+        compare = self.compare_pane(path) if self.layout_name == "compare" else None
+        if self.layout_name == "compare" and not self.controls.compare_box.isVisibleTo(self.controls):
+            self.controls.compare_picker.refresh_list()  # family folders opened meanwhile in the first picker
+        self.controls.compare_box.setVisible(self.layout_name == "compare")
         self.views.render(self.layout_name, Scene(image, maps, self.analysis, self.display, self.model,
                                                   note, image_note, convis, self.act_difference.isChecked(),
-                                                  self.current_ground_truth()))
+                                                  self.current_ground_truth(), compare))
         self.act_clear_mask.setEnabled(self.current_ground_truth() is not None)
         support = None
         if convis is not None:

@@ -2,7 +2,7 @@
 
 {"format": "eclip-desktop-session", "version": 1, "images": [...], "current": 0, "model": {...},
  "analysis": {...}, "display": {...}, "layout": "side", "synset": "", "convis": false,
- "concept_set": "default"}
+ "concept_set": "default", "compare": {...}, "shared_scale": false}
 
 A reader accepts every version up to its own and refuses newer ones with a message, so an old
 build never half-reads a file written by a newer one. Paths are stored absolute and relative to
@@ -39,6 +39,8 @@ class Session:
     synset: str = ""  # the WordNet dock's selection
     convis: bool = False  # the map pane shows the synset's ConVis map
     concept_set: str = "default"  # the dock's concept set key ('default', 'all', 'shapes', 'file:PATH')
+    compare: ModelChoice | None = None  # the model comparison's second model
+    shared_scale: bool = False  # the comparison's tiles on one colour scale
     warnings: list[str] = field(default_factory=list)  # filled on load, never saved
 
 
@@ -57,7 +59,8 @@ def save_session(path: str | os.PathLike, session: Session) -> Path:
            "model": session.model.to_dict() if session.model else None,
            "analysis": session.analysis.to_dict(), "display": session.display.to_dict(),
            "layout": session.layout, "synset": session.synset, "convis": session.convis,
-           "concept_set": session.concept_set}
+           "concept_set": session.concept_set,
+           "compare": session.compare.to_dict() if session.compare else None, "shared_scale": session.shared_scale}
     try:
         return atomic_write_json(target, doc, overwrite=True)
     except EclipError as exc:
@@ -124,4 +127,10 @@ def load_session(path: str | os.PathLike) -> Session:
     session.convis = bool(doc.get("convis", False)) and bool(session.synset)
     concept_set = doc.get("concept_set", "default")
     session.concept_set = concept_set if isinstance(concept_set, str) and concept_set else "default"
+    if doc.get("compare") is not None:
+        try:
+            session.compare = ModelChoice.from_dict(doc["compare"])
+        except ValueError as exc:
+            session.warnings.append(f"the session's second model was ignored ({exc})")
+    session.shared_scale = doc.get("shared_scale") is True
     return session

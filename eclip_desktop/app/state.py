@@ -19,7 +19,8 @@ from eclip_desktop.core.model.family import (
 from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.model.spec import ModelSpec
 
-LAYOUTS = {"side": "Side by side", "poolings": "Pooling grid", "prompts": "Prompt grid", "methods": "Method grid"}
+LAYOUTS = {"side": "Side by side", "poolings": "Pooling grid", "prompts": "Prompt grid", "methods": "Method grid",
+           "compare": "Model comparison"}
 PERCENTILES = (100.0, 99.5, 99.0, 95.0, 90.0)
 THRESHOLDS = {"none": "none", "fixed": "fixed level", "otsu": "Otsu", "percentile": "percentile"}
 OVERLAYS = {"blend": "blend", "alpha": "alpha by value", "heatmap": "heatmap alone"}
@@ -38,6 +39,14 @@ class ModelChoice(ModelSpec):
     def poolings(self) -> list[str]:
         """The poolings this choice can show: a family's siblings, or every readout of one model."""
         return available_poolings(self.architecture) if self.family else pooling_names()
+
+    def shown_pooling(self, pooling: str) -> str:
+        """The pooling this choice shows for the window's pooling: a family without that sibling
+        shows its masked-max one (the CLI's default), else its first."""
+        have = self.poolings()
+        if pooling in have:
+            return pooling
+        return "masked_max" if "masked_max" in have else (have[0] if have else pooling)
 
     def spec(self, pooling: str) -> ModelSpec:
         if self.family:

@@ -148,7 +148,8 @@ class FilesMixin:
         current = self.image_list.currentRow()
         return Session(images=paths, current=max(current, 0), model=self.model, analysis=self.analysis,
                        display=self.display, layout=self.layout_name, synset=self.selected_synset,
-                       convis=self.convis_on, concept_set=self.wordnet_dock.key)
+                       convis=self.convis_on, concept_set=self.wordnet_dock.key, compare=self.compare_model,
+                       shared_scale=self.act_shared_scale.isChecked())
 
     def save_session_dialog(self) -> None:
         start = os.path.join(self.settings.last_dir(), "session" + SUFFIX)
@@ -191,6 +192,9 @@ class FilesMixin:
         self.layout_actions[s.layout].setChecked(True)
         if s.model is not None and s.model != self.model:
             self.request_model(s.model)
+        self.act_shared_scale.setChecked(s.shared_scale)
+        if s.compare is not None and s.compare != self.compare_model:
+            self.request_compare_model(s.compare, show=False)
         if s.images:
             self.open_paths(s.images, select=False, remember=False)
             self.image_list.select(s.images[s.current])
@@ -234,9 +238,12 @@ class FilesMixin:
         return short_model_name(self.model_info["model"], self.model_info["pretrained"]) if self.model_info else ""
 
     def _shown_grid(self, model: str):
-        """(grid kind, tiles, title lines) of a grid layout on screen, or None in the side-by-side view."""
+        """(grid kind, tiles, title lines, export options) of a grid layout on screen, or None in the
+        side-by-side view."""
         from eclip_desktop.app.views.layouts import needed_pairs
         kinds = {"poolings": "pooling", "prompts": "prompt", "methods": "method"}
+        if self.layout_name == "compare" and self.image_view is not None:
+            return self.compare_grid()
         if self.layout_name not in kinds or self.image_view is None:
             return None
         a = self.analysis
@@ -255,7 +262,7 @@ class FilesMixin:
             ms = next((m for m in self.maps.values() if m.heatmaps), None)
             if ms is not None:
                 lines.insert(1, f"\u201c{ms.heatmaps[min(a.shown_index(), len(ms.heatmaps) - 1)].text}\u201d")
-        return kind, tiles, lines
+        return kind, tiles, lines, {}
 
     def _figure_parts(self):
         """(image view, builder of the FigureSpec, map set, text index) of the map on screen;
@@ -267,8 +274,9 @@ class FilesMixin:
             return self.image_view, lambda rgb: convis_figure(rgb, convis, model), None, None
         grid = self._shown_grid(model)
         if grid is not None:
-            kind, tiles, title = grid
-            return self.image_view, lambda rgb: grid_picture(rgb, tiles, title, self.display), kind, tiles
+            kind, tiles, title, options = grid
+            label = options.get("colorbar_label")
+            return self.image_view, lambda rgb: grid_picture(rgb, tiles, title, self.display, label), kind, tiles
         ms = self.maps.get((a.method, a.pooling))
         if self.image_view is None or ms is None:
             return None
@@ -338,10 +346,11 @@ class FilesMixin:
             return
         view, _, ms, t = parts
         if isinstance(ms, str):  # a grid layout: the grid figure and its sidecar
-            kind, tiles, title = self._shown_grid(self._model_text())
+            kind, tiles, title, grid_options = self._shown_grid(self._model_text())
             self.io.submit(Job(self._export_kind(), export_job(
                 view.path, view.sha256, folder, overwrite, writer=export_grid, kind=kind, tiles=tiles,
-                title=title, display=self.display, model_info=self.model_info or {}), label="exporting \u2026"))
+                title=title, display=self.display, model_info=self.model_info or {}, **grid_options),
+                label="exporting \u2026"))
             return
         if ms is None:
             self.io.submit(Job(self._export_kind(), export_job(

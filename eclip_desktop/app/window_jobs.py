@@ -43,6 +43,12 @@ class JobsMixin:
         elif kind == "maps":
             self._maps_ready(result)
             self.status.set_job_text("maps ready" if result.maps else "")
+        elif kind == "compare-model":
+            self._compare_loaded(result)
+            self.status.set_job_text(f"loaded the second model {result.choice.label()}")
+        elif kind == "compare":
+            self._compare_ready(result)
+            self.status.set_job_text("second model's map ready")
         elif kind == "convis":
             self._convis_ready(result)
             self.status.set_job_text(f"ConVis map of {result.synset} ready")
@@ -63,6 +69,10 @@ class JobsMixin:
             return  # the thumbnail and map jobs report an unreadable image, once
         if kind == "model":
             self._model_failed(message)
+        elif kind == "compare-model":
+            self._compare_model_failed(message)
+        elif kind == "compare":
+            self._compare_failed(message)
         elif kind == "maps":
             if self.controls.picker.catalogue is None and not self._catalogue_asked:
                 self.request_catalogue()
@@ -86,6 +96,10 @@ class JobsMixin:
             self._model_cancelled()
         elif kind == "catalogue":
             self.request_catalogue()  # Esc was meant for a map, not for the list of models
+        elif kind == "compare-model":
+            self._compare_model_cancelled()
+        elif kind == "compare":
+            self._compare_cancelled()
         if kind == "maps":
             self._map_note = "cancelled \u2014 press F5 to compute again"
             self.refresh()

@@ -48,6 +48,10 @@ colour; <i>heatmap alone</i> hides the photo. O hides and shows the map.</p>
 value-value attention; <b>ConVis</b> (WordNet tab) ranks a WordNet concept against the whole
 concept set in windows of the image: an absent concept ranks low everywhere, and the caption says
 how strongly the image supports it.</p>
+<p><b>Model comparison</b> (Ctrl+5) puts a second model's map of the same image, prompt, method
+and pooling beside the first. Each tile is stretched to its own range unless <i>Shared Colour
+Scale</i> (View menu) puts both on one raw-similarity scale; the header and each tile say which.
+Two models' similarities need not be on one scale, so compare where each is bright first.</p>
 <p><b>Out of domain</b>: the embedded models were trained on Shapes World scenes only. On any
 other picture their scores and maps mean little; the window says so and offers an open_clip
 model.</p>
@@ -105,6 +109,12 @@ class MenusMixin:
         self.act_difference = A("&Difference Tile in the Pooling Grid", lambda _=False: self.refresh(), "D",
                                 "Add the shifted pooling's map minus the best pooling's map to the pooling grid",
                                 checkable=True)
+        self.act_compare = A("Compare with a Second &Model\u2026", self.choose_compare_model, None,
+                             "The model comparison (Ctrl+5): pick the second model under Controls \u25b8 Compare with")
+        self.act_shared_scale = A("Shared Colour Scale in the Model Comparison", lambda _=False: self.refresh(), None,
+                                  "Both tiles on one raw-similarity scale, so the brighter tile is the more similar "
+                                  "model; off: each tile stretched to its own range", checkable=True)
+        self.act_shared_scale.setIconText("Shared colour scale")
         self.act_swipe = A("S&wipe Compare", lambda on: self.views.side.set_swipe(on), "W",
                            "Drag a line across the map: the map on its left, the photo on its right",
                            checkable=True)
@@ -167,6 +177,8 @@ class MenusMixin:
         v.addAction(self.act_swipe)
         v.addAction(self.act_histogram)
         v.addAction(self.act_difference)
+        v.addAction(self.act_compare)
+        v.addAction(self.act_shared_scale)
         v.addAction(self.act_panels)
         v.addAction(self.act_guide)
         v.addAction(self.act_toggle_map)

@@ -45,10 +45,7 @@ class ModelMixin:
 
     @staticmethod
     def _family_pooling(choice: ModelChoice, pooling: str) -> str:
-        have = choice.poolings()
-        if pooling in have:
-            return pooling
-        return "masked_max" if "masked_max" in have else (have[0] if have else pooling)
+        return choice.shown_pooling(pooling)
 
     def request_model(self, choice: ModelChoice) -> None:
         if choice.family:
@@ -60,7 +57,9 @@ class ModelMixin:
         # the choice was made, so the picker never names one model while the map shows another.
         now = f"; the maps still show {self.model.label()}" if self.model is not None else ""
         self.controls.picker.set_pending(f"Loading {choice.label()} \u2026{now}")
-        self.compute.submit(Job("model", load_model_job(choice, self.analysis.pooling),
+        # The comparison's second model stays loaded while the first one changes.
+        keep = tuple(c for c in (self.compare_model, self._pending_compare) if c is not None)
+        self.compute.submit(Job("model", load_model_job(choice, self.analysis.pooling, keep),
                                 label=f"loading {choice.label()} \u2026"))
 
     def _model_failed(self, message: str) -> None:
@@ -177,6 +176,7 @@ class ModelMixin:
     def _catalogue_ready(self, catalogue) -> None:
         self.controls.set_devices(catalogue.devices)
         self.controls.picker.set_catalogue(catalogue)
+        self.controls.compare_picker.set_catalogue(catalogue)
         shown = self._pending_model or self.model
         if shown is not None:
             self.controls.picker.set_choice(shown)

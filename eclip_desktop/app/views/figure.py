@@ -176,24 +176,26 @@ def figure_job(path: str, sha256: str, build, display: DisplayState):
     return run
 
 
+def tile_entry(ms, t: int, caption: list[str], values: np.ndarray | None = None) -> tuple[np.ndarray, list[str], dict]:
+    """(values, caption lines, source) of one grid tile from a map set on screen; the source names the
+    tile's model, weights, method, pooling and text for the grid's sidecar. values: what the tile
+    draws when it is not the heatmap itself (a comparison on a shared scale)."""
+    # No weights hash here (this runs on the UI thread); export_grid adds it on the I/O worker.
+    meta = {**(ms.model_info or {}), "method": ms.method, "pooling": ms.pooling, "text": ms.heatmaps[t].text}
+    source = artifacts.tile_source(" \u00b7 ".join(c for c in caption if c), meta)
+    return (ms.heatmaps[t].values if values is None else values), caption, source
+
+
 def grid_tiles(maps: dict, pairs: list, layout: str, shown: int) -> list[tuple[np.ndarray, list[str], dict]]:
-    """(values, caption lines, source) per tile of a grid layout, from the map sets on screen; the
-    source names the tile's model, weights, method, pooling and text for the grid's sidecar."""
+    """tile_entry per tile of a grid layout, from the map sets on screen."""
     from eclip_desktop.core.figures.grids import score_caption
     from eclip_desktop.core.model.poolings import short_pooling
     tiles = []
-
-    def source(ms, t: int, caption: str) -> dict:
-        # No weights hash here (this runs on the UI thread); export_grid adds it on the I/O worker.
-        meta = {**(ms.model_info or {}), "method": ms.method, "pooling": ms.pooling, "text": ms.heatmaps[t].text}
-        return artifacts.tile_source(caption, meta)
-
     if layout == "prompts":
         ms = maps[pairs[0]]
         for t, hm in enumerate(ms.heatmaps):
             scores = {"cosine": ms.scores["cosine"][t], "probability": ms.scores["probability"][t]}
-            caption = [f"\u201c{hm.text}\u201d", score_caption(scores)]
-            tiles.append((hm.values, caption, source(ms, t, " \u00b7 ".join(c for c in caption if c))))
+            tiles.append(tile_entry(ms, t, [f"\u201c{hm.text}\u201d", score_caption(scores)]))
         return tiles
     for method, pooling in pairs:
         ms = maps.get((method, pooling))
@@ -202,21 +204,24 @@ def grid_tiles(maps: dict, pairs: list, layout: str, shown: int) -> list[tuple[n
         t = min(shown, len(ms.heatmaps) - 1)
         scores = {"cosine": ms.scores["cosine"][t], "probability": ms.scores["probability"][t]}
         name = short_pooling(pooling) if layout == "poolings" else get_method(method).label
-        caption = [name, score_caption(scores)]
-        tiles.append((ms.heatmaps[t].values, caption, source(ms, t, " \u00b7 ".join(c for c in caption if c))))
+        tiles.append(tile_entry(ms, t, [name, score_caption(scores)]))
     return tiles
 
 
-def grid_picture(image_rgb: np.ndarray, tiles, title: list[str], display: DisplayState) -> np.ndarray:
+def grid_picture(image_rgb: np.ndarray, tiles, title: list[str], display: DisplayState,
+                 colorbar_label: str | None = None) -> np.ndarray:
     from eclip_desktop.core.figures.grids import grid_figure
+    label = {"colorbar_label": colorbar_label} if colorbar_label else {}
     return grid_figure(image_rgb, [tile[:2] for tile in tiles], cmap=display.colormap, alpha=display.opacity,
-                       title_lines=title)
+                       title_lines=title, **label)
 
 
 def export_grid(out_dir: str | Path, image: LoadedImage, kind: str, tiles, title: list[str], display: DisplayState,
-                model_info: dict, overwrite: bool = False, **_ignored) -> list[Path]:
+                model_info: dict, overwrite: bool = False, colorbar_label: str | None = None,
+                colour_scale: dict | None = None, **_ignored) -> list[Path]:
     """A grid layout as `export --grid` names it: <stem>__grid-<kind>.png and a JSON sidecar naming
-    every tile's model, weights, pooling, method and text."""
+    every tile's model, weights, pooling, method and text (and, for the model comparison, whether
+    the tiles share one colour scale)."""
     out = ensure_writable_dir(out_dir)
     stem = artifacts.grid_stem(Path(image.path).stem or "image", kind)
     targets = [out / f"{stem}.png", out / f"{stem}.json"]
@@ -225,11 +230,12 @@ def export_grid(out_dir: str | Path, image: LoadedImage, kind: str, tiles, title
     sources = [tile[2] if len(tile) > 2 else artifacts.tile_source(" \u00b7 ".join(c for c in tile[1] if c),
                                                                    model_info) for tile in tiles]
     sources = [artifacts.tile_source(src["caption"], artifacts.model_provenance(src)) for src in sources]
-    sidecar = artifacts.grid_sidecar(image.path, image, kind=kind, tiles=sources, title=title,
-                                     extra={"display": display.to_dict(), "files": {"figure": targets[0].name},
-                                            "written_by": "eclip-desktop GUI"})
-    artifacts.write_figure_only(targets[0], targets[1], grid_picture(image.rgb, tiles, title, display), sidecar,
-                                overwrite)
+    extra = {"display": display.to_dict(), "files": {"figure": targets[0].name}, "written_by": "eclip-desktop GUI"}
+    if colour_scale:
+        extra["colour_scale"] = colour_scale
+    sidecar = artifacts.grid_sidecar(image.path, image, kind=kind, tiles=sources, title=title, extra=extra)
+    artifacts.write_figure_only(targets[0], targets[1], grid_picture(image.rgb, tiles, title, display,
+                                                                     colorbar_label), sidecar, overwrite)
     return targets
 
 

@@ -53,7 +53,7 @@ def contribution_caption(values) -> str:
     return "share of the pooled embedding's evidence per location"
 
 
-def _tile_bars(ms: MapSet, shown: int, title: str) -> dict:
+def tile_bars(ms: MapSet, shown: int, title: str) -> dict:
     """A tile's bars: the shown prompt and the best other one. Two rows keep a 2x2 grid on one
     screen at 1000x700; the side-by-side view lists every prompt."""
     p = ms.scores["probability"]
@@ -110,6 +110,7 @@ class Scene:
     convis: ConVisPane | None = None  # set while the side-by-side view shows a ConVis map
     difference: bool = False  # the pooling grid adds a tile: shifted pooling's map minus the best one's
     ground_truth: np.ndarray | None = None  # bool mask at the image size, loaded by the user
+    compare: object = None  # views.compare.ComparePane: the model comparison's second model
 
 
 def ground_truth_text(values, mask) -> str:
@@ -167,16 +168,18 @@ class MapViews(QStackedWidget):
         self.cursor_text.emit("")  # a tile's value under the cursor belonged to the previous maps
         self.setCurrentWidget(self.grid)
         self.grid.map_visible = self.map_visible  # tiles made for this render start as the others are
-        header, tiles = {"poolings": self._pooling_tiles, "prompts": self._prompt_tiles,
-                         "methods": self._method_tiles}[layout](s)
+        header, tiles, *compact = {"poolings": self._pooling_tiles, "prompts": self._prompt_tiles,
+                                   "methods": self._method_tiles, "compare": self._compare_tiles}[layout](s)
         if s.ground_truth is not None:
             for tile in tiles:
                 tile.extra["gt"] = s.ground_truth
                 # A difference of two maps has no object/background evidence of its own.
-                gt = "" if tile.title.startswith("difference") else ground_truth_text(tile.full, s.ground_truth)
+                # On the min-max map as mSC is defined, also where the tile draws a shared scale.
+                values = tile.extra.get("normalised", tile.full)
+                gt = "" if tile.title.startswith("difference") else ground_truth_text(values, s.ground_truth)
                 if gt:
                     tile.caption = f"{tile.caption}\n{gt}" if tile.caption else gt
-        self.grid.set_tiles(header, tiles, s.image, s.display)
+        self.grid.set_tiles(header, tiles, s.image, s.display, *compact)
 
     # --- side by side ------------------------------------------------------------------------
 
@@ -227,6 +230,11 @@ class MapViews(QStackedWidget):
 
     # --- grids ---------------------------------------------------------------------------------
 
+    @staticmethod
+    def _compare_tiles(s: Scene):
+        from eclip_desktop.app.views.compare import compare_tiles  # it builds on this module's helpers
+        return compare_tiles(s.model, s.maps, s.note, s.analysis, s.display, s.compare)
+
     def _pooling_tiles(self, s: Scene):
         a, tiles = s.analysis, []
         family = s.model is not None and s.model.family
@@ -234,8 +242,12 @@ class MapViews(QStackedWidget):
         if family:
             header = ("<b>One model per pooling</b>: each tile is the model trained with "
                       "that pooling, so its similarity map differs \u2014 the semantic shift.")
+            compact = "<b>One model per pooling</b>: the map differs \u2014 the semantic shift."
         else:
             header = f"<b>{SINGLE_MODEL_NOTE}</b> Tiles show each pooling's contribution map."
+            compact = ("<b>One model</b>: the pooling changes only the readout; tiles show each pooling's "
+                       "contribution map.")
+        shown_text = None
         for p in layout_poolings(s.model):
             ms = s.maps.get((a.method, p))
             label = POOLING_LABELS.get(p, p)
@@ -244,19 +256,25 @@ class MapViews(QStackedWidget):
                 continue
             t = min(a.shown_index(), len(ms.heatmaps) - 1)
             hm = ms.heatmaps[t]
+            shown_text = hm.text
             if family and not s.display.show_contribution:
                 tag = f" \u2014 {tags[p]}" if p in tags else ""
                 content = TileContent(f"{label} \u00b7 \u201c{hm.text}\u201d{tag}", ms.previews[t], hm.values,
-                                      hm.raw_range, caption=raw_caption(hm.raw_range))
+                                      hm.raw_range, caption=raw_caption(hm.raw_range),
+                                      compact_title=f"{POOLING_SHORT.get(p, p)}{tag}")
             else:
                 content = TileContent(f"{label} \u00b7 contribution", ms.contribution_preview, ms.contribution,
-                                      caption=contribution_caption(ms.contribution_preview))
-            content.bars = _tile_bars(ms, t, "zero-shot probability")
+                                      caption=contribution_caption(ms.contribution_preview),
+                                      compact_title=f"{POOLING_SHORT.get(p, p)} \u00b7 contribution")
+            content.bars = tile_bars(ms, t, "zero-shot probability")
             content.highlight = p == a.pooling
             tiles.append(content)
         if s.difference:
             tiles.append(self._difference_tile(s))
-        return header, tiles
+        if family and shown_text is not None and not s.display.show_contribution:
+            # Compact titles leave the prompt out (the same in every tile): the header names it once.
+            compact = f"<b>One model per pooling</b> \u00b7 \u201c{html.escape(shown_text)}\u201d"
+        return header, tiles, compact
 
     @staticmethod
     def _difference_tile(s: Scene) -> TileContent:

@@ -1,4 +1,5 @@
-"""The controls dock: model and device, method and pooling, prompts, Surgery options.
+"""The controls dock: model and device, the comparison's second model, method and pooling, prompts,
+Surgery options.
 
 Widgets here hold no truth of their own: the window reads them into AnalysisState
 (`read_analysis`) and writes states back (`show_analysis`, e.g. after opening a session) with signals blocked.
@@ -24,6 +25,8 @@ from eclip_desktop.app.state import AnalysisState
 from eclip_desktop.app.widgets.model_picker import ModelPicker
 from eclip_desktop.core.explain.methods import METHODS
 
+COMPARE_PROMPT = ("Choose the model to show beside the first: a family, downloaded weights, or a checkpoint "
+                  "(Open checkpoint\u2026). It runs on the device chosen above.")
 DEVICE_LABELS = {"auto": "Auto", "cpu": "CPU", "cuda": "CUDA (GPU)", "mps": "MPS (Apple GPU)"}
 
 
@@ -42,7 +45,7 @@ def _muted(text: str = "") -> QLabel:
 class ControlsPanel(QWidget):
     changed = Signal(str)  # what changed: method, texts, shown, ensemble, surgery, device
 
-    def __init__(self, pooling_actions, parent=None):
+    def __init__(self, pooling_actions, compare_actions=(), parent=None):
         super().__init__(parent)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(6, 6, 6, 6)
@@ -64,6 +67,21 @@ class ControlsPanel(QWidget):
         row.addWidget(self.device, 1)
         mv.addLayout(row)
         outer.addWidget(model_box)
+
+        # --- the model comparison's second model (shown with that layout only) -----------------
+        self.compare_box = QGroupBox("Compare with")
+        cv = QVBoxLayout(self.compare_box)
+        self.compare_picker = ModelPicker(prompt=COMPARE_PROMPT)
+        self.compare_picker.share_lists(self.picker)
+        cv.addWidget(self.compare_picker)
+        for action in compare_actions:
+            b = QToolButton()
+            b.setDefaultAction(action)
+            b.setToolButtonStyle(Qt.ToolButtonTextOnly)
+            b.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+            cv.addWidget(b)
+        self.compare_box.hide()
+        outer.addWidget(self.compare_box)
 
         # --- explanation -----------------------------------------------------------------------
         exp_box = QGroupBox("Explanation")

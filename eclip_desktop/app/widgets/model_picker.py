@@ -90,8 +90,11 @@ class ModelPicker(QWidget):
     load_requested = Signal(object)  # ModelChoice without a device (the window adds it)
     refused = Signal(str)  # why a chosen folder or file cannot be used
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, prompt: str = ""):
+        """prompt: what a picker that starts with nothing chosen says (the comparison's second model);
+        without one the picker starts on the embedded family, or a common downloaded model."""
         super().__init__(parent)
+        self.prompt = prompt
         self.arch = QComboBox()
         self.arch.setEditable(True)
         self.arch.setInsertPolicy(QComboBox.NoInsert)
@@ -140,7 +143,7 @@ class ModelPicker(QWidget):
         buttons.addWidget(self.checkpoint_button)
         grid.addLayout(buttons, 5, 0, 1, 2)
         grid.setColumnStretch(1, 1)
-        self._fill_architectures(FAMILY if family_available() else "")
+        self._fill_architectures(FAMILY if family_available() and not prompt else "")
         self.arch.currentTextChanged.connect(lambda *_: self._fill_weights())
         self.arch.activated.connect(self._arch_chosen)
         self.weights.activated.connect(lambda *_: self._load_clicked())
@@ -155,9 +158,8 @@ class ModelPicker(QWidget):
         """The open_clip part of the list, from the worker; keeps what is selected."""
         self.catalogue = catalogue
         current = self.architecture()
-        if not current or (current not in self._embedded and current not in self._families
-                           and current not in self._extra):
-            current = current or initial_architecture(catalogue.architectures)
+        if not current and not self.prompt:
+            current = initial_architecture(catalogue.architectures)
         self._fill_architectures(current)
         self._fill_weights()
 
@@ -231,6 +233,10 @@ class ModelPicker(QWidget):
     def _fill_weights(self, keep: str | None = None) -> None:
         arch = self.architecture()
         self.weights.clear()
+        if not arch and self.prompt:
+            self.weights.setEnabled(False)
+            self.about.setText(self.prompt)
+            return
         if arch in self._embedded or arch in self._families:
             embedded = arch in self._embedded
             self.weights.addItem(f"trained per pooling ({'embedded' if embedded else 'family folder'})", None)
@@ -285,6 +291,19 @@ class ModelPicker(QWidget):
             self._extra.append(choice.architecture)  # the picker always names the model in use
         self._fill_architectures(choice.architecture)
         self._fill_weights(keep=None if choice.family else choice.pretrained)
+
+    def refresh_list(self) -> None:
+        """Fill the list again, keeping the choice (another picker may have opened a folder or file)."""
+        self._fill_architectures(self.architecture())
+
+    def clear_choice(self) -> None:
+        """Back to nothing chosen (a picker with a prompt, after its first load failed)."""
+        self._fill_architectures("")
+        self._fill_weights()
+
+    def share_lists(self, other: "ModelPicker") -> None:
+        """List the family folders and checkpoints opened in `other` too (one list of what was opened)."""
+        self._checkpoints, self._families = other._checkpoints, other._families
 
     def _remember_checkpoint(self, arch: str, path: str) -> None:
         known = self._checkpoints.setdefault(arch, [])

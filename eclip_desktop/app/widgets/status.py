@@ -4,13 +4,17 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar
 
+from eclip_desktop.app.widgets.elided_label import ElidedLabel
+
 
 class StatusBar(QStatusBar):
     cancel_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.job_label = QLabel()
+        # Shortened with '…', never wider than the room left: a long job text ("loading <a path> …")
+        # would otherwise raise the window's minimum width past a 1000 px screen.
+        self.job_label = ElidedLabel()
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # no step counts from the core: an honest "working" indicator
         self.busy.setFixedWidth(90)

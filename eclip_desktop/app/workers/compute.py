@@ -122,7 +122,8 @@ def limit_torch_threads() -> None:
 class WorkerState:
     """Lives on the worker thread; the UI thread never calls into it while a job runs."""
 
-    def __init__(self, max_engines: int = 6, max_images: int = 8, max_convis: int = 2):
+    # Two families of four siblings side by side (the model comparison) fit without evicting either.
+    def __init__(self, max_engines: int = 8, max_images: int = 8, max_convis: int = 2):
         self.engines: OrderedDict[ModelSpec, Engine] = OrderedDict()
         # ConVis per (spec, concept set key, set hash): gloss bank and rank matrices (convis_job.py).
         self.convis: OrderedDict[tuple, object] = OrderedDict()
@@ -206,17 +207,25 @@ def with_cpu_fallback(ctx: Context, choice: ModelChoice, work):
     return work(cpu), cpu, [OOM_NOTICE]
 
 
-def load_model_job(choice: ModelChoice, pooling: str):
+def choice_specs(choice: ModelChoice | None) -> set[ModelSpec]:
+    """Every engine a choice may use: a family's siblings, or the one model."""
+    if choice is None:
+        return set()
+    return {choice.spec(p) for p in choice.poolings()} if choice.family else {choice.spec("native")}
+
+
+def load_model_job(choice: ModelChoice, pooling: str, keep: tuple = ()):
+    """keep: other choices whose engines stay loaded (the model comparison's other model)."""
     def run(ctx: Context) -> ModelLoaded:
         def work(c: ModelChoice):
             return ctx.state.engine(c.spec(pooling), ctx)
 
         engine, used, notices = with_cpu_fallback(ctx, choice, work)
         # Models of earlier choices would otherwise hold (GPU) memory until evicted.
-        keep = {engine.handle.spec}
-        if used.family:
-            keep |= {used.spec(p) for p in used.poolings()}
-        ctx.state.drop_engines(keep=lambda spec: spec in keep)
+        kept = {engine.handle.spec} | choice_specs(used)
+        for other in keep:
+            kept |= choice_specs(other)
+        ctx.state.drop_engines(keep=lambda spec: spec in kept)
         info = engine.handle.describe()
         if info.get("activation_note"):  # a weights file that cannot tell its activation: say which is used
             notices = [*notices, info["activation_note"]]

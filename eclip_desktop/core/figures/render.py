@@ -447,7 +447,7 @@ def side_by_side(
     captions: Sequence[str] | None = None,
     pad: int = 8,
 ) -> np.ndarray:
-    """Tile panels left to right on white at the first panel's height, with optional captions below."""
+    """Tile panels left to right on white at the first panel's height; optional captions below, a row per line."""
     if len(panels) == 0:
         raise ValueError("side_by_side needs at least one panel")
     if captions is not None and len(captions) != len(panels):
@@ -467,11 +467,11 @@ def side_by_side(
             arr = cv2.resize(np.ascontiguousarray(arr), (new_w, target_h), interpolation=interp)
         resized.append(arr)
 
-    font = None
-    caption_h = 0
+    font, caption_h, line_h = None, 0, 0
     if captions is not None and any(str(c) for c in captions):
         font = _font(int(np.clip(round(target_h / 16), 12, 48)))
-        caption_h = int(round(_line_height(font) * 1.3))
+        line_h = int(round(_line_height(font) * 1.3))
+        caption_h = line_h * max(len(str(c).split("\n")) for c in captions)
 
     width = pad + sum(a.shape[1] + pad for a in resized)
     height = pad + target_h + caption_h + pad
@@ -481,8 +481,9 @@ def side_by_side(
     for i, arr in enumerate(resized):
         canvas.paste(Image.fromarray(np.ascontiguousarray(arr)), (x, pad))
         if font is not None and captions is not None:
-            text = _ellipsize(_printable(captions[i]), font, arr.shape[1])
-            tx = x + (arr.shape[1] - font.getlength(text)) / 2
-            draw.text((round(tx), pad + target_h + caption_h // 8), text, font=font, fill=(0, 0, 0))
+            for k, line in enumerate(str(captions[i]).split("\n")):
+                text = _ellipsize(_printable(line), font, arr.shape[1])
+                tx = x + (arr.shape[1] - font.getlength(text)) / 2
+                draw.text((round(tx), pad + target_h + k * line_h + line_h // 8), text, font=font, fill=(0, 0, 0))
         x += arr.shape[1] + pad
     return np.array(canvas, dtype=np.uint8)
