@@ -9,8 +9,8 @@ import numpy as np
 
 from eclip_desktop.app.state import DisplayState
 from eclip_desktop.core.figures import panel as figure_panel
+from eclip_desktop.core.figures.outline import region_outlines
 from eclip_desktop.core.figures.panel import sample_pixels
-from eclip_desktop.core.figures.render import region_outlines
 
 
 def clip_levels(values: np.ndarray, percentile: float) -> tuple[float, float]:

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from eclip_desktop.core.figures.render import draw_contour, overlay, side_by_side
+from eclip_desktop.core.figures.outline import draw_contour
+from eclip_desktop.core.figures.render import overlay, side_by_side
 
 LAYOUTS = {"overlay": "overlay only", "side": "image | overlay"}
 THRESHOLDS = ("none", "fixed", "otsu", "percentile")
