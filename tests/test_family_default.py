@@ -73,6 +73,12 @@ def test_default_model_explains_the_sample(tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     meta = json.loads(next(tmp_path.glob("*__masked_max__*.json")).read_text())
     assert meta["model"] == "eclip-tiny-vit64" and meta["pretrained"].endswith(f"{FT}/masked_max.safetensors")
+    # The masked-max sibling was trained with the top-k threshold and is read out with it; the sidecar
+    # states the concrete threshold, so `reproduce` needs no knowledge of the weights' training.
+    assert meta["tau"] == "topk" and family.card("masked_max")["tau"] == "topk"
+    assert json.loads(next(tmp_path.glob("*__avg__*.json")).read_text())["tau"] == "mean"
+    rc = main(["reproduce", str(next(tmp_path.glob("*__masked_max__*.json"))), "--check", "--device", "cpu"])
+    assert rc == 0, capsys.readouterr().err
     avg = np.load(next(tmp_path.glob("*__avg__*.npy")))
     masked = np.load(next(tmp_path.glob("*__masked_max__*.npy")))
     assert avg.shape == masked.shape == (256, 256)

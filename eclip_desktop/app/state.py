@@ -89,7 +89,7 @@ class AnalysisState:
     ensemble: bool = False
     vv: bool = True
     feature: bool = True
-    tau: str = "mean"
+    tau: str = "trained"  # masked max read out with the threshold its weights were trained with
 
     def method_options(self, method: str | None = None) -> dict:
         return {"vv": self.vv, "feature": self.feature} if (method or self.method) == "surgery" else {}
@@ -111,7 +111,7 @@ class AnalysisState:
                    pooling=_known(d.get("pooling"), pooling_names(), base.pooling),
                    texts=list(texts), shown=int(d.get("shown", 0) or 0),
                    ensemble=bool(d.get("ensemble", False)), vv=bool(d.get("vv", True)),
-                   feature=bool(d.get("feature", True)), tau=_known(d.get("tau"), ("mean", "topk"), "mean"))
+                   feature=bool(d.get("feature", True)), tau=_known(d.get("tau"), ("trained", "mean", "topk"), "trained"))
 
 
 @dataclass

@@ -46,11 +46,13 @@ def add_display_args(p: argparse.ArgumentParser) -> None:
 
 def add_map_args(p: argparse.ArgumentParser) -> None:
     """How a CLIP map is computed (explain and export): ensemble, input size, tau, Surgery's paths."""
-    from eclip_desktop.core.model.poolings import TAU_CHOICES
+    from eclip_desktop.core.model.poolings import TAU_READOUT_CHOICES, TAU_TRAINED
     p.add_argument("--ensemble", action="store_true", help="encode each text with the prompt ensemble")
     p.add_argument("--input-size", type=int, default=None,
                    help="square input size for the image encoder (default: the model's; larger = finer map)")
-    p.add_argument("--tau", default="mean", choices=TAU_CHOICES, help="free-attention mask threshold")
+    p.add_argument("--tau", default=TAU_TRAINED, choices=TAU_READOUT_CHOICES,
+                   help="masked max's free-attention mask threshold: mean of the attention, its top 25 %%, or "
+                        "trained (default: the one the weights were trained with, mean when they do not say)")
     p.add_argument("--no-vv", action="store_true", help="surgery: skip the v-v attention path")
     p.add_argument("--no-feature-surgery", action="store_true", help="surgery: skip feature surgery")
     from eclip_desktop.core.explain.methods.surgery import DEFAULT_EMPTY_TEXT, EMPTY_TEXT_RULES

@@ -65,7 +65,7 @@ class MapSet:
     # sibling), and the text and mask options of the request.
     model_info: dict | None = None
     ensemble: bool = False
-    tau: str = "mean"
+    tau: str = "trained"
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class MapRequest:
     texts: tuple[str, ...]
     ensemble: bool = False
     options: tuple[tuple[str, tuple], ...] = ()  # per method, sorted items: hashable
-    tau: str = "mean"
+    tau: str = "trained"
 
     def context(self) -> tuple:
         """Everything that makes maps differ except which (method, pooling) pairs were asked."""

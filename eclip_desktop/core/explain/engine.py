@@ -20,6 +20,7 @@ from eclip_desktop.core.model import family
 from eclip_desktop.core.model.loading import ModelHandle, ModelSpec, load_model
 from eclip_desktop.core.model.poolings import zero_shot
 from eclip_desktop.core.model.text import TextBank
+from eclip_desktop.core.model.trained import readout_tau
 
 
 @dataclass
@@ -76,6 +77,8 @@ class Engine:
     def explain(self, image, texts: list[str], method: str = "itsm", poolings=("native",),
                 ensemble: bool = False, input_size: int | None = None, tau: str = "mean",
                 method_options: dict | None = None) -> Explanation:
+        """tau: "mean", "topk", or "trained" (the threshold these weights were trained with)."""
+        tau = readout_tau(tau, self.handle.trained_tau)
         timings = {}
         t0 = time.perf_counter()
         analysis = self.analyse([image], input_size)[0]

@@ -34,6 +34,7 @@ from eclip_desktop.core.io.atomic import (
     json_default,
     slugify,
 )
+from eclip_desktop.core.model.trained import readout_tau
 
 NAME_MAX = 255  # bytes in one path component on Linux, macOS and Windows file systems
 MAP_COLORBAR = "similarity (min\u2013max normalised)"
@@ -177,6 +178,7 @@ def map_sidecar(path: str, image, model_info: dict, *, method: str, method_optio
                "normalisation": normalisation}
     if colormap is not None:
         sidecar["colormap"] = colormap
+    tau = readout_tau(tau, model_info.get("trained_tau", "mean"))  # sidecars state the concrete threshold
     sidecar.update({"method_options": dict(method_options or {}), "pooling": pooling, "tau": tau, "text": text,
                     "text_index": index, "labels": list(labels), "ensemble": bool(ensemble)})
     if scores_by_pooling is not None:
@@ -198,6 +200,7 @@ def contribution_sidecar(path: str, image, model_info: dict, *, pooling: str, ta
                "normalisation": normalisation}
     if colormap is not None:
         sidecar["colormap"] = colormap
+    tau = readout_tau(tau, model_info.get("trained_tau", "mean"))
     sidecar.update({"pooling": pooling, "tau": tau, "text": None, "scores": scores, "labels": list(labels)})
     sidecar.update(extra or {})
     return sidecar

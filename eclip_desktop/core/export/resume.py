@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from eclip_desktop.core.export.index import Row
+from eclip_desktop.core.model.trained import readout_tau
 
 if TYPE_CHECKING:
     from eclip_desktop.core.export.batch import ExportRequest
@@ -45,7 +46,8 @@ def _expected(row: Row, req: ExportRequest, sha: str, models: dict) -> dict:
         return want
     info = models[row.pooling]
     want.update({"model": info["model"], "pretrained": info["pretrained"],
-                 "weights_sha256": info.get("weights_sha256"), "pooling": row.pooling, "tau": req.tau,
+                 "weights_sha256": info.get("weights_sha256"), "pooling": row.pooling,
+                 "tau": readout_tau(req.tau, info.get("trained_tau", "mean")),
                  "input_size": req.input_size or info["model_input_size"]})
     if row.method != "contribution":
         want.update({"method": row.method, "method_options": req.method_options.get(row.method, {}),

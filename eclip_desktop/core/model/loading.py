@@ -31,6 +31,7 @@ from eclip_desktop.core.model.checkpoint import (
 )
 from eclip_desktop.core.model.device import dtype_name, resolve_device, resolve_dtype
 from eclip_desktop.core.model.spec import RANDOM, ModelSpec  # noqa: F401 - ModelSpec's home was here
+from eclip_desktop.core.model.trained import trained_tau
 
 CONFIG_DIR = RESOURCES / "model_configs"
 CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -81,6 +82,7 @@ class ModelHandle:
     logit_scale: float = 100.0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     activation: act.Activation | None = None
+    trained_tau: str = "mean"  # the masked-max threshold the weights were trained with
 
     @property
     def visual(self) -> torch.nn.Module:
@@ -89,7 +91,7 @@ class ModelHandle:
     def describe(self) -> dict:
         info = {"model": self.spec.architecture, "pretrained": self.weights,
                 "device": str(self.device), "dtype": dtype_name(self.dtype),
-                "model_input_size": self.image_size, "kind": self.kind}
+                "model_input_size": self.image_size, "kind": self.kind, "trained_tau": self.trained_tau}
         if self.activation is not None:
             info.update(self.activation.describe())
         return info
@@ -321,4 +323,4 @@ def load_model(spec: ModelSpec) -> ModelHandle:
     scale = float(model.logit_scale.exp().item()) if hasattr(model, "logit_scale") else 100.0
     return ModelHandle(spec=spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
                        image_size=size, mean=mean, std=std, kind=kind, weights=weights,
-                       identity=identity, logit_scale=scale, activation=activation)
+                       identity=identity, logit_scale=scale, activation=activation, trained_tau=trained_tau(weights))

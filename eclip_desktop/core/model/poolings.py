@@ -9,6 +9,10 @@ from eclip_desktop.core.lazy import lazy
 
 torch = lazy("torch")  # used inside the functions only: pooling names must not need torch
 TAU_CHOICES = ("mean", "topk")
+# A readout may ask for "the threshold these weights were trained with" (core/model/trained.py);
+# what is recorded anywhere (sidecars, cards) is always the concrete one.
+TAU_TRAINED = "trained"
+TAU_READOUT_CHOICES = (TAU_TRAINED, *TAU_CHOICES)
 # Square input sizes the image encoder accepts: the CLI's --input-size and `reproduce` share these bounds
 # (a sidecar asking for 100000 would otherwise allocate tens of GB).
 INPUT_SIZE_RANGE = (32, 2048)

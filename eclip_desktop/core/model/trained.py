@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eclip_desktop.core.model.poolings import TAU_CHOICES
+from eclip_desktop.core.model.poolings import TAU_CHOICES, TAU_TRAINED
 
 
 def trained_tau(weights: str) -> str:
@@ -30,3 +30,8 @@ def trained_tau(weights: str) -> str:
     except (OSError, ValueError):
         tau = None
     return tau if tau in TAU_CHOICES else "mean"
+
+
+def readout_tau(tau: str, trained: str) -> str:
+    """The concrete threshold of a readout: `trained` (the weights' own) when asked for "trained"."""
+    return trained if tau == TAU_TRAINED else tau
