@@ -193,3 +193,22 @@ def test_a_session_keeps_the_second_model_and_the_scale(qtbot, make_window, tmp_
     compare_ready(qtbot, other)
     assert other.layout_name == "compare" and other.act_shared_scale.isChecked()
     assert "shared" in other.views.grid.header.text()
+
+
+def test_the_layouts_toolbar_leaves_the_display_controls_room_at_1440(qtbot, make_window):
+    from PySide6.QtWidgets import QToolBar
+    w = make_window()
+    w.resize(1440, 900)
+    w.show()
+    qtbot.waitExposed(w)
+    bar = w.findChild(QToolBar, "layoutToolbar")
+    words = [a.iconText() for a in bar.actions() if a in w.layout_actions.values()]
+    assert words == ["Side by side", "Poolings", "Prompts", "Methods", "Models"]
+    # menus and tooltips keep the full names
+    assert w.layout_actions["compare"].text() == "Model comparison"
+    assert "Model comparison" in w.layout_actions["compare"].toolTip()
+    display = w.findChild(QToolBar, "displayToolbar")
+    qtbot.wait(50)
+    widgets = [display.widgetForAction(a) for a in display.actions() if not a.isSeparator()]
+    hidden = [x for x in widgets if x is not None and not x.isVisible()]
+    assert not hidden, "display controls folded into the toolbar's overflow menu at 1440 px"

@@ -21,6 +21,9 @@ from eclip_desktop.core.model.spec import ModelSpec
 
 LAYOUTS = {"side": "Side by side", "poolings": "Pooling grid", "prompts": "Prompt grid", "methods": "Method grid",
            "compare": "Model comparison"}
+# The layouts toolbar's words: short, so the display toolbar beside it keeps its controls at 1440 px.
+LAYOUT_SHORT = {"side": "Side by side", "poolings": "Poolings", "prompts": "Prompts", "methods": "Methods",
+                "compare": "Models"}
 PERCENTILES = (100.0, 99.5, 99.0, 95.0, 90.0)
 THRESHOLDS = {"none": "none", "fixed": "fixed level", "otsu": "Otsu", "percentile": "percentile"}
 OVERLAYS = {"blend": "blend", "alpha": "alpha by value", "heatmap": "heatmap alone"}

@@ -10,7 +10,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QActionGroup, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout
 
-from eclip_desktop.app.state import LAYOUTS
+from eclip_desktop.app.state import LAYOUT_SHORT, LAYOUTS
 from eclip_desktop.app.views.layouts import POOLING_SHORT
 from eclip_desktop.core.io.paths import RESOURCES
 from eclip_desktop.core.model.poolings import POOLING_LABELS, pooling_names
@@ -140,7 +140,9 @@ class MenusMixin:
         self.layout_group = QActionGroup(self)
         self.layout_actions = {}
         for i, (key, label) in enumerate(LAYOUTS.items()):
-            a = A(label, lambda _=False, k=key: self.set_layout(k), f"Ctrl+{i + 1}", checkable=True)
+            a = A(label, lambda _=False, k=key: self.set_layout(k), f"Ctrl+{i + 1}", f"{label} (Ctrl+{i + 1})",
+                  checkable=True)
+            a.setIconText(LAYOUT_SHORT.get(key, label))  # the toolbar's word; menus keep the full name
             self.layout_group.addAction(a)
             self.layout_actions[key] = a
 
