@@ -138,6 +138,9 @@ def small_shot(app, w, target: Path, settled) -> None:
     w.leave_convis()
     w.controls_dock.raise_()
     w.set_layout("side")
+    # the docks narrow at 1000 px; the later shots get their usual widths back
+    from PySide6.QtCore import Qt
+    docks, widths = [w.images_dock, w.controls_dock], [w.images_dock.width(), w.controls_dock.width()]
     w.resize(1000, 700)
     wait(app, settled)
     _save(w, target)
@@ -145,6 +148,8 @@ def small_shot(app, w, target: Path, settled) -> None:
     wait(app, settled)
     _save(w, target.with_name(target.stem + "_grid.png"))
     w.set_layout("side")
+    w.resize(1440, 900)
+    w.resizeDocks(docks, widths, Qt.Horizontal)
 
 
 def domain_shot(app, w, target: Path, settled, scratch: str) -> None:

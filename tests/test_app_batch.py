@@ -191,3 +191,11 @@ def test_window_batch_states_its_convis_settings_so_resume_checks_them():
     assert req.convis_options == {}  # the dialog's request is not changed in place
     # what a caller states wins over the window's defaults
     assert stated_convis(ExportRequest(images=[], out_dir="o", convis_options={"seed": 4}), "x").convis_options["seed"] == 4
+
+
+def test_the_dialog_says_which_maps_each_grid_is_built_from(qtbot, make_window, tmp_path):
+    w = make_window()
+    d = _dialog(qtbot, w, tmp_path / "out")
+    note = d.grid_note.text()
+    assert "first prompt and method" in note and "first prompt and pooling" in note
+    assert "first method and pooling" in note

@@ -113,6 +113,14 @@ class BatchExportDialog(QDialog):
         f.addRow("Poolings", w)
         w, self.grids = _checks(GRID_KINDS, {}, set())
         f.addRow("Grids", w)
+        # One grid per image and kind, as `export --grid` makes them: say which maps it is built from.
+        grid_note = QLabel("One grid per image: pooling grid = the first prompt and method; method grid = the "
+                           "first prompt and pooling; prompt grid = the first method and pooling; concept grid = "
+                           "every synset.")
+        grid_note.setWordWrap(True)
+        grid_note.setStyleSheet("color: palette(mid);")
+        self.grid_note = grid_note
+        f.addRow("", grid_note)
 
         files = QGroupBox("Files")
         g = QFormLayout(files)
