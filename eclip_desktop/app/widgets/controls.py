@@ -35,6 +35,15 @@ def parse_prompts(text: str) -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
+def _action_button(action) -> QToolButton:
+    """A text button that triggers (and shows the checked state of) a window action."""
+    b = QToolButton()
+    b.setDefaultAction(action)
+    b.setToolButtonStyle(Qt.ToolButtonTextOnly)
+    b.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+    return b
+
+
 def _muted(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
@@ -75,11 +84,7 @@ class ControlsPanel(QWidget):
         self.compare_picker.share_lists(self.picker)
         cv.addWidget(self.compare_picker)
         for action in compare_actions:
-            b = QToolButton()
-            b.setDefaultAction(action)
-            b.setToolButtonStyle(Qt.ToolButtonTextOnly)
-            b.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
-            cv.addWidget(b)
+            cv.addWidget(_action_button(action))
         self.compare_box.hide()
         outer.addWidget(self.compare_box)
 
@@ -98,10 +103,7 @@ class ControlsPanel(QWidget):
         buttons.setSpacing(3)
         self.pooling_buttons = []
         for action in pooling_actions:
-            b = QToolButton()
-            b.setDefaultAction(action)
-            b.setToolButtonStyle(Qt.ToolButtonTextOnly)
-            b.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Preferred)
+            b = _action_button(action)
             buttons.addWidget(b)
             self.pooling_buttons.append(b)
         ev.addLayout(buttons)
