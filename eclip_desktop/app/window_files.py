@@ -358,12 +358,14 @@ class FilesMixin:
                 display=self.display, model_info=self.model_info or {}, options=options or self.figure_options),
                 label="exporting \u2026"))
             return
-        a = self.analysis
         labels = [h.text for h in ms.heatmaps]
+        # The sidecar describes the map on screen: its own pooling and method options, not the controls'
+        # current ones (a switch flipped since may not have been computed yet).
+        options_used = ms.method_options if ms.method_options is not None else self.analysis.method_options(ms.method)
         self.io.submit(Job(self._export_kind(), export_job(
-            view.path, view.sha256, folder, overwrite, heatmap=ms.heatmaps[t], pooling=a.pooling, scores=ms.scores,
+            view.path, view.sha256, folder, overwrite, heatmap=ms.heatmaps[t], pooling=ms.pooling, scores=ms.scores,
             labels=labels, index=t, display=self.display, trained_with_pooling=ms.trained_with_pooling,
-            model_info=ms.model_info or self.model_info or {}, method_options=a.method_options(ms.method),
+            model_info=ms.model_info or self.model_info or {}, method_options=options_used,
             options=options or self.figure_options, ensemble=ms.ensemble, tau=ms.tau),
             label="exporting \u2026"))
 

@@ -66,6 +66,7 @@ class MapSet:
     model_info: dict | None = None
     ensemble: bool = False
     tau: str = "trained"
+    method_options: dict | None = None  # e.g. Surgery's switches as they were when the maps were made
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,8 @@ def _map_sets(ctx: Context, req: MapRequest, choice: ModelChoice, image: LoadedI
                 continue
             maps[(method, p)] = MapSet(method, p, exp.heatmaps, d["previews"], exp.scores[p],
                                        exp.contributions[p], d["cprev"][p], choice.family,
-                                       engine.handle.describe(), req.ensemble, req.tau)
+                                       engine.handle.describe(), req.ensemble, req.tau,
+                                       dict(req.method_options(method)))
     return maps
 
 
