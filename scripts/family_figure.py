@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -44,6 +45,7 @@ def _sibling(text: str) -> tuple[str, ModelSpec]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing --out figure")
     ap.add_argument("--scenes", nargs="+", type=int, default=[0, 1, 2, 3], help="held-out scene indices")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--cmap", default="jet")
@@ -53,6 +55,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if args.sibling and args.family != FAMILY:
         ap.error("--family and --sibling: give one or the other")
+    if Path(args.out).exists() and not args.overwrite:
+        print(f"family_figure.py: {args.out} exists; pass --overwrite to replace it", file=sys.stderr)
+        return 1
     if args.sibling:
         try:
             pairs = [_sibling(text) for text in args.sibling]
@@ -72,7 +77,7 @@ def main(argv=None) -> int:
         poolings = available_poolings(args.family)
         subtitle = f"columns: {family_label(args.family)}, one model per pooling"
         if not poolings:
-            what = ("the embedded family is not installed (resources/models/eclip-shapes)" if args.family == FAMILY
+            what = (f"the embedded family is not installed (resources/models/{FAMILY})" if args.family == FAMILY
                     else f"{args.family} is not a family folder (<pooling>.safetensors with <pooling>.json)")
             print(f"family_figure.py: {what}", file=sys.stderr)
             return 1
@@ -93,7 +98,7 @@ def main(argv=None) -> int:
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
     figure = annotate(np.vstack(rows), ["Held-out scenes: ITSM per pooling",
                                         subtitle], args.cmap)
-    atomic_save_image(args.out, figure, overwrite=True)
+    atomic_save_image(args.out, figure, overwrite=args.overwrite)
     print(args.out)
     return 0
 

@@ -1,5 +1,9 @@
-"""Train the embedded Shapes World family (one model per pooling) and evaluate each on held-out
-scenes; the metrics and the reproducing commands go into each model card. The shipped family:
+"""Train the tiny-ResNet Shapes World family `eclip-shapes` (one model per pooling, each from
+scratch) and evaluate each on held-out scenes; the metrics and the reproducing commands go into each
+model card. This is that family's recipe only: the default family, `eclip-shapes-vit-ft` (one base,
+each pooling fine-tuned from it), is made by one command, `eclip-desktop train --pooling all
+--base-steps N …` (its cards' `command`; docs/RESULTS.md), and evaluated by scripts/evaluate_family.py.
+The ResNet family:
 
     python scripts/train_family.py --out resources/models/eclip-shapes
 

@@ -59,6 +59,10 @@ def test_a_family_folder_gives_one_column_per_sibling(tmp_path, trained_family_d
     assert fig.main(["--out", str(out), *base, "--family", str(trained_family_dir)]) == 0
     w, h = Image.open(out).size
     assert w > 2 * h * 0.8  # the scene and two sibling columns side by side
+    before = out.read_bytes()
+    assert fig.main(["--out", str(out), *base, "--family", str(trained_family_dir)]) == 1  # exists
+    assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == before
+    assert fig.main(["--out", str(out), *base, "--family", str(trained_family_dir), "--overwrite"]) == 0
     assert fig.main(["--out", str(tmp_path / "x.png"), *base, "--family", str(tmp_path)]) == 1
     assert "is not a family folder" in capsys.readouterr().err
     with pytest.raises(SystemExit):
