@@ -28,10 +28,10 @@ def cmd_eval(args) -> int:
         # The result file is checked before any work: an existing one is never replaced silently.
         refuse_existing_result(args.json, args.overwrite)
         ensure_writable_dir(Path(args.json).resolve().parent)
-    from eclip_desktop.core.evaluation.datasets import SYNTHETIC_KINDS
+    from eclip_desktop.core.evaluation.datasets import SUITE_NAMES, SYNTHETIC_KINDS
     kind, where = parse_dataset_arg(args.dataset)  # a bad dataset fails before a model loads
-    if kind == "gen" and args.method in ("convis", "ood"):
-        raise DatasetError(f"--method {args.method} does not run on the generalisation suite; use shapes, cub "
+    if kind in SUITE_NAMES and args.method in ("convis", "ood"):
+        raise DatasetError(f"--method {args.method} does not run on {SUITE_NAMES[kind]}; use shapes, cub "
                            "or imagefolder datasets (see docs/CONVIS.md)")
     if kind not in SYNTHETIC_KINDS and not Path(where).exists():
         raise DatasetError(f"dataset {where} does not exist")
@@ -90,6 +90,9 @@ def register(sub) -> None:
     p.add_argument("--dataset", required=True, help="shapes[:N[:SEED[:OBJECTS]]] (held-out seed 1000, 1-3 objects by default), "
                                                     "gen[:N[:SEED[:OBJECTS]]] (the generalisation suite: other "
                                                     "renderer and backgrounds, 96-320 px, JPEG; seed 2000), "
+                                                    "gen2[:N[:SEED[:OBJECTS]]] (the second suite: hand-drawn "
+                                                    "textured figures, photo-like backgrounds with non-class "
+                                                    "distractors, occlusion, 80-400 px; seed 3000), "
                                                     "voc:DIR, coco:DIR; cub:DIR (convis), imagefolder:DIR (ood)")
     p.add_argument("--method", default="itsm", choices=method_names() + ["convis", "ood"],
                    help="convis: ConVis maps (shapes, cub); ood: OOD AUROC on an image folder (docs/CONVIS.md)")

@@ -3,8 +3,9 @@
 Shapes World protocol (our reproduction): held-out scenes from a seed the training never used,
 1-3 objects on mixed backgrounds; for every scene and every shape class PRESENT in it, the map
 for "a photo of a {shape}." against the union mask of that class. Zero-shot accuracy: top-1
-over the class prompts on a second set of held-out single-object scenes. VOC/COCO: the same
-per (image, present class) with the dataset's class names in "a photo of a {name}.".
+over the class prompts on a second set of held-out single-object scenes. The generalisation suites
+(`gen`, `gen2`: other renderers and backgrounds, never trained on): the same on their own scenes.
+VOC/COCO: the same per (image, present class) with the dataset's class names in "a photo of a {name}.".
 """
 from __future__ import annotations
 
@@ -47,12 +48,43 @@ def shapes_items(count: int, seed: int, size: int = 64, n_objects=(1, 3)) -> Ite
         yield Item(loaded_image(scene.image, f"shapes:{seed}:{i}"), masks)
 
 
+def suite_items(kind: str, count: int, seed: int, n_objects=(1, 3)) -> Iterator[Item]:
+    """A generalisation suite's scenes (`gen`: 96-320 px, `gen2`: 80-400 px) at their own sizes; the
+    engine resizes them."""
+    if kind == "gen":
+        from eclip_desktop.core.shapes.generalisation import generate_gen_scene as generate
+    elif kind == "gen2":
+        from eclip_desktop.core.shapes.generalisation2 import generate_gen2_scene as generate
+    else:
+        raise ValueError(f"no generalisation suite {kind!r}; use gen or gen2")
+    for i in range(count):
+        scene = generate(seed, i, n_objects=n_objects)
+        yield Item(loaded_image(scene.image, f"{kind}:{seed}:{i}"), scene.class_masks())
+
+
 def gen_items(count: int, seed: int, n_objects=(1, 3)) -> Iterator[Item]:
     """The generalisation suite's scenes at their own sizes (96-320 px); the engine resizes them."""
-    from eclip_desktop.core.shapes.generalisation import generate_gen_scene
-    for i in range(count):
-        scene = generate_gen_scene(seed, i, n_objects=n_objects)
-        yield Item(loaded_image(scene.image, f"gen:{seed}:{i}"), scene.class_masks())
+    return suite_items("gen", count, seed, n_objects)
+
+
+def synthetic_items(kind: str, count: int, seed: int, n_objects=(1, 3), size: int = 64) -> Iterator[Item]:
+    """Scenes of a synthetic dataset kind: Shapes World drawn at `size` (the model's input), a suite's at its own."""
+    return shapes_items(count, seed, size, n_objects) if kind == "shapes" else suite_items(kind, count, seed, n_objects)
+
+
+_SUITE_PROTOCOLS = {
+    "gen": "generalisation suite (other renderer and backgrounds, 96-320 px, JPEG",
+    "gen2": "second generalisation suite (hand-drawn textured figures with soft shadows and partial occlusion, "
+            "photo-like backgrounds with non-class distractors, lighting and colour cast, 80-400 px",
+}
+
+
+def synthetic_protocol(kind: str, objects: tuple[int, int], seed: int) -> str:
+    """The protocol line of an evaluation on Shapes World or a generalisation suite."""
+    lo, hi = objects
+    if kind == "shapes":
+        return f"Shapes World held-out scenes ({lo}-{hi} objects); zero-shot on single-object scenes of seed {seed + 1}"
+    return f"{_SUITE_PROTOCOLS[kind]}; {lo}-{hi} objects); zero-shot on single-object suite scenes of seed {seed + 1}"
 
 
 def dataset_items(samples) -> Iterator[Item]:
@@ -133,39 +165,24 @@ def run_eval(dataset: str, method: str, engines: dict[str, Engine], limit: int |
              progress=None) -> dict:
     """Rows per pooling for one dataset and method. `engines` maps pooling -> Engine; poolings that
     share an engine (one pretrained model) share its maps and differ only in zero-shot."""
-    from eclip_desktop.core.evaluation.datasets import LOADERS, parse_dataset_arg
+    from eclip_desktop.core.evaluation.datasets import LOADERS, SYNTHETIC_KINDS, parse_dataset_arg
     kind, arg = parse_dataset_arg(dataset)
     rows, maps_by_engine = [], {}
     meta = {"dataset": dataset, "method": method}
     for pooling, engine in engines.items():
         t0 = time.perf_counter()
-        if kind == "shapes":
+        if kind in SYNTHETIC_KINDS:  # Shapes World and the generalisation suites: scenes drawn from a seed
             count = min(arg["count"], limit) if limit else arg["count"]
-            lo, hi = arg.get("objects", (1, 3))
-            meta.update(protocol=f"Shapes World held-out scenes ({lo}-{hi} objects); zero-shot on single-object "
-                                 f"scenes of seed {arg['seed'] + 1}", scenes=count, seed=arg["seed"],
-                        objects=[lo, hi])
+            objects, seed = arg["objects"], arg["seed"]
+            meta.update(protocol=synthetic_protocol(kind, objects, seed), scenes=count, seed=seed,
+                        objects=list(objects))
             from eclip_desktop.core.shapes import class_names
             classes = class_names()
             size = engine.handle.image_size
             if id(engine) not in maps_by_engine:
-                maps_by_engine[id(engine)] = evaluate_maps(
-                    engine, shapes_items(count, arg["seed"], size, n_objects=arg.get("objects", (1, 3))),
-                    classes, method, progress=progress)
-            zs = zero_shot_accuracy(engine, shapes_items(count, arg["seed"] + 1, size, n_objects=1),
-                                    classes, pooling)
-        elif kind == "gen":
-            count = min(arg["count"], limit) if limit else arg["count"]
-            lo, hi = arg["objects"]
-            meta.update(protocol=f"generalisation suite (other renderer and backgrounds, 96-320 px, JPEG; {lo}-{hi} "
-                                 f"objects); zero-shot on single-object suite scenes of seed {arg['seed'] + 1}",
-                        scenes=count, seed=arg["seed"], objects=[lo, hi])
-            from eclip_desktop.core.shapes import class_names
-            classes = class_names()
-            if id(engine) not in maps_by_engine:
-                maps_by_engine[id(engine)] = evaluate_maps(engine, gen_items(count, arg["seed"], (lo, hi)),
+                maps_by_engine[id(engine)] = evaluate_maps(engine, synthetic_items(kind, count, seed, objects, size),
                                                            classes, method, progress=progress)
-            zs = zero_shot_accuracy(engine, gen_items(count, arg["seed"] + 1, n_objects=1), classes, pooling)
+            zs = zero_shot_accuracy(engine, synthetic_items(kind, count, seed + 1, 1, size), classes, pooling)
         elif kind in LOADERS:
             data = LOADERS[kind](arg, limit=limit)
             classes = list(data.class_names)

@@ -173,7 +173,8 @@ def _fill(kind: str, rng: np.random.Generator, size: int, centre, radius: float)
     return np.broadcast_to(base, (size, size, 3)).astype(np.float32)
 
 
-def _check(seed, index, n_objects) -> tuple[int, int, tuple[int, int]]:
+def check_scene_args(seed, index, n_objects) -> tuple[int, int, tuple[int, int]]:
+    """seed, index and n_objects checked and normalised (n_objects to a (MIN, MAX) pair); shared by both suites."""
     for name, v in (("seed", seed), ("index", index)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
             raise ValueError(f"{name} must be a whole number >= 0, got {v!r}")
@@ -186,7 +187,7 @@ def _check(seed, index, n_objects) -> tuple[int, int, tuple[int, int]]:
 def generate_gen_scene(seed: int, index: int, n_objects: int | tuple[int, int] = (1, 3),
                        size: int | None = None) -> GenScene:
     """One scene of the suite; `size` fixes the side (default: drawn from SIZE_RANGE)."""
-    seed, index, (lo, hi) = _check(seed, index, n_objects)
+    seed, index, (lo, hi) = check_scene_args(seed, index, n_objects)
     streams = np.random.SeedSequence([_STREAM_TAG, seed, index]).spawn(4)
     rng_obj, rng_bg, rng_post, rng_size = (np.random.default_rng(s) for s in streams)
     side = int(size) if size is not None else int(rng_size.integers(SIZE_RANGE[0], SIZE_RANGE[1] + 1))

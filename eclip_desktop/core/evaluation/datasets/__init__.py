@@ -21,12 +21,17 @@ from eclip_desktop.core.errors import DatasetError
 
 Box = tuple[float, float, float, float]
 
-DATASET_KINDS = ("shapes", "gen", "voc", "coco", "cub", "imagefolder")
-# Synthetic kinds: drawn from a seed, no directory (`gen`: core/shapes/generalisation.py).
-SYNTHETIC_KINDS = ("shapes", "gen")
+DATASET_KINDS = ("shapes", "gen", "gen2", "voc", "coco", "cub", "imagefolder")
+# Synthetic kinds: drawn from a seed, no directory (`gen`: core/shapes/generalisation.py, `gen2`:
+# core/shapes/generalisation2.py).
+SYNTHETIC_KINDS = ("shapes", "gen", "gen2")
+# The generalisation suites: scenes nothing trains on, named as messages call them.
+SUITE_NAMES = {"gen": "the generalisation suite", "gen2": "the second generalisation suite"}
 DEFAULT_SHAPES_COUNT = 100
 DEFAULT_SHAPES_SEED = 1000  # held out: Shapes World training uses data seeds below 1000
 DEFAULT_GEN_SEED = 2000  # the generalisation suite's own seed (its renderer is never trained on)
+DEFAULT_GEN2_SEED = 3000  # the second suite's
+DEFAULT_SEEDS = {"shapes": DEFAULT_SHAPES_SEED, "gen": DEFAULT_GEN_SEED, "gen2": DEFAULT_GEN2_SEED}
 
 
 # eq=False: the generated __eq__ would compare ndarray fields, which raises.
@@ -144,6 +149,7 @@ def parse_dataset_arg(arg: str) -> tuple[str, str | dict]:
     shapes:N:SEED       -> ("shapes", {"count": N, "seed": SEED})
     shapes:N:SEED:OBJ   -> ... {"objects": (MIN, MAX)}: OBJ is K or MIN-MAX objects per scene (default 1-3)
     gen[:N[:SEED[:OBJ]]] -> ("gen", {...}) the same fields; the generalisation suite, seed 2000 by default
+    gen2[:N[:SEED[:OBJ]]] -> ("gen2", {...}) the same fields; the second generalisation suite, seed 3000 by default
     voc:DIR, coco:DIR, cub:DIR, imagefolder:DIR -> (kind, DIR)   (coco also takes a JSON path)
     Only the first ':' separates the kind, so Windows paths such as voc:C:\\data work.
     """
@@ -181,12 +187,13 @@ def _parse_shapes(rest: str, arg: str, kind: str = "shapes") -> dict:
             raise DatasetError(f"the {what} in {arg!r} must be {need}, got {text!r}")
         values.append(int(text))
     count = values[0] if values else DEFAULT_SHAPES_COUNT
-    seed = values[1] if len(values) > 1 else (DEFAULT_SHAPES_SEED if kind == "shapes" else DEFAULT_GEN_SEED)
+    seed = values[1] if len(values) > 1 else DEFAULT_SEEDS[kind]
     return {"count": count, "seed": seed, "objects": objects}
 
 
 def _usage() -> str:
-    return "shapes[:N[:SEED[:OBJECTS]]], gen[:N[:SEED[:OBJECTS]]], voc:DIR, coco:DIR, cub:DIR, imagefolder:DIR"
+    return ("shapes[:N[:SEED[:OBJECTS]]], gen[:N[:SEED[:OBJECTS]]], gen2[:N[:SEED[:OBJECTS]]], voc:DIR, coco:DIR, "
+            "cub:DIR, imagefolder:DIR")
 
 
 # Imported last: the loaders import the helpers above from this package.
@@ -208,6 +215,7 @@ LOADERS = {"voc": load_voc, "coco": load_coco, "cub": load_cub}
 __all__ = [
     "Box",
     "DATASET_KINDS",
+    "SUITE_NAMES",
     "SYNTHETIC_KINDS",
     "EvalDataset",
     "EvalSample",
