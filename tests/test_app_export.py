@@ -22,62 +22,60 @@ def ckpt(tmp_path_factory):
     return str(path)
 
 
-@pytest.mark.parametrize("ensemble", [False, True])
-def test_window_export_reproduces(qtbot, tmp_path, ckpt, ensemble):
+@pytest.fixture
+def window(qtbot, tmp_path, ckpt):
     settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
     w = MainWindow(model=ModelSpec("eclip-tiny-vit", ckpt, "cpu"), settings=settings, restore_geometry=False)
     qtbot.addWidget(w)
     w.show()
-    try:
-        def idle():
-            return (w.views.side.map.has_map() and not w.compute.is_busy() and not w.io.is_busy()
-                    and not w._debounce.isActive())
-        qtbot.waitUntil(idle, timeout=WAIT_MS)
-        if ensemble:
-            w.controls.ensemble.setChecked(True)
-            qtbot.waitUntil(lambda: idle() and w.maps[(w.analysis.method, w.analysis.pooling)].ensemble,
-                            timeout=WAIT_MS)
-        out = tmp_path / "export"
-        w.export_map(str(out))
-        qtbot.waitUntil(lambda: len(list(out.glob("[!.]*.json"))) == 1, timeout=WAIT_MS)
-        qtbot.waitUntil(lambda: not w.io.is_busy(), timeout=WAIT_MS)
-        sidecar = next(out.glob("[!.]*.json"))
-        meta = json.loads(sidecar.read_text())
-        assert meta["ensemble"] is ensemble and meta["pretrained"] == ckpt
-        # the window asks for the weights' own threshold; the sidecar states it (this checkpoint: mean)
-        assert w.analysis.tau == "trained" and meta["tau"] == "mean"
-        _, diff, _ = reproduce_check(sidecar)
-        assert diff <= TOLERANCE
-    finally:
-        w.close()
+    qtbot.waitUntil(lambda: _idle(w), timeout=WAIT_MS)
+    yield w
+    w.close()
 
 
-def test_window_export_describes_the_map_on_screen_not_the_controls(qtbot, tmp_path, ckpt):
+def _idle(w) -> bool:
+    return (w.views.side.map.has_map() and not w.compute.is_busy() and not w.io.is_busy()
+            and not w._debounce.isActive())
+
+
+def _shown(w):
+    return w.maps.get((w.analysis.method, w.analysis.pooling))
+
+
+def _export(qtbot, w, out):
+    """Export Map into `out`; the sidecar path once it and its files are written."""
+    w.export_map(str(out))
+    qtbot.waitUntil(lambda: len(list(out.glob("[!.]*.json"))) == 1, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not w.io.is_busy(), timeout=WAIT_MS)
+    return next(out.glob("[!.]*.json"))
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_window_export_reproduces(qtbot, tmp_path, ckpt, window, ensemble):
+    w = window
+    if ensemble:
+        w.controls.ensemble.setChecked(True)
+        qtbot.waitUntil(lambda: _idle(w) and _shown(w).ensemble, timeout=WAIT_MS)
+    sidecar = _export(qtbot, w, tmp_path / "export")
+    meta = json.loads(sidecar.read_text())
+    assert meta["ensemble"] is ensemble and meta["pretrained"] == ckpt
+    # the window asks for the weights' own threshold; the sidecar states it (this checkpoint: mean)
+    assert w.analysis.tau == "trained" and meta["tau"] == "mean"
+    _, diff, _ = reproduce_check(sidecar)
+    assert diff <= TOLERANCE
+
+
+def test_window_export_describes_the_map_on_screen_not_the_controls(qtbot, tmp_path, window):
     """A Surgery switch flipped after the map was drawn (its recompute not yet run) must not leak
     into the sidecar: the export states how the exported map was made, so it reproduces."""
-    settings = AppSettings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
-    w = MainWindow(model=ModelSpec("eclip-tiny-vit", ckpt, "cpu"), settings=settings, restore_geometry=False)
-    qtbot.addWidget(w)
-    w.show()
-    try:
-        def idle():
-            return (w.views.side.map.has_map() and not w.compute.is_busy() and not w.io.is_busy()
-                    and not w._debounce.isActive())
-        qtbot.waitUntil(idle, timeout=WAIT_MS)
-        w.controls.method.setCurrentIndex(w.controls.method.findData("surgery"))
-        qtbot.waitUntil(lambda: idle() and (w.analysis.method, w.analysis.pooling) in w.maps
-                        and w.maps[(w.analysis.method, w.analysis.pooling)].method == "surgery", timeout=WAIT_MS)
-        drawn_with = dict(w.maps[("surgery", w.analysis.pooling)].method_options)
-        assert drawn_with == {"vv": True, "feature": True}
-        w.analysis.vv = False  # the controls changed; the map on screen is still the one drawn with v-v
-        out = tmp_path / "export"
-        w.export_map(str(out))
-        qtbot.waitUntil(lambda: len(list(out.glob("[!.]*.json"))) == 1, timeout=WAIT_MS)
-        qtbot.waitUntil(lambda: not w.io.is_busy(), timeout=WAIT_MS)
-        sidecar = next(out.glob("[!.]*.json"))
-        meta = json.loads(sidecar.read_text())
-        assert meta["method"] == "surgery" and meta["method_options"] == drawn_with
-        _, diff, _ = reproduce_check(sidecar)
-        assert diff <= TOLERANCE
-    finally:
-        w.close()
+    w = window
+    w.controls.method.setCurrentIndex(w.controls.method.findData("surgery"))
+    qtbot.waitUntil(lambda: _idle(w) and _shown(w) is not None and _shown(w).method == "surgery", timeout=WAIT_MS)
+    drawn_with = dict(_shown(w).method_options)
+    assert drawn_with == {"vv": True, "feature": True}
+    w.analysis.vv = False  # the controls changed; the map on screen is still the one drawn with v-v
+    sidecar = _export(qtbot, w, tmp_path / "export")
+    meta = json.loads(sidecar.read_text())
+    assert meta["method"] == "surgery" and meta["method_options"] == drawn_with
+    _, diff, _ = reproduce_check(sidecar)
+    assert diff <= TOLERANCE

@@ -40,12 +40,10 @@ def loaded_image(rgb: np.ndarray, name: str) -> LoadedImage:
 
 def shapes_items(count: int, seed: int, size: int = 64, n_objects=(1, 3)) -> Iterator[Item]:
     from eclip_desktop.core.shapes import generate_scene
+    from eclip_desktop.core.shapes.generalisation import class_masks_of
     for i in range(count):
         scene = generate_scene(seed, i, size=size, n_objects=n_objects)
-        masks: dict[str, np.ndarray] = {}
-        for obj in scene.objects:
-            masks[obj.shape] = masks.get(obj.shape, np.zeros_like(obj.mask)) | obj.mask
-        yield Item(loaded_image(scene.image, f"shapes:{seed}:{i}"), masks)
+        yield Item(loaded_image(scene.image, f"shapes:{seed}:{i}"), class_masks_of(scene.objects))
 
 
 def suite_items(kind: str, count: int, seed: int, n_objects=(1, 3)) -> Iterator[Item]:

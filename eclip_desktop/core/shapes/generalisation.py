@@ -43,6 +43,14 @@ DEFAULT_SEED = 2000  # Shapes World training uses seeds < 1000, its held-out set
 _STREAM_TAG = 0x6E11  # not world.py's tag: the same (seed, index) draws an unrelated scene
 
 
+def class_masks_of(objects) -> dict[str, np.ndarray]:
+    """shape name -> the union of the visible masks of every object of that shape."""
+    out: dict[str, np.ndarray] = {}
+    for o in objects:
+        out[o.shape] = out.get(o.shape, np.zeros_like(o.mask)) | o.mask
+    return out
+
+
 @dataclass(eq=False)
 class GenObject:
     shape: str
@@ -60,10 +68,7 @@ class GenScene:
     index: int
 
     def class_masks(self) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        for o in self.objects:
-            out[o.shape] = out.get(o.shape, np.zeros_like(o.mask)) | o.mask
-        return out
+        return class_masks_of(self.objects)
 
 
 def _hsv(h: float, s: float, v: float) -> np.ndarray:

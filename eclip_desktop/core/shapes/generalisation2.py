@@ -44,7 +44,7 @@ import cv2
 import numpy as np
 
 from eclip_desktop.core.shapes import generalisation2_paint as paint
-from eclip_desktop.core.shapes.generalisation import check_scene_args
+from eclip_desktop.core.shapes.generalisation import check_scene_args, class_masks_of
 from eclip_desktop.core.shapes.world import MIN_SIZE, check_int, class_names
 
 SIZE_RANGE = (80, 400)
@@ -94,10 +94,7 @@ class Gen2Scene:
     index: int
 
     def class_masks(self) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        for o in self.objects:
-            out[o.shape] = out.get(o.shape, np.zeros_like(o.mask)) | o.mask
-        return out
+        return class_masks_of(self.objects)
 
 
 @dataclass(eq=False)
