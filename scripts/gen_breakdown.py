@@ -15,7 +15,6 @@ import torch
 
 from eclip_desktop.core.evaluation.evaluate import class_prompt, loaded_image
 from eclip_desktop.core.explain.engine import engines_for
-from eclip_desktop.core.model.trained import trained_tau
 from eclip_desktop.core.shapes import class_names
 from eclip_desktop.core.shapes.generalisation import generate_gen_scene
 
@@ -30,7 +29,7 @@ def main(argv=None) -> int:
     engine = engines_for(args.family, None, [args.pooling], "cpu")[args.pooling]
     classes = class_names()
     texts = engine.texts.encode([class_prompt(c) for c in classes])
-    tau = trained_tau(engine.handle.weights)
+    tau = engine.handle.trained_tau
     hits: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i in range(args.scenes):
         scene = generate_gen_scene(args.seed, i, n_objects=1)

@@ -237,7 +237,7 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
             # The first start shows the family's default, the masked-max model (as the CLI does);
             # the native sibling's semantic shift is one key (1) away.
             start = "masked_max" if model == "auto" else self.analysis.pooling
-            self.analysis.pooling = self._family_pooling(choice, start)
+            self.analysis.pooling = choice.shown_pooling(start)
             if model == "auto" and use_sample:
                 # The first screen opens on the pooling grid: the shifted siblings (avg, native) beside
                 # masked max, ECLIP's remedy, are the point of the product (issue 12).

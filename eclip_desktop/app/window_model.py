@@ -42,14 +42,9 @@ class ModelMixin:
     _domain_dismissed: set = set()
     _domain_known: dict | None = None  # image path -> written by the Shapes World generator
 
-
-    @staticmethod
-    def _family_pooling(choice: ModelChoice, pooling: str) -> str:
-        return choice.shown_pooling(pooling)
-
     def request_model(self, choice: ModelChoice) -> None:
         if choice.family:
-            self.set_pooling(self._family_pooling(choice, self.analysis.pooling), compute=False)
+            self.set_pooling(choice.shown_pooling(self.analysis.pooling), compute=False)
         self.controls.picker.set_choice(choice)
         self.controls.show_device(choice.device)
         self._pending_model = choice

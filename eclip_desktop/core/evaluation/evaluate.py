@@ -22,7 +22,6 @@ from eclip_desktop.core.explain.engine import Engine
 from eclip_desktop.core.explain.heatmap import minmax, upsample
 from eclip_desktop.core.explain.methods import get_method
 from eclip_desktop.core.io.imageio import LoadedImage, load_image
-from eclip_desktop.core.model.trained import trained_tau
 
 HELD_OUT_SEED = 1000  # Shapes World training uses data seeds < 1000
 
@@ -138,7 +137,7 @@ def zero_shot_accuracy(engine: Engine, items: Iterator[Item], classes: list[str]
                        batch: int = 64) -> float:
     """Top-1 over the class prompts; a hit when the predicted class is present in the image."""
     texts = engine.texts.encode([class_prompt(c) for c in classes])
-    tau = trained_tau(engine.handle.weights)
+    tau = engine.handle.trained_tau  # read out as trained (the weights' metadata, read at load)
     hits = total = 0
     for it, a in _analysed(engine, items, batch):
         emb = torch.nn.functional.normalize(a.readout(pooling, tau=tau).embedding, dim=-1)

@@ -24,7 +24,6 @@ same seed gives unrelated scenes.
 """
 from __future__ import annotations
 
-import colorsys
 import io
 from dataclasses import dataclass
 
@@ -32,6 +31,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from eclip_desktop.core.shapes.raster import hsv
 from eclip_desktop.core.shapes.world import MAX_OBJECTS, class_names
 
 SIZE_RANGE = (96, 320)
@@ -69,10 +69,6 @@ class GenScene:
 
     def class_masks(self) -> dict[str, np.ndarray]:
         return class_masks_of(self.objects)
-
-
-def _hsv(h: float, s: float, v: float) -> np.ndarray:
-    return np.array(colorsys.hsv_to_rgb(h % 1.0, s, v), np.float32) * 255
 
 
 def _unit_outline(shape: str, rng: np.random.Generator) -> np.ndarray:
@@ -117,8 +113,8 @@ def _background(kind: str, rng: np.random.Generator, size: int) -> np.ndarray:
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     theta = rng.uniform(0, np.pi)
     proj = xx * np.cos(theta) + yy * np.sin(theta)
-    c1 = _hsv(rng.random(), rng.uniform(0.1, 0.8), rng.uniform(0.3, 0.95))
-    c2 = _hsv(rng.random(), rng.uniform(0.1, 0.8), rng.uniform(0.3, 0.95))
+    c1 = hsv(rng.random(), rng.uniform(0.1, 0.8), rng.uniform(0.3, 0.95))
+    c2 = hsv(rng.random(), rng.uniform(0.1, 0.8), rng.uniform(0.3, 0.95))
     if kind == "stripes":
         period = rng.uniform(0.05, 0.18)
         w = (np.sin(2 * np.pi * proj / period + rng.uniform(0, 2 * np.pi)) > 0).astype(np.float32)
@@ -139,12 +135,12 @@ def _background(kind: str, rng: np.random.Generator, size: int) -> np.ndarray:
             radius = rng.uniform(0.04, 0.11) * size
             pts = _blob_outline(rng) * radius + rng.uniform(0, size, 2)
             cov = _coverage(pts, size)[..., None]
-            img = img * (1 - cov) + _hsv(rng.random(), rng.uniform(0.3, 1), rng.uniform(0.3, 1)) * cov
+            img = img * (1 - cov) + hsv(rng.random(), rng.uniform(0.3, 1), rng.uniform(0.3, 1)) * cov
         for _ in range(int(rng.integers(2, 5))):  # arcs (crescent-like strokes)
             centre = tuple(int(v) for v in rng.uniform(0, size, 2))
             axes = tuple(int(v) for v in rng.uniform(0.05, 0.15, 2) * size)
             start = float(rng.uniform(0, 360))
-            colour = tuple(float(v) for v in _hsv(rng.random(), rng.uniform(0.3, 1), rng.uniform(0.3, 1)))
+            colour = tuple(float(v) for v in hsv(rng.random(), rng.uniform(0.3, 1), rng.uniform(0.3, 1)))
             cv2.ellipse(img, centre, axes, 0, start, start + rng.uniform(90, 240), colour,
                         max(1, size // 60), lineType=cv2.LINE_AA)
         return img
@@ -154,8 +150,8 @@ def _background(kind: str, rng: np.random.Generator, size: int) -> np.ndarray:
 def _fill(kind: str, rng: np.random.Generator, size: int, centre, radius: float) -> np.ndarray:
     """An H x W x 3 paint layer for one object (only its covered pixels are used)."""
     hue = rng.random()
-    base = _hsv(hue, rng.uniform(0.55, 1.0), rng.uniform(0.55, 1.0))
-    other = _hsv(hue + rng.uniform(-0.08, 0.08), rng.uniform(0.4, 1.0), rng.uniform(0.25, 0.6))
+    base = hsv(hue, rng.uniform(0.55, 1.0), rng.uniform(0.55, 1.0))
+    other = hsv(hue + rng.uniform(-0.08, 0.08), rng.uniform(0.4, 1.0), rng.uniform(0.25, 0.6))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     if kind == "flat":
         return np.broadcast_to(base, (size, size, 3)).astype(np.float32)
@@ -240,7 +236,7 @@ def generate_gen_scene(seed: int, index: int, n_objects: int | tuple[int, int] =
         p = rng_obj.uniform(0, side, (2, 2)).astype(int)
         cv2.line(layer, tuple(int(v) for v in p[0]), tuple(int(v) for v in p[1]), 1, max(1, side // 96))
         line = layer.astype(bool)
-        img[line] = _hsv(rng_obj.random(), rng_obj.uniform(0, 1), rng_obj.uniform(0.1, 1))
+        img[line] = hsv(rng_obj.random(), rng_obj.uniform(0, 1), rng_obj.uniform(0.1, 1))
         for o in objects:
             o.mask &= ~line  # a line 1-3 px wide never removes a whole object (>= 100 px here)
 

@@ -6,18 +6,14 @@ All functions draw from the generator they are given, so a scene stays a pure fu
 """
 from __future__ import annotations
 
-import colorsys
-
 import cv2
 import numpy as np
+
+from eclip_desktop.core.shapes.raster import hsv
 
 TEXTURES = ("marble", "wood", "fabric", "wash")
 BACKGROUNDS2 = ("outdoor", "indoor", "stone", "cloth")
 LIGHTINGS = ("gradient", "vignette", "spot")
-
-
-def hsv(h: float, s: float, v: float) -> np.ndarray:
-    return np.array(colorsys.hsv_to_rgb(h % 1.0, float(np.clip(s, 0, 1)), float(np.clip(v, 0, 1))), np.float32) * 255
 
 
 def fbm(rng: np.random.Generator, side: int, cells: int = 3, octaves: int = 5, persistence: float = 0.5) -> np.ndarray:

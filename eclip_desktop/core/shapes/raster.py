@@ -67,16 +67,17 @@ def rasterise(shape: str, cx: float, cy: float, radius: float, angle: float,
 # ----------------------------------------------------------------------------- backgrounds
 
 
-def _hsv(h: float, s: float, v: float) -> np.ndarray:
-    return np.array(colorsys.hsv_to_rgb(h % 1.0, s, v), np.float32) * 255
+def hsv(h: float, s: float, v: float) -> np.ndarray:
+    """RGB in 0..255 (float32) of a hue (wrapping), saturation and value (clipped to 0..1)."""
+    return np.array(colorsys.hsv_to_rgb(h % 1.0, float(np.clip(s, 0, 1)), float(np.clip(v, 0, 1))), np.float32) * 255
 
 
 def _muted(rng: np.random.Generator) -> np.ndarray:
-    return _hsv(rng.random(), rng.uniform(0.04, 0.3), rng.uniform(0.35, 0.75))
+    return hsv(rng.random(), rng.uniform(0.04, 0.3), rng.uniform(0.35, 0.75))
 
 
 def _random_color(rng: np.random.Generator) -> tuple[int, int, int]:
-    c = _hsv(rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.3, 0.95))
+    c = hsv(rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.3, 0.95))
     return tuple(int(x) for x in c)
 
 
