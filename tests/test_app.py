@@ -367,6 +367,19 @@ def test_cli_starts_the_gui(monkeypatch):
     assert (calls[1]["model"], calls[1]["pretrained"], calls[1]["device"]) == ("RN50", "random", "cpu")
 
 
+def test_an_image_path_alone_opens_the_window_on_it(monkeypatch, tmp_path, capsys):
+    from eclip_desktop import cli
+    calls = []
+    monkeypatch.setattr("eclip_desktop.app.run", lambda **kw: calls.append(kw) or 0)
+    photo = write_image(tmp_path / "photo.png")
+    assert cli.main([photo, str(tmp_path)]) == 0  # as `eclip-desktop gui photo.png FOLDER`
+    assert calls[0]["images"] == [photo, str(tmp_path)]
+    # a word that is neither a subcommand nor an existing path stays a usage error naming the choices
+    with pytest.raises(SystemExit) as exc:
+        cli.main([str(tmp_path / "missing.png")])
+    assert exc.value.code == 2 and "gui" in capsys.readouterr().err and len(calls) == 1
+
+
 def test_picker_starts_on_a_real_model_not_a_tiny_config(monkeypatch):
     from eclip_desktop.app.widgets import model_picker
     monkeypatch.setattr(model_picker, "family_available", lambda: False)

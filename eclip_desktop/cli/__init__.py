@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
     for command in COMMANDS:
         command.register(sub)
+    parser.subcommands = frozenset(sub.choices)
     return parser
 
 
@@ -59,6 +60,10 @@ def _usage_error(message: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in parser.subcommands and os.path.exists(argv[0]):
+        # `eclip-desktop photo.png` opens the window on it, as a desktop application's command does.
+        argv = ["gui", *argv]
     args = parser.parse_args(argv)  # a usage error exits 2 after its one line (Parser.error)
     if args.command is None:
         return cmd_gui(args)
