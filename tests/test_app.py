@@ -158,6 +158,11 @@ def test_corrupt_image_and_non_image_drop_give_messages(qtbot, make_window, tmp_
     assert w.banner.level == "error"
     idle(qtbot, w)
     assert not w.views.side.map.has_map()
+    # Both panes say why, and the map pane does not claim a map is on its way.
+    assert w.views.side.image.note.textItem.toPlainText().startswith("cannot show this image")
+    assert w.views.side.map.note.textItem.toPlainText() == "no map"
+    # a long note wraps inside its pane instead of running past the edge
+    assert w.views.side.image.note.textItem.textWidth() <= w.views.side.image.vb.width()
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     mime = QMimeData()

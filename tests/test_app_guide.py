@@ -101,6 +101,13 @@ def test_out_of_domain_notice_for_embedded_models(qtbot, make_window, tmp_path):
     w.open_sample()
     qtbot.waitUntil(lambda: not w.domain_banner.isVisible(), timeout=20_000)
     idle(qtbot, w, timeout=60_000)
+    # A file that is no image gets its error, not advice about which model to load.
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"this is not a png")
+    w.open_paths([str(broken)])
+    qtbot.waitUntil(lambda: "broken.png" in w.banner.text(), timeout=20_000)
+    idle(qtbot, w, timeout=60_000)
+    assert not w.domain_banner.isVisible()
 
 
 def test_failed_load_restores_the_previous_model(qtbot, make_window):

@@ -350,7 +350,8 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
             image_note = "cannot show this image — see the message above"
         else:
             image_note = "reading …"
-        note = self._note() if path else ""
+        # No map is coming for an image that cannot be read: the map pane must not say "computing".
+        note = ("no map" if image_note.startswith("cannot") else self._note()) if path else ""
         convis = self._convis_pane(path) if image is not None else None
         compare = self.compare_pane(path) if self.layout_name == "compare" else None
         if self.layout_name == "compare" and not self.controls.compare_box.isVisibleTo(self.controls):

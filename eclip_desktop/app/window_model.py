@@ -121,8 +121,11 @@ class ModelMixin:
     def update_domain_notice(self) -> None:
         """The polite, persistent notice while an embedded Shapes World model explains another picture."""
         path = self.image_list.current_path()
+        # An unreadable file gets its error, not advice about models: there is no picture to explain.
+        unreadable = bool(path) and (bool(self.image_list.broken_message(path)) or path == self._failed_path)
         show = (self.model is not None and self.model.family and is_embedded(self.model.architecture)
-                and bool(path) and path not in self._domain_dismissed and not self._in_domain(path))
+                and bool(path) and not unreadable and path not in self._domain_dismissed
+                and not self._in_domain(path))
         if not show:
             self.domain_banner.dismiss()
             return

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QPainterPath, QPen
+from PySide6.QtGui import QColor, QPainterPath, QPen, QTextOption
 from PySide6.QtWidgets import QGraphicsPathItem
 
 from eclip_desktop.app.state import DisplayState
@@ -58,6 +58,8 @@ class MapCanvas:
         self.cross.hide()
         self.note = pg.TextItem(color=(220, 220, 220), anchor=(0.5, 0.5))
         self.note.setZValue(3)
+        self.note.textItem.document().setDefaultTextOption(QTextOption(Qt.AlignCenter))
+        vb.sigResized.connect(lambda *_: self._place_note())
         for item in (self.base, self.heat, self.hatch, self.outline, self.gt_outline, self.cross, self.note):
             vb.addItem(item)
         self.size: tuple[int, int] | None = None  # full-size width, height
@@ -127,6 +129,8 @@ class MapCanvas:
     def _place_note(self) -> None:
         w, h = self.size or (1, 1)
         self.note.setPos(QPointF(w / 2, h / 2))
+        # Wrapped to the pane (in screen pixels): a note wider than a narrow pane was cut at its edge.
+        self.note.setTextWidth(max(60.0, self.vb.width() - 24.0))
 
     # --- display ---------------------------------------------------------------------------
 
