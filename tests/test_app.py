@@ -162,7 +162,12 @@ def test_corrupt_image_and_non_image_drop_give_messages(qtbot, make_window, tmp_
     assert w.views.side.image.note.textItem.toPlainText().startswith("cannot show this image")
     assert w.views.side.map.note.textItem.toPlainText() == "no map"
     # a long note wraps inside its pane instead of running past the edge
-    assert w.views.side.image.note.textItem.textWidth() <= w.views.side.image.vb.width()
+    for pane in (w.views.side.image, w.views.side.map):
+        note, vb = pane.note, pane.vb
+        assert note.textItem.textWidth() <= vb.width()
+        # and sits in the middle of what the pane shows, so nothing of it is clipped
+        r = vb.viewRect()
+        assert abs(note.pos().x() - r.center().x()) < 1e-6 * max(1.0, r.width()) + 1e-9
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
     mime = QMimeData()

@@ -60,6 +60,7 @@ class MapCanvas:
         self.note.setZValue(3)
         self.note.textItem.document().setDefaultTextOption(QTextOption(Qt.AlignCenter))
         vb.sigResized.connect(lambda *_: self._place_note())
+        vb.sigRangeChanged.connect(lambda *_: self._place_note() if self.size is None else None)
         for item in (self.base, self.heat, self.hatch, self.outline, self.gt_outline, self.cross, self.note):
             vb.addItem(item)
         self.size: tuple[int, int] | None = None  # full-size width, height
@@ -127,8 +128,11 @@ class MapCanvas:
         self._place_note()
 
     def _place_note(self) -> None:
-        w, h = self.size or (1, 1)
-        self.note.setPos(QPointF(w / 2, h / 2))
+        if self.size is None:  # no picture: the middle of whatever the pane shows, not of a 1 px image
+            self.note.setPos(self.vb.viewRect().center())
+        else:
+            w, h = self.size
+            self.note.setPos(QPointF(w / 2, h / 2))
         # Wrapped to the pane (in screen pixels): a note wider than a narrow pane was cut at its edge.
         self.note.setTextWidth(max(60.0, self.vb.width() - 24.0))
 
