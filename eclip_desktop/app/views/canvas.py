@@ -61,8 +61,9 @@ class MapCanvas:
         self.note.textItem.document().setDefaultTextOption(QTextOption(Qt.AlignCenter))
         vb.sigResized.connect(lambda *_: self._place_note())
         vb.sigRangeChanged.connect(lambda *_: self._place_note() if self.size is None else None)
-        for item in (self.base, self.heat, self.hatch, self.outline, self.gt_outline, self.cross, self.note):
+        for item in (self.base, self.heat, self.hatch, self.outline, self.gt_outline, self.cross):
             vb.addItem(item)
+        vb.addItem(self.note, ignoreBounds=True)  # it follows the view; the view must not follow it
         self.size: tuple[int, int] | None = None  # full-size width, height
         self.values: np.ndarray | None = None  # full-size map for the cursor readout
         self.preview: np.ndarray | None = None
