@@ -110,6 +110,27 @@ def test_out_of_domain_notice_for_embedded_models(qtbot, make_window, tmp_path):
     assert not w.domain_banner.isVisible()
 
 
+
+def test_notice_leaves_when_the_picture_turns_out_unreadable(qtbot, make_window, tmp_path):
+    """Whichever report comes last (the thumbnail reader or the map job), an unreadable file ends the
+    notice: it was shown while the file was still thought to be a picture."""
+    if not family_available():
+        return
+    first, second = write_image(tmp_path / "a.png"), write_image(tmp_path / "b.png")
+    w = make_window(images=[first, second])
+    idle(qtbot, w)
+    w.request_model(ModelChoice(FAMILY, None, "cpu"))
+    qtbot.waitUntil(lambda: w.domain_banner.isVisible(), timeout=60_000)
+    idle(qtbot, w, timeout=60_000)
+    w._thumbnail_ready(first, None, "a.png is not an image")  # the reader's verdict arrives late
+    assert not w.domain_banner.isVisible()
+    w.image_list.step(1)
+    qtbot.waitUntil(lambda: w.domain_banner.isVisible(), timeout=20_000)
+    idle(qtbot, w, timeout=60_000)
+    w.image_view = None  # as when the map job fails before the picture is shown
+    w._job_failed("maps", "b.png is not an image")
+    assert not w.domain_banner.isVisible()
+
 def test_failed_load_restores_the_previous_model(qtbot, make_window):
     w = make_window()
     wait_for_map(qtbot, w)
