@@ -26,23 +26,8 @@ from eclip_desktop.core.explain.engine import Engine
 from eclip_desktop.core.model.loading import ModelSpec
 from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.training import recipe
+from eclip_desktop.core.training.provenance import train_command
 from eclip_desktop.core.training.trainer import TrainConfig, train, update_card
-
-_FLAGS = {"architecture": "--model", "init": "--init", "scenes": "--scenes", "steps": "--steps",
-          "batch_size": "--batch-size", "lr": "--lr", "warmup": "--warmup", "schedule": "--schedule",
-          "tau": "--tau", "seed": "--seed", "data_seed": "--data-seed", "captions": "--captions",
-          "objects": "--objects"}
-
-
-def train_command(config: dict, out: str) -> str:
-    """The `eclip-desktop train` line that makes the same model (every recipe value spelled out)."""
-    parts = ["eclip-desktop", "train", "--pooling", config["pooling"]]
-    for key, flag in _FLAGS.items():
-        if config.get(key) is not None:
-            parts += [flag, str(config[key])]
-    if config.get("name") and config["name"] != config["pooling"]:
-        parts += ["--name", config["name"]]
-    return " ".join(parts + ["--out", out])
 
 
 def _stage1_summary(stage1: Path, name: str, out: str) -> dict | None:

@@ -19,7 +19,7 @@ from eclip_desktop.core.explain import engine as engine_mod
 from eclip_desktop.core.model import family
 from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.shapes import class_names
-from eclip_desktop.core.training.family_run import sha256_file
+from eclip_desktop.core.training.provenance import sha256_file
 
 FT = "eclip-shapes-vit-ft"
 SCENES = 60

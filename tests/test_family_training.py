@@ -178,3 +178,33 @@ def test_guide_from_other_weights(tmp_path, monkeypatch, capsys):
         train(replace(cfg, guide=str(avg), overwrite=True))
     with pytest.raises(TrainingError, match="use it with --pooling masked_max"):
         train(replace(cfg, pooling="avg"))
+
+
+def test_family_cards_freeze_the_whole_chain_behind_init(tmp_path):
+    """A base that continues weights which continued others: every run of the chain is in the cards,
+    oldest first, with the SHA-256 of its weights, so moving the earlier files loses nothing."""
+    from eclip_desktop.core.training.provenance import init_stages, sha256_file
+    first, second = tmp_path / "first", tmp_path / "second"
+    small = ["--model", "eclip-tiny-vit", "--scenes", "48", "--batch-size", "8", "--warmup", "1",
+             "--checkpoint-every", "0", "--device", "cpu", "--pooling", "native"]
+    assert main(["train", *small, "--steps", "3", "--out", str(first)]) == 0
+    assert main(["train", *small, "--steps", "2", "--data-seed", "4", "--init", str(first / "native.safetensors"),
+                 "--out", str(second)]) == 0
+    chain = init_stages(second / "native.safetensors")
+    assert [s["stage"] for s in chain] == [1, 2] and [s["steps"] for s in chain] == [3, 2]
+    assert chain[0]["weights_sha256"] == sha256_file(first / "native.safetensors")
+    assert chain[1]["weights_sha256"] == sha256_file(second / "native.safetensors")
+    assert f"--init {first / 'native.safetensors'}" in chain[1]["command"] and "--data-seed 4" in chain[1]["command"]
+    assert chain[1]["data"] == "shapes:48:4"
+    out = tmp_path / "family"
+    assert main(family_cmd(out, "--init", str(second / "native.safetensors"), base_steps="2")) == 0
+    card = json.loads((out / "masked_max.json").read_text())
+    assert card["stages"][0]["init_stages"] == chain
+    assert card["wall_seconds_all_stages"] > sum(s["wall_seconds"] for s in chain)
+    # Cards that point at each other are a loop, not a history: the chain stops instead of looping.
+    for d, other in ((first, second), (second, first)):
+        c = json.loads((d / "native.json").read_text())
+        c["config"]["init"] = str(other / "native.safetensors")
+        (d / "native.json").write_text(json.dumps(c))
+    assert len(init_stages(second / "native.safetensors")) == 2
+    assert init_stages(tmp_path / "nowhere.safetensors") is None

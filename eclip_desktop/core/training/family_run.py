@@ -15,7 +15,6 @@ or `--overwrite` nothing existing is replaced.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, replace
@@ -24,6 +23,7 @@ from typing import Callable
 
 from eclip_desktop.core.model.checkpoint import SUFFIX as CHECKPOINT_SUFFIX
 from eclip_desktop.core.model.checkpoint import read_checkpoint
+from eclip_desktop.core.training.provenance import init_stages, sha256_file
 from eclip_desktop.core.training.trainer import TrainConfig, TrainingError, train, update_card
 
 BASE_DIR = "base"
@@ -41,14 +41,6 @@ class FamilyPlan:
     base: TrainConfig
     siblings: list[TrainConfig]  # pretrained is filled in once the base exists
     command: str
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def plan_family(base: TrainConfig, poolings: list[str], finetune: dict, command: str) -> FamilyPlan:
@@ -138,22 +130,6 @@ def _summary(card: dict, stage: str, command: str) -> dict:
             "device": card.get("device"), "machine": card.get("machine")}
 
 
-def _init_stages(init: str | None) -> list[dict] | None:
-    """The stages recorded in the card beside --init weights (a command and wall time each), if any."""
-    if not init:
-        return None
-    path = Path(init)
-    card = path.with_name((path.name[:-len(CHECKPOINT_SUFFIX)] if path.name.endswith(CHECKPOINT_SUFFIX)
-                           else path.stem) + ".json")
-    try:
-        found = json.loads(card.read_text())
-    except (OSError, ValueError):
-        return None
-    stages = found.get("stages") or [{"command": found.get("command"), "steps": found.get("steps"),
-                                      "wall_seconds": found.get("wall_seconds")}]
-    return [{k: v for k, v in s.items() if k != "history"} for s in stages if isinstance(s, dict)]
-
-
 def run_family(plan: FamilyPlan, resume: bool = False, overwrite: bool = False,
                progress: Callable[[dict], None] | None = None, log: Callable[[str], None] = print) -> list[dict]:
     """Trains (or continues) the base, then each sibling; returns the siblings' cards."""
@@ -169,7 +145,7 @@ def run_family(plan: FamilyPlan, resume: bool = False, overwrite: bool = False,
     base_card["command"] = plan.command
     base_sha = sha256_file(base_weights)
     base_summary = {**_summary(base_card, "base", plan.command), "weights_sha256": base_sha}
-    earlier = _init_stages(base.init)
+    earlier = init_stages(base.init)
     if earlier:  # the base continued earlier weights: their stages are part of this family's making
         base_summary["init_stages"] = earlier
     cards = []
