@@ -3,7 +3,7 @@ held-out scenes, ITSM and Surgery, every sibling with its own pooling; writes th
 sibling's card under metrics (with the protocol and the command) and prints a Markdown table.
 
     python scripts/evaluate_family.py --family resources/models/eclip-shapes-vitft \
-        --gen 300 --shapes 500 --device cpu [--no-cards] [--json OUT]
+        --gen 300 --shapes 500 [--gen2 300] --device cpu [--no-cards] [--json OUT [--overwrite]]
 
 The same numbers come from `eclip-desktop eval --dataset gen:300 --model FAMILY --pooling all
 --method itsm` (and shapes:500, surgery); this script only runs them in one go.
@@ -28,18 +28,24 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--family", required=True, help="an embedded family's name or a folder of train outputs")
     ap.add_argument("--gen", type=int, default=300, help="generalisation-suite scenes (seed 2000); 0: skip")
+    ap.add_argument("--gen2", type=int, default=0, help="second-suite scenes (seed 3000); 0 (default): skip")
     ap.add_argument("--shapes", type=int, default=500, help="Shapes World held-out scenes (seed 1000); 0: skip")
     ap.add_argument("--methods", nargs="+", default=["itsm", "surgery"])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-cards", action="store_true", help="do not write the rows into the cards")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     args = ap.parse_args(argv)
     if not family.is_family(args.family):
         print(f"evaluate_family: {args.family} is not a family", file=sys.stderr)
         return 1
+    if args.json and Path(args.json).exists() and not args.overwrite:
+        print(f"evaluate_family: {args.json} exists; pass --overwrite to replace it", file=sys.stderr)
+        return 1
     poolings = family.available_poolings(args.family)
     engines = engines_for(args.family, None, poolings, args.device)
-    datasets = [d for d, n in ((f"gen:{args.gen}", args.gen), (f"shapes:{args.shapes}", args.shapes)) if n]
+    datasets = [d for d, n in ((f"gen:{args.gen}", args.gen), (f"gen2:{args.gen2}", args.gen2),
+                               (f"shapes:{args.shapes}", args.shapes)) if n]
     results: dict[str, dict] = {}
     for dataset in datasets:
         for method in args.methods:

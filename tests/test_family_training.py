@@ -208,3 +208,23 @@ def test_family_cards_freeze_the_whole_chain_behind_init(tmp_path):
         (d / "native.json").write_text(json.dumps(c))
     assert len(init_stages(second / "native.safetensors")) == 2
     assert init_stages(tmp_path / "nowhere.safetensors") is None
+
+
+def test_evaluate_family_script_reads_both_suites(trained, tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "evaluate_family", Path(__file__).resolve().parents[1] / "scripts" / "evaluate_family.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "rows.json"
+    args = ["--family", str(trained), "--gen", "3", "--gen2", "3", "--shapes", "0", "--methods", "itsm",
+            "--no-cards", "--json", str(out)]
+    assert module.main(args) == 0
+    results = json.loads(out.read_text())
+    assert sorted(results) == ["itsm_gen23", "itsm_gen3"]
+    assert sorted(r["pooling"] for r in results["itsm_gen23"]["rows"]) == sorted(pooling_names())
+    assert "| masked_max | gen2:3 | itsm |" in capsys.readouterr().out
+    before = out.read_text()
+    assert module.main(args) == 1 and "--overwrite" in capsys.readouterr().err  # nothing replaced unasked
+    assert out.read_text() == before
