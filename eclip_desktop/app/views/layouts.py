@@ -64,7 +64,9 @@ def tile_bars(ms: MapSet, shown: int, title: str) -> dict:
         bars[key] = [bars[key][i] for i in keep]
     bars["shown"] = keep.index(shown)
     if len(p) > len(keep):
-        bars["title"] = f"{title} (shown prompt and the best other of {len(p)})"
+        # Short enough for a grid tile: the shown row is bold, the other is the best of the rest, and
+        # the tooltip lists every prompt's scores.
+        bars["title"] = f"{title} ({len(keep)} of {len(p)} prompts)"
     return bars
 
 

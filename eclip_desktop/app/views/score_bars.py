@@ -10,6 +10,27 @@ _BAR = QColor(70, 120, 200)
 _BAR_SHOWN = QColor(230, 140, 30)
 
 
+def fitted_labels(labels: list[str], fm: QFontMetrics, width: int) -> list[str]:
+    """Labels that fit `width`: prompts from one template differ at their end ("a photo of a purple
+    ellipse." / "a photo of a circle."), so when one is too long every label loses the words all share
+    at the front (the rows stay alike), then a too-long one characters from the front — never the words
+    that tell the rows apart."""
+    if not labels or all(fm.horizontalAdvance(t) <= width for t in labels):
+        return list(labels)
+    words = [t.split(" ") for t in labels]
+    common = 0
+    while all(len(w) > common + 1 for w in words) and len({w[common] for w in words}) == 1:
+        common += 1
+    if len(labels) == 1:  # one row: keep its last three words, the rest is template
+        common = max(0, len(words[0]) - 3)
+    out = []
+    for text, w in zip(labels, words):
+        if common:
+            text = "\u2026" + " ".join(w[common:])
+        out.append(fm.elidedText(text, Qt.ElideLeft, width))
+    return out
+
+
 class ScoreBars(QWidget):
     row_clicked = Signal(int)
 
@@ -69,12 +90,12 @@ class ScoreBars(QWidget):
         bar_x, bar_w = label_w + 6, max(10, w - label_w - value_w - 12)
         bold = QFont(self.font())
         bold.setBold(True)
-        for i, (text, prob) in enumerate(zip(self.labels, self.probabilities)):
+        texts = fitted_labels(self.labels, QFontMetrics(bold), label_w - 4)
+        for i, (text, prob) in enumerate(zip(texts, self.probabilities)):
             shown = i == self.shown
             p.setFont(bold if shown else self.font())
             p.setPen(text_color)
-            p.drawText(QRectF(4, y, label_w, _ROW), Qt.AlignVCenter | Qt.AlignLeft,
-                       QFontMetrics(p.font()).elidedText(text, Qt.ElideRight, label_w - 4))
+            p.drawText(QRectF(4, y, label_w, _ROW), Qt.AlignVCenter | Qt.AlignLeft, text)
             p.setPen(Qt.NoPen)
             p.setBrush(QColor(0, 0, 0, 25))
             p.drawRoundedRect(QRectF(bar_x, y + 4, bar_w, _ROW - 8), 2, 2)
