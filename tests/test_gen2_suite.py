@@ -194,3 +194,20 @@ def test_convis_refused_on_the_second_suite(capsys):
     assert rc == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "second generalisation suite" in err
+
+
+def test_breakdown_script_names_each_suites_own_factors():
+    import importlib.util
+    from pathlib import Path
+
+    from eclip_desktop.core.shapes.generalisation import generate_gen_scene
+    spec = importlib.util.spec_from_file_location(
+        "gen_breakdown", Path(__file__).resolve().parents[1] / "scripts" / "gen_breakdown.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    scene = generate_gen2_scene(3001, 0, n_objects=1)
+    got = dict(module.factors("gen2", scene))
+    assert got["medium"] == scene.style and got["texture"] == scene.objects[0].texture
+    assert got["distractors"] == str(len(scene.distractors)) and got["shape"] == scene.objects[0].shape
+    first = dict(module.factors("gen", generate_gen_scene(2001, 0, n_objects=1)))
+    assert "fill" in first and "jpeg" in first and "medium" not in first
