@@ -9,6 +9,7 @@ those numbers rather than from a fixed list, so a family trained later is descri
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from eclip_desktop.core.errors import ModelError
@@ -42,12 +43,15 @@ class ShiftSummary:
 
 
 def itsm_metrics(model_card: dict) -> dict | None:
-    """The card's ITSM evaluation: `metrics.itsm`, else the first `metrics.itsm_*` entry (cards of
-    later families name the protocol in the key, e.g. `itsm_1-3_objects`)."""
+    """The card's ITSM evaluation: `metrics.itsm`, else the first generalisation suite's
+    (`itsm_gen300`: the suite the window's sentences and docs/RESULTS.md quote), else the first
+    other `metrics.itsm_*` entry (cards of later families name the protocol in the key, e.g.
+    `itsm_1-3_objects`, `itsm_gen2300` for the second suite)."""
     metrics = model_card.get("metrics")
     if not isinstance(metrics, dict):
         return None
-    keys = ["itsm"] + sorted(k for k in metrics if isinstance(k, str) and k.startswith("itsm_"))
+    keys = ["itsm"] + sorted((k for k in metrics if isinstance(k, str) and k.startswith("itsm_")),
+                             key=lambda k: (not re.fullmatch(r"itsm_gen\d+", k), k))
     for key in keys:
         m = metrics.get(key)
         if isinstance(m, dict) and isinstance(m.get("msc"), (int, float)):
