@@ -51,7 +51,9 @@ def main(argv=None) -> int:
         for method in args.methods:
             t0 = time.perf_counter()
             result = run_eval(dataset, method, engines)
-            key = f"{method}_{dataset.replace(':', '')}"
+            kind, count = dataset.split(":")
+            # itsm_gen300, itsm_shapes500; a kind ending in a digit keeps a dash: itsm_gen2-300
+            key = f"{method}_{kind}{'-' if kind[-1].isdigit() else ''}{count}"
             results[key] = result
             print(f"{key}: {time.perf_counter() - t0:.0f} s — {result['protocol']}", file=sys.stderr, flush=True)
     print("| pooling | set | method | " + " | ".join(COLUMNS) + " |")

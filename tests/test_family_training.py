@@ -222,8 +222,8 @@ def test_evaluate_family_script_reads_both_suites(trained, tmp_path, capsys):
             "--no-cards", "--json", str(out)]
     assert module.main(args) == 0
     results = json.loads(out.read_text())
-    assert sorted(results) == ["itsm_gen23", "itsm_gen3"]
-    assert sorted(r["pooling"] for r in results["itsm_gen23"]["rows"]) == sorted(pooling_names())
+    assert sorted(results) == ["itsm_gen2-3", "itsm_gen3"]
+    assert sorted(r["pooling"] for r in results["itsm_gen2-3"]["rows"]) == sorted(pooling_names())
     assert "| masked_max | gen2:3 | itsm |" in capsys.readouterr().out
     before = out.read_text()
     assert module.main(args) == 1 and "--overwrite" in capsys.readouterr().err  # nothing replaced unasked

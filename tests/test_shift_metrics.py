@@ -9,10 +9,10 @@ def row(msc):
 def test_plain_itsm_first_then_the_first_suite_then_the_rest():
     assert itsm_metrics({"metrics": {"itsm": row(1.0), "itsm_gen300": row(2.0)}})["msc"] == 1.0
     # The second suite sorts before the first by name; the first suite is still the one quoted.
-    both = {"metrics": {"itsm_gen2300": row(3.0), "itsm_gen300": row(2.0), "itsm_shapes500": row(4.0)}}
+    both = {"metrics": {"itsm_gen2-300": row(3.0), "itsm_gen300": row(2.0), "itsm_shapes500": row(4.0)}}
     assert itsm_metrics(both)["msc"] == 2.0
     assert itsm_metrics({"metrics": {"itsm_shapes500": row(4.0), "itsm_1-3_objects": row(5.0)}})["msc"] == 5.0
-    assert itsm_metrics({"metrics": {"itsm_gen2300": row(3.0)}})["msc"] == 3.0
+    assert itsm_metrics({"metrics": {"itsm_gen2-300": row(3.0)}})["msc"] == 3.0
 
 
 def test_cards_without_a_usable_itsm_row():

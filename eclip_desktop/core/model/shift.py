@@ -46,7 +46,7 @@ def itsm_metrics(model_card: dict) -> dict | None:
     """The card's ITSM evaluation: `metrics.itsm`, else the first generalisation suite's
     (`itsm_gen300`: the suite the window's sentences and docs/RESULTS.md quote), else the first
     other `metrics.itsm_*` entry (cards of later families name the protocol in the key, e.g.
-    `itsm_1-3_objects`, `itsm_gen2300` for the second suite)."""
+    `itsm_1-3_objects`, `itsm_gen2-300` for the second suite)."""
     metrics = model_card.get("metrics")
     if not isinstance(metrics, dict):
         return None
