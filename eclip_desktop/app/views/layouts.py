@@ -218,9 +218,10 @@ class MapViews(QStackedWidget):
                 side.map.set_map(ms.previews[t], hm.values, d, hm.raw_range)
                 side.set_titles(left, f"{METHODS[ms.method].label} \u00b7 \u201c{hm.text}\u201d \u00b7 {pooling}",
                                 raw_caption(hm.raw_range))
-            trained = " (model trained with it)" if ms.trained_with_pooling else ""
-            pooling = POOLING_LABELS.get(a.pooling, a.pooling)
-            bars = _bars(ms, t, f"zero-shot probability over the prompts \u00b7 pooling: {pooling}{trained}")
+            # Short enough not to be cut under the map at 1000x700: which pooling, and whether that is
+            # a model of its own (a family) or one model's readout.
+            which = "model" if ms.trained_with_pooling else "pooling"
+            bars = _bars(ms, t, f"zero-shot probability \u00b7 {a.pooling.replace('_', ' ')} {which}")
             side.scores.set_scores(bars["labels"], bars["probabilities"], bars["cosines"], t, bars["title"])
         for canvas in side.canvases():
             canvas.set_ground_truth(s.ground_truth if s.image is not None else None)

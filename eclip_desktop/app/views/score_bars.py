@@ -85,12 +85,13 @@ class ScoreBars(QWidget):
         if not self.labels:
             p.end()
             return
-        label_w = min(int(w * 0.45), max(fm.horizontalAdvance(t) for t in self.labels) + 8)
-        value_w = fm.horizontalAdvance("0.000") + 10
-        bar_x, bar_w = label_w + 6, max(10, w - label_w - value_w - 12)
         bold = QFont(self.font())
         bold.setBold(True)
-        texts = fitted_labels(self.labels, QFontMetrics(bold), label_w - 4)
+        bold_fm = QFontMetrics(bold)  # the widest a label is drawn (the shown row is bold)
+        label_w = min(int(w * 0.45), max(bold_fm.horizontalAdvance(t) for t in self.labels) + 8)
+        value_w = fm.horizontalAdvance("0.000") + 10
+        bar_x, bar_w = label_w + 6, max(10, w - label_w - value_w - 12)
+        texts = fitted_labels(self.labels, bold_fm, label_w - 4)
         for i, (text, prob) in enumerate(zip(texts, self.probabilities)):
             shown = i == self.shown
             p.setFont(bold if shown else self.font())
