@@ -185,6 +185,10 @@ def test_captions_describe_their_target():
         elif scene.caption_kind == "gloss":
             assert scene.caption_synset == target.synset
             assert scene.caption == caption_gloss(target.synset)
+        elif scene.caption_kind == "list":  # every object by name; the caption is about all of them
+            assert scene.caption.startswith("a photo of ") and scene.caption_objects == tuple(range(len(scene.objects)))
+            for o in scene.objects:
+                assert o.shape in scene.caption and o.color not in scene.caption
         else:
             assert scene.caption_kind == "hypernym_gloss"
             assert any(scene.caption_synset in p for p in hypernym_paths(target.synset))
@@ -202,6 +206,21 @@ def test_caption_kinds_are_selectable():
         assert scene.caption == f"a photo of {'an' if target.color[0] in 'aeiou' else 'a'} {target.color} {target.shape}."
     for scene in iter_scenes(9, 0, 30, caption_kinds={"gloss": 1.0, "short": 0.0}):
         assert scene.caption_kind == "gloss"
+
+
+def test_list_captions_count_repeated_shapes():
+    seen = set()
+    for scene in iter_scenes(11, 0, 120, caption_kinds="list", n_objects=(1, 3)):
+        shapes = [o.shape for o in scene.objects]
+        for shape in set(shapes):
+            n = shapes.count(shape)
+            word = {1: f"a {shape}" if shape[0] not in "aeiou" else f"an {shape}", 2: f"two {shape}s",
+                    3: f"three {shape}s"}[n]
+            assert word in scene.caption, (shapes, scene.caption)
+            seen.add(n)
+        if len(set(shapes)) > 1:
+            assert " and " in scene.caption
+    assert seen == {1, 2}  # repeats happen in 120 scenes of 1-3 objects
 
 
 def test_caption_mask_and_class_mask():

@@ -162,7 +162,8 @@ def register(sub) -> None:
     p.add_argument("--scenes", type=int, default=recipe.SCENES, help="Shapes World training scenes")
     p.add_argument("--captions", default=recipe.CAPTIONS,
                    help="Shapes World caption kinds: all, a comma list of template, short, name, gloss, "
-                        "hypernym_gloss, or weighted as template:0.3,name:0.4 (default: the family's mix)")
+                        "hypernym_gloss, list (every object named), or weighted as template:0.3,name:0.4 "
+                        "(default: the family's mix)")
     p.add_argument("--objects", default=recipe.OBJECTS, help="Shapes World objects per training scene: N or MIN-MAX")
     p.add_argument("--schedule", default="cosine", choices=["cosine", "constant"],
                    help="learning rate after warmup")

@@ -44,10 +44,13 @@ MAX_SIZE = 4096
 
 BACKGROUNDS = ("plain", "textured", "cluttered", "mixed")
 # "name": the shape alone ("a photo of a circle."), so colour cannot explain the caption.
-CAPTION_KINDS = ("template", "short", "name", "gloss", "hypernym_gloss")
+# "list": every object of the scene by name ("a photo of a circle and a square."), as captions of real
+# photographs name what is in them; off unless asked for (--captions), so existing datasets stay as they were.
+CAPTION_KINDS = ("template", "short", "name", "gloss", "hypernym_gloss", "list")
 DEFAULT_CAPTION_WEIGHTS = {"template": 0.4, "short": 0.2, "gloss": 0.2, "hypernym_gloss": 0.2}
 
 COLOR_JITTER = 12
+_NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}
 
 # Diameter of the shape's circumscribed circle as a fraction of the image side.
 DEFAULT_SCALE = (0.22, 0.45)
@@ -260,6 +263,15 @@ def _make_caption(rng: np.random.Generator, objects: list[ShapeObject], weights:
         candidates = [i for i, o in enumerate(objects) if caption_hypernyms(o.shape)] or candidates
     target = candidates[int(rng.integers(len(candidates)))]
     obj = objects[target]
+
+    if kind == "list":
+        counts: dict[str, int] = {}
+        for i in rng.permutation(len(objects)):
+            counts[objects[int(i)].shape] = counts.get(objects[int(i)].shape, 0) + 1
+        # Every class name here is a regular English noun ("ellipses", "stars").
+        names = [f"{article(n)} {n}" if c == 1 else f"{_NUMBERS.get(c, str(c))} {n}s" for n, c in counts.items()]
+        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        return f"a photo of {listed}.", kind, obj.synset, target, list(range(len(objects)))
 
     if kind == "hypernym_gloss" and caption_hypernyms(obj.shape):
         options = caption_hypernyms(obj.shape)
