@@ -228,3 +228,24 @@ def test_evaluate_family_script_reads_both_suites(trained, tmp_path, capsys):
     before = out.read_text()
     assert module.main(args) == 1 and "--overwrite" in capsys.readouterr().err  # nothing replaced unasked
     assert out.read_text() == before
+
+
+def test_pointing_objects_script_splits_where_maxima_land(trained, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    from eclip_desktop.core.evaluation.evaluate import synthetic_items
+    from eclip_desktop.core.explain.engine import engines_for
+    from eclip_desktop.core.shapes import class_names
+    spec = importlib.util.spec_from_file_location(
+        "pointing_objects", Path(__file__).resolve().parents[1] / "scripts" / "pointing_objects.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    engine = engines_for(str(trained), None, ["masked_max"], "cpu")["masked_max"]
+    one = module.where_maxima_land(engine, synthetic_items("shapes", 3, 1000, (1, 1), 64), class_names())
+    assert sum(one.values()) == 3 and one["other object"] == 0  # one object: nothing else to land on
+    three = module.where_maxima_land(engine, synthetic_items("shapes", 3, 1000, (3, 3), 64), class_names())
+    assert 3 <= sum(three.values()) <= 9  # one map per class present
+    assert module.main(["--family", str(trained), "--scenes", "2"]) == 0
+    table = capsys.readouterr().out
+    assert "| 1 | 2 |" in table and table.count("\n| ") >= 4
