@@ -7,7 +7,6 @@ windows; the CLI runs the paper's 224 geometry and shrinks each window to 64.
 """
 import json
 import os
-import time
 from pathlib import Path
 
 import nltk
@@ -164,9 +163,8 @@ def test_further_concept_reuses_the_rank_matrix(convis):
     img = rgb(seed=4)
     convis.concept_map(img, "circle.n.01", SMALL)
     calls, windows = convis.window_encode_calls, convis.windows_encoded
-    t0 = time.perf_counter()
     m = convis.concept_map(img, "square.n.01", SMALL)
-    assert time.perf_counter() - t0 < 0.5
+    # Structure, not timing (the speed is in docs/RESULTS.md "Speed of ConVis"): no window re-encoded.
     assert (convis.window_encode_calls, convis.windows_encoded) == (calls, windows)
     assert m.final and m.values.shape == (48, 72)
 
@@ -232,9 +230,7 @@ def test_gloss_bank_is_cached_on_disk(tiny_handles, hier, shapes, tmp_path):
     first = load_gloss_bank(handle, hier, shapes, tmp_path)
     assert not first.from_cache and first.encode_calls >= 1 and first.path.is_file()
     np.testing.assert_allclose(np.linalg.norm(first.embeddings, axis=1), 1.0, atol=1e-5)
-    t0 = time.perf_counter()
     again = load_gloss_bank(handle, hier, shapes, tmp_path)
-    assert time.perf_counter() - t0 < 1.0
     assert again.from_cache and again.encode_calls == 0 and np.array_equal(again.embeddings, first.embeddings)
     assert again.synsets == shapes.synsets
 

@@ -52,7 +52,7 @@ def test_missing_weights_fail_fast_with_advice(monkeypatch, offline_env):
     t0 = time.perf_counter()
     with pytest.raises(ModelError, match="not downloaded yet.*--pretrained"):
         load_model(ModelSpec("ViT-B-16", "openai", "cpu"))
-    assert time.perf_counter() - t0 < 10  # open_clip alone retries for ~46 s
+    assert time.perf_counter() - t0 < 30  # refused at once, not after open_clip's ~46 s of retries
 
 
 def test_checkpoint_round_trip_and_mismatch(tmp_path, tiny_handles):
