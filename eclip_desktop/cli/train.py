@@ -72,6 +72,8 @@ def _family_command(args) -> str:
             parts += [flag, str(value)]
     if args.allow_untrained_guide:
         parts.append("--allow-untrained-guide")
+    if args.fresh_scenes:
+        parts.append("--fresh-scenes")
     return " ".join(shlex.quote(p) for p in parts + ["--out", args.out])
 
 
@@ -90,7 +92,8 @@ def _train_family(args, poolings: list[str]) -> int:
                        tau=args.tau, seed=args.seed, data_seed=args.data_seed, device=args.device,
                        amp=not args.no_amp, out=args.out, name=args.name, checkpoint_every=args.checkpoint_every,
                        eval_every=args.eval_every, captions=args.captions, objects=args.objects,
-                       schedule=args.schedule, warmup=args.warmup, allow_untrained_guide=args.allow_untrained_guide)
+                       schedule=args.schedule, warmup=args.warmup, allow_untrained_guide=args.allow_untrained_guide,
+                       fresh_scenes=args.fresh_scenes)
     finetune = {"steps": args.finetune_steps or FINETUNE_DEFAULTS["steps"], "lr": args.finetune_lr,
                 "batch_size": args.finetune_batch_size, "scenes": args.finetune_scenes,
                 "objects": args.finetune_objects, "warmup": args.finetune_warmup, "unlock_blocks": args.unlock_blocks}
@@ -127,7 +130,8 @@ def _config(args, pooling: str):
                       device=args.device, amp=not args.no_amp, out=args.out, name=args.name,
                       checkpoint_every=args.checkpoint_every, resume=args.resume,
                       eval_every=args.eval_every, captions=args.captions, objects=args.objects,
-                      schedule=args.schedule, warmup=args.warmup, overwrite=args.overwrite)
+                      schedule=args.schedule, warmup=args.warmup, overwrite=args.overwrite,
+                      fresh_scenes=args.fresh_scenes)
     return cfg
 
 
@@ -160,6 +164,9 @@ def register(sub) -> None:
                         "a folder: its <pooling>.safetensors")
     p.add_argument("--data", default="shapes", help="'shapes' or an image+caption folder / CSV / JSONL manifest")
     p.add_argument("--scenes", type=int, default=recipe.SCENES, help="Shapes World training scenes")
+    p.add_argument("--fresh-scenes", action="store_true",
+                   help="Shapes World: every batch new scenes drawn on demand by a worker process (none cached "
+                        "or seen twice; --scenes unused); with --base-steps, for the base")
     p.add_argument("--captions", default=recipe.CAPTIONS,
                    help="Shapes World caption kinds: all, a comma list of template, short, name, gloss, "
                         "hypernym_gloss, list (every object named), or weighted as template:0.3,name:0.4 "

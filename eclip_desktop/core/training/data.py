@@ -57,6 +57,23 @@ def shapes_training_data(seed: int, count: int, size: int, caption_kinds: dict[s
     return CaptionData(images, captions, [], f"shapes:{count}:{seed}")
 
 
+def fresh_scene_index(step: int, rank: int, world: int, batch: int, i: int) -> int:
+    """Scene index of item i of `rank`'s batch at `step`: every (step, rank, item) its own scene, so no
+    scene is drawn twice in a run and a resumed run continues exactly where it stopped."""
+    return (step * world + rank) * batch + i
+
+
+def fresh_scene_batches(seed: int, size: int, batch: int, first: int, last: int, rank: int = 0, world: int = 1,
+                        caption_kinds: dict[str, float] | None = None, n_objects: tuple[int, int] = (1, 3)):
+    """(images uint8 (B, S, S, 3), captions) for steps first..last-1 of a `--fresh-scenes` run:
+    Shapes World scenes drawn on demand, never cached and never repeated (no training set to memorise)."""
+    from eclip_desktop.core.shapes import generate_scene
+    for step in range(first, last):
+        scenes = [generate_scene(seed, fresh_scene_index(step, rank, world, batch, i), size=size,
+                                 n_objects=n_objects, caption_kinds=caption_kinds) for i in range(batch)]
+        yield np.stack([s.image for s in scenes]), [s.caption for s in scenes]
+
+
 def _read_manifest(path: Path) -> list[tuple[Path, str, str | None]]:
     rows: list[tuple[Path, str, str | None]] = []
     base = path.parent

@@ -64,6 +64,7 @@ def plan_family(base: TrainConfig, poolings: list[str], finetune: dict, command:
     base = replace(base, out=str(out / BASE_DIR), name=None,
                    extra={**base.extra, "family_stage": "base", "family_command": command})
     siblings = [replace(base, pooling=p, out=str(out), init=None, pretrained=None, eval_every=base.eval_every,
+                        fresh_scenes=False,  # a short fine-tune on its own --finetune-scenes set
                         extra={"family_stage": "finetune", "family_command": command}, **finetune)
                 for p in poolings]
     return FamilyPlan(out, base, siblings, command)
@@ -71,6 +72,7 @@ def plan_family(base: TrainConfig, poolings: list[str], finetune: dict, command:
 
 def _identity(config: dict) -> dict:
     ident = {k: config.get(k) for k in _IDENTITY}
+    ident["fresh_scenes"] = bool(config.get("fresh_scenes"))  # cards from before the option: False
     extra = config.get("extra") or {}
     ident["base_sha256"] = extra.get("base_sha256")
     ident["family_stage"] = extra.get("family_stage")

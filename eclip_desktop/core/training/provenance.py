@@ -33,6 +33,8 @@ def train_command(config: dict, out: str) -> str:
     for key, flag in _FLAGS.items():
         if config.get(key) is not None:
             parts += [flag, str(config[key])]
+    if config.get("fresh_scenes"):
+        parts.append("--fresh-scenes")
     if config.get("pretrained"):  # only a fine-tune unlocks blocks; a full run trains every one
         parts += ["--unlock-blocks", str(config.get("unlock_blocks", 1))]
     if config.get("name") and config["name"] != config["pooling"]:

@@ -40,7 +40,7 @@ from eclip_desktop.core.model.loading import (
 from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.model.text import encode_text_trimmed
 from eclip_desktop.core.training import recipe
-from eclip_desktop.core.training.data import caption_folder_data, shapes_training_data
+from eclip_desktop.core.training.data import caption_folder_data, fresh_scene_batches, shapes_training_data
 from eclip_desktop.core.training.init_weights import load_resized
 from eclip_desktop.core.training.objective import contrastive_loss, pooled_for_training
 
@@ -60,6 +60,9 @@ class TrainConfig:
     init: str | None = None  # set: a from-scratch run starts from these weights (resized to this size)
     data: str = "shapes"  # 'shapes' or a caption folder / manifest
     scenes: int = recipe.SCENES
+    # Shapes World only: every batch new scenes drawn on demand (no fixed set, nothing cached or
+    # repeated; --scenes is then unused). The fix for a base that memorises its training scenes.
+    fresh_scenes: bool = False
     steps: int = recipe.STEPS
     batch_size: int = recipe.BATCH_SIZE
     lr: float = 1e-3
@@ -251,6 +254,13 @@ def _load_checkpoint(path: Path, model, opt, cfg: TrainConfig) -> tuple[int, flo
                             f"{cfg.architecture}; resume with the same --model or start a new --out")
     if state.get("pooling") != cfg.pooling:
         raise TrainingError(f"checkpoint {path} was trained with pooling {state.get('pooling')}, not {cfg.pooling}")
+    saved = state.get("config") or {}
+    # The data a run continues on is part of what it is: a fresh-scene stream picks up at the step it
+    # stopped at, a fixed set is drawn from by seed; mixing them would train on something else.
+    for key, flag in (("fresh_scenes", "--fresh-scenes"), ("data_seed", "--data-seed")):
+        if key in saved and saved[key] != getattr(cfg, key):
+            raise TrainingError(f"checkpoint {path} was trained with {flag} {saved[key]!r}, not "
+                                f"{getattr(cfg, key)!r}; resume with the same {flag} or start a new --out")
     try:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -292,6 +302,9 @@ def check_config(cfg: TrainConfig) -> None:
         raise TrainingError(f"--lr must be a positive number, got {cfg.lr}")
     if not math.isfinite(cfg.weight_decay) or cfg.weight_decay < 0:
         raise TrainingError(f"weight decay must be 0 or more, got {cfg.weight_decay}")
+    if cfg.fresh_scenes and cfg.data != "shapes":
+        raise TrainingError("--fresh-scenes draws Shapes World scenes; it does not apply to --data "
+                            f"{cfg.data}")
     if cfg.data == "shapes" and cfg.scenes < 2:
         raise TrainingError(f"--scenes must be at least 2 (a contrastive batch needs two scenes), got {cfg.scenes}")
     for flag, value in (("--warmup", cfg.warmup), ("--checkpoint-every", cfg.checkpoint_every),
@@ -307,6 +320,32 @@ def check_config(cfg: TrainConfig) -> None:
             if os.path.lexists(target):
                 raise TrainingError(f"{target} exists; pass --overwrite to replace it, or choose another "
                                     "--out/--name")
+
+
+def _as_is(item):
+    return item
+
+
+def _one_thread(_worker_id: int) -> None:
+    torch.set_num_threads(1)
+
+
+class _FreshScenes(torch.utils.data.IterableDataset):
+    def __init__(self, cfg: TrainConfig, size: int, kinds, n_objects, start: int, rank: int, world: int):
+        super().__init__()
+        self.args = (cfg.data_seed, size, cfg.batch_size, start, cfg.steps, rank, world, kinds, n_objects)
+
+    def __iter__(self):
+        return fresh_scene_batches(*self.args)
+
+
+def _fresh_stream(cfg: TrainConfig, size: int, kinds, n_objects, start: int, rank: int, world: int):
+    """The batches of a --fresh-scenes run from `start` on, drawn by one worker process ahead of the
+    training loop (on a 2-core machine it uses the core training leaves free)."""
+    loader = torch.utils.data.DataLoader(_FreshScenes(cfg, size, kinds, n_objects, start, rank, world),
+                                         batch_size=None, collate_fn=_as_is, num_workers=1, prefetch_factor=4,
+                                         worker_init_fn=_one_thread)
+    return iter(loader)
 
 
 def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
@@ -344,14 +383,17 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
     model, guide, kind, params = _build(cfg, device)
     size = int(model.visual.image_size if isinstance(model.visual.image_size, int) else model.visual.image_size[0])
     t_data = time.perf_counter()
-    if cfg.data == "shapes":
-        data = shapes_training_data(cfg.data_seed, cfg.scenes, size, kinds, n_objects)
-    else:
-        data = caption_folder_data(cfg.data, size)
-    data_s = time.perf_counter() - t_data
     tokenizer = open_clip.get_tokenizer(cfg.architecture)
-    tokens = tokenizer(data.captions)
-    caption_ids = torch.tensor(np.unique(np.array(data.captions), return_inverse=True)[1])
+    data = None
+    if cfg.fresh_scenes:
+        n, source, skipped = cfg.steps * cfg.batch_size * world, f"shapes:fresh:{cfg.data_seed}", 0
+    else:
+        data = (shapes_training_data(cfg.data_seed, cfg.scenes, size, kinds, n_objects) if cfg.data == "shapes"
+                else caption_folder_data(cfg.data, size))
+        n, source, skipped = len(data.captions), data.source, len(data.skipped)
+        tokens = tokenizer(data.captions)
+        caption_ids = torch.tensor(np.unique(np.array(data.captions), return_inverse=True)[1])
+    data_s = time.perf_counter() - t_data
     opt = _optimizer(model, params, cfg)
     ckpt = _checkpoint_path(cfg)
     start, elapsed_before = 0, 0.0
@@ -360,7 +402,7 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
     text_frozen = bool(cfg.pretrained)
     amp = cfg.amp and device.type == "cuda"
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank + 7919 * start)
-    n = len(data.captions)
+    stream = _fresh_stream(cfg, size, kinds, n_objects, start, rank, world) if cfg.fresh_scenes else None
     probe = ZeroShotProbe(tokenizer, size, device) if cfg.eval_every and cfg.data == "shapes" and rank == 0 else None
     history, ema_loss, ema_acc = [], None, None
     t0 = time.perf_counter()
@@ -372,13 +414,19 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
             raise CancelledError(f"training cancelled at step {step}; resume with --resume")
         for g in opt.param_groups:
             g["lr"] = _lr_at(step, cfg)
-        idx = torch.randint(0, n, (min(cfg.batch_size, n),), generator=gen)
-        pixels = _pixels(data.images[idx.numpy()], device)
+        if stream is not None:
+            images, captions = next(stream)
+            batch_tokens = tokenizer(captions)
+            batch_ids = torch.tensor(np.unique(np.array(captions), return_inverse=True)[1])
+        else:
+            idx = torch.randint(0, n, (min(cfg.batch_size, n),), generator=gen)
+            images, batch_tokens, batch_ids = data.images[idx.numpy()], tokens[idx], caption_ids[idx]
+        pixels = _pixels(images, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             img = pooled_for_training(model.visual, kind, pixels, cfg.pooling, cfg.tau, cfg.topk, guide)
             with torch.set_grad_enabled(not text_frozen):
-                txt = encode_text_trimmed(model, tokens[idx].to(device))
-        loss, acc = contrastive_loss(img, txt, model.logit_scale, caption_ids[idx].to(device))
+                txt = encode_text_trimmed(model, batch_tokens.to(device))
+        loss, acc = contrastive_loss(img, txt, model.logit_scale, batch_ids.to(device))
         if not math.isfinite(float(loss.detach())):
             # Weights that went NaN/inf would be saved as a model that explains nothing: stop, write nothing.
             raise TrainingError(f"the loss became {float(loss.detach())} at step {step + 1} (learning rate "
@@ -415,8 +463,8 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
         "architecture": cfg.architecture, "pooling": cfg.pooling, "tau": cfg.tau,
         "init": cfg.pretrained or cfg.init or "scratch", "config": asdict(cfg),
         "model_config": open_clip.get_model_config(cfg.architecture),
-        "data": {"source": data.source, "items": n, "skipped": len(data.skipped), "seed": cfg.data_seed,
-                 "prepare_seconds": data_s},
+        "data": {"source": source, "items": n, "skipped": skipped, "seed": cfg.data_seed,
+                 "prepare_seconds": data_s, "fresh_scenes": cfg.fresh_scenes},
         "steps": cfg.steps, "world_size": world, "device": str(device),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "torch": torch.__version__,
         "wall_seconds": wall, "final_loss": ema_loss, "final_batch_acc": ema_acc, "history": history,
