@@ -19,15 +19,9 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-
-def wait(app, done, timeout=120.0) -> None:
-    end = time.monotonic() + timeout
-    while not done():
-        if time.monotonic() > end:
-            raise SystemExit("timed out")
-        app.processEvents()
-        time.sleep(0.001)
+from bench_ui_stall import wait  # noqa: E402 - the same event-loop wait as the stall benchmark
 
 
 def slow(ctx):
