@@ -219,8 +219,8 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
     def _connect_jobs(self) -> None:
         for runner in (self.compute, self.io):
             runner.busy_changed.connect(self._busy_changed)
-            runner.started.connect(lambda kind, label: self.status.set_job_text(label))
-            runner.progressed.connect(lambda kind, text: self.status.set_job_text(text))
+            runner.started.connect(lambda kind, label: self.status.set_job_text(label, progress=True))
+            runner.progressed.connect(lambda kind, text: self.status.set_job_text(text, progress=True))
             runner.failed.connect(self._job_failed)
             runner.cancelled.connect(self._job_cancelled)
             runner.succeeded.connect(self._job_succeeded)

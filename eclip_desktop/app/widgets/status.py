@@ -31,15 +31,22 @@ class StatusBar(QStatusBar):
         self.addWidget(self.cancel_button)
         for w in (self.cursor_label, self.model_label, self.device_label):
             self.addPermanentWidget(w)
+        self._progress = False
         self.set_busy(False)
 
     def set_busy(self, busy: bool, text: str = "") -> None:
         self.busy.setVisible(busy)
         self.cancel_button.setVisible(busy)
-        if text or not busy:
-            self.job_label.setText(text)
+        if text:
+            self.set_job_text(text, progress=busy)
+        elif not busy and self._progress:
+            # Idle: a job's own "doing …" line is over; a result line ("maps ready", "WordNet
+            # unavailable") stays until something else is said.
+            self.set_job_text("")
 
-    def set_job_text(self, text: str) -> None:
+    def set_job_text(self, text: str, progress: bool = False) -> None:
+        """`progress`: the running job's label or progress, cleared when every worker is idle."""
+        self._progress = progress and bool(text)
         self.job_label.setText(text)
 
     def set_model(self, info: dict | None, label: str = "") -> None:

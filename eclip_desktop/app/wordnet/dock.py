@@ -72,7 +72,7 @@ OPEN_FILE = "__open__"
 class WordNetDock(TreeHistoryMixin, QDockWidget):
     synset_selected = Signal(str)
     prompt_requested = Signal(str)  # a prompt line for the prompts editor
-    job_text = Signal(str)  # for the status bar
+    job_text = Signal(str, bool)  # for the status bar: the text, and whether it is a running job's progress
     busy_changed = Signal(bool)
     concept_set_changed = Signal(str)  # the key of the set now in use (ConVis maps and lists follow it)
 
@@ -221,8 +221,8 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
             return
         self._started = True
         self.runner = JobRunner("wordnet", None, self)
-        self.runner.started.connect(lambda kind, label: label and self.job_text.emit(label))
-        self.runner.progressed.connect(lambda kind, text: self.job_text.emit(text))
+        self.runner.started.connect(lambda kind, label: label and self.job_text.emit(label, True))
+        self.runner.progressed.connect(lambda kind, text: self.job_text.emit(text, True))
         self.runner.busy_changed.connect(self.busy_changed)
         self.runner.succeeded.connect(self._succeeded)
         self.runner.failed.connect(self._failed)
@@ -269,7 +269,7 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
             self.key = self._key_before
             self._select_key(self.key)
         self.show_message(escape(message))
-        self.job_text.emit("WordNet unavailable" if self.broken else "")
+        self.job_text.emit("WordNet unavailable" if self.broken else "", False)
 
     # --- messages -------------------------------------------------------------------------------
 
@@ -372,7 +372,7 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
         changed = loaded.key != self._tree_key
         self.key = loaded.key
         self._select_key(loaded.key)
-        self.job_text.emit(f"WordNet: {loaded.size} synsets in \u2018{loaded.name}\u2019")
+        self.job_text.emit(f"WordNet: {loaded.size} synsets in \u2018{loaded.name}\u2019", False)
         if loaded.rejected:
             lines = "<br>".join(f"line {n}: {escape(text)} \u2014 {escape(reason)}"
                                 for n, text, reason in loaded.rejected[:8])
