@@ -59,6 +59,15 @@ def tiny_engine(tiny_handles):
     return Engine(tiny_handles["eclip-tiny-vit"])
 
 
+def load_script(name: str):
+    """A script of scripts/ as a module (they are not a package), for testing its functions."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def write_image(path, w=96, h=72, mode="RGB", seed=0):
     rng = np.random.default_rng(seed)
     arr = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)

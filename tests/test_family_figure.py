@@ -1,21 +1,14 @@
 """scripts/family_figure.py: the semantic-shift figure, for the family or any siblings."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from conftest import load_script
 from PIL import Image
 from safetensors.torch import save_file
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _script():
-    spec = importlib.util.spec_from_file_location("family_figure", REPO / "scripts" / "family_figure.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("family_figure")
 
 
 @pytest.fixture()

@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from conftest import load_script
 from safetensors.torch import load_file, save_file
 
 from eclip_desktop.cli import main
@@ -211,12 +212,7 @@ def test_family_cards_freeze_the_whole_chain_behind_init(tmp_path):
 
 
 def test_evaluate_family_script_reads_both_suites(trained, tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
-    spec = importlib.util.spec_from_file_location(
-        "evaluate_family", Path(__file__).resolve().parents[1] / "scripts" / "evaluate_family.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("evaluate_family")
     out = tmp_path / "rows.json"
     args = ["--family", str(trained), "--gen", "3", "--gen2", "3", "--shapes", "0", "--methods", "itsm",
             "--no-cards", "--json", str(out)]
@@ -231,16 +227,10 @@ def test_evaluate_family_script_reads_both_suites(trained, tmp_path, capsys):
 
 
 def test_pointing_objects_script_splits_where_maxima_land(trained, capsys):
-    import importlib.util
-    from pathlib import Path
-
     from eclip_desktop.core.evaluation.evaluate import synthetic_items
     from eclip_desktop.core.explain.engine import engines_for
     from eclip_desktop.core.shapes import class_names
-    spec = importlib.util.spec_from_file_location(
-        "pointing_objects", Path(__file__).resolve().parents[1] / "scripts" / "pointing_objects.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("pointing_objects")
     engine = engines_for(str(trained), None, ["masked_max"], "cpu")["masked_max"]
     one = module.where_maxima_land(engine, synthetic_items("shapes", 3, 1000, (1, 1), 64), class_names())
     assert sum(one.values()) == 3 and one["other object"] == 0  # one object: nothing else to land on

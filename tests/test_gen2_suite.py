@@ -8,6 +8,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+from conftest import load_script
 
 from eclip_desktop.cli import main
 from eclip_desktop.core.errors import DatasetError
@@ -197,14 +198,8 @@ def test_convis_refused_on_the_second_suite(capsys):
 
 
 def test_breakdown_script_names_each_suites_own_factors():
-    import importlib.util
-    from pathlib import Path
-
     from eclip_desktop.core.shapes.generalisation import generate_gen_scene
-    spec = importlib.util.spec_from_file_location(
-        "gen_breakdown", Path(__file__).resolve().parents[1] / "scripts" / "gen_breakdown.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("gen_breakdown")
     scene = generate_gen2_scene(3001, 0, n_objects=1)
     got = dict(module.factors("gen2", scene))
     assert got["medium"] == scene.style and got["texture"] == scene.objects[0].texture

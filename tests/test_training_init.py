@@ -111,13 +111,12 @@ def test_a_coarse_grid_caps_pointing_a_fine_one_does_not():
 
 
 def test_family_cards_spell_out_both_stages():
-    import importlib.util
     from dataclasses import asdict
 
+    from conftest import load_script
+
     from eclip_desktop.core.training import recipe
-    spec = importlib.util.spec_from_file_location("train_family", REPO / "scripts" / "train_family.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("train_family")
     first = asdict(TrainConfig(pooling="avg"))
     assert module.train_command(first, "OUT/stage1") == (
         f"eclip-desktop train --pooling avg --model {recipe.ARCHITECTURE} --scenes {recipe.SCENES} --steps "

@@ -270,7 +270,6 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
 
     def _submit_maps(self) -> None:
         path = self.image_list.current_path()
-        self.update_domain_notice()
         if path is None:
             self.refresh()
             return
@@ -339,14 +338,20 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
             return "type a prompt under Controls \u25b8 Prompts"
         return self._map_note or "computing \u2026"
 
+    def unreadable(self, path: str | None) -> bool:
+        """The current file turned out not to be a picture (its thumbnail or its map job said so)."""
+        return bool(path) and (bool(self.image_list.broken_message(path)) or path == self._failed_path)
+
     def refresh(self) -> None:
         path = self.image_list.current_path()
+        # Rendered from state like the panes, so a verdict that arrives late (an unreadable file) ends it.
+        self.update_domain_notice()
         image = self.image_view if self.image_view is not None and self.image_view.path == path else None
         # Maps of another image must never be drawn under this one's name, even for one frame.
         maps = self.maps if image is not None and self._context and self._context[0] == path else {}
         if path is None:
             image_note = "open images with Ctrl+O, or drop files here"
-        elif self.image_list.broken_message(path) or path == self._failed_path:
+        elif self.unreadable(path):
             image_note = "cannot show this image — see the message above"
         else:
             image_note = "reading …"

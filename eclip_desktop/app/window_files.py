@@ -102,7 +102,6 @@ class FilesMixin:
             self.banner.show_message(error, "error", "files")
             if path == self.image_list.current_path():
                 self.image_view = None
-                self.update_domain_notice()  # learnt only now that there is no picture to advise on
                 self.refresh()
 
     def _image_selected(self, path: str) -> None:

@@ -79,7 +79,6 @@ class JobsMixin:
             self.banner.show_message(message, "error", "maps")
             if self.image_view is None:
                 self._failed_path = self.image_list.current_path()
-                self.update_domain_notice()
             self._map_note = "no map \u2014 see the message above"
             self.refresh()
         elif kind == "convis":

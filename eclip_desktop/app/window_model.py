@@ -91,8 +91,7 @@ class ModelMixin:
         for notice in loaded.notices:
             self.banner.show_message(notice, "warning", "device")
         self.maps, self._context = {}, None
-        self.update_domain_notice()
-        self.request_maps(0)
+        self.request_maps(0)  # its refresh() decides the out-of-domain notice for the new model
 
     def _update_pooling_availability(self, choice: ModelChoice | None) -> None:
         family = choice is not None and choice.family
@@ -122,9 +121,8 @@ class ModelMixin:
         """The polite, persistent notice while an embedded Shapes World model explains another picture."""
         path = self.image_list.current_path()
         # An unreadable file gets its error, not advice about models: there is no picture to explain.
-        unreadable = bool(path) and (bool(self.image_list.broken_message(path)) or path == self._failed_path)
         show = (self.model is not None and self.model.family and is_embedded(self.model.architecture)
-                and bool(path) and not unreadable and path not in self._domain_dismissed
+                and bool(path) and not self.unreadable(path) and path not in self._domain_dismissed
                 and not self._in_domain(path))
         if not show:
             self.domain_banner.dismiss()
