@@ -72,8 +72,8 @@ def test_window_export_describes_the_map_on_screen_not_the_controls(qtbot, tmp_p
     w.controls.method.setCurrentIndex(w.controls.method.findData("surgery"))
     qtbot.waitUntil(lambda: _idle(w) and _shown(w) is not None and _shown(w).method == "surgery", timeout=WAIT_MS)
     drawn_with = dict(_shown(w).method_options)
-    assert drawn_with == {"vv": True, "feature": True}
-    w.analysis.vv = False  # the controls changed; the map on screen is still the one drawn with v-v
+    assert drawn_with == {"vv": True, "feature": True, "empty_text": "matched"}
+    w.analysis.set_option("surgery", "vv", False)  # the controls changed; the map on screen is still the one drawn with v-v
     sidecar = _export(qtbot, w, tmp_path / "export")
     meta = json.loads(sidecar.read_text())
     assert meta["method"] == "surgery" and meta["method_options"] == drawn_with

@@ -26,7 +26,7 @@ def test_session_round_trip(qtbot, make_window, tmp_path):
     w.controls.prompts.setPlainText("a photo of a star.\na photo of a hexagon.")
     w.set_pooling("masked_max")
     w.controls.method.setCurrentIndex(w.controls.method.findData("surgery"))
-    w.controls.vv.setChecked(False)
+    w.controls.method_options.controls["surgery"]["vv"].setChecked(False)
     w.display_bar.colormap.setCurrentText("cividis")
     w.display_bar.opacity.setValue(35)
     w.display_bar.threshold.setCurrentIndex(w.display_bar.threshold.findData("percentile"))
@@ -43,7 +43,8 @@ def test_session_round_trip(qtbot, make_window, tmp_path):
     assert w2.image_list.paths() == w.image_list.paths()
     assert w2.image_list.current_path() == extra
     assert w2.analysis.texts == ["a photo of a star.", "a photo of a hexagon."]
-    assert (w2.analysis.pooling, w2.analysis.method, w2.analysis.vv) == ("masked_max", "surgery", False)
+    assert (w2.analysis.pooling, w2.analysis.method) == ("masked_max", "surgery")
+    assert w2.analysis.method_options("surgery")["vv"] is False
     assert w2.display == w.display and w2.display.colormap == "cividis"
     assert w2.layout_name == "prompts" and w2.layout_actions["prompts"].isChecked()
     assert w2.model == ModelChoice("eclip-tiny-vit", "random", "cpu")

@@ -81,7 +81,8 @@ def test_session_round_trip_and_relative_paths(tmp_path):
     project.mkdir()
     (project / "a.png").write_bytes(b"x")
     s = Session(images=[str(project / "a.png")], model=ModelChoice("RN50", "openai", "cuda"),
-                analysis=AnalysisState(method="surgery", pooling="max", texts=["a b"], vv=False),
+                analysis=AnalysisState(method="surgery", pooling="max", texts=["a b"],
+                                        options={"surgery": {"vv": False}}),
                 display=DisplayState(colormap="magma", opacity=0.25, threshold="otsu"), layout="methods")
     save_session(project / "s.eclip.json", s)
     moved = tmp_path / "moved"

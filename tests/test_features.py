@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from eclip_desktop.core.explain.heatmap import minmax
-from eclip_desktop.core.explain.methods import itsm, surgery
+from eclip_desktop.core.explain.methods import MethodInput, itsm, surgery
 from eclip_desktop.core.model.features import (
     encode_dense,
     interpolate_grid_embedding,
@@ -77,14 +77,14 @@ def test_surgery_paths(tiny_engine, photo):
     # v-v path really changes the tokens ...
     assert not torch.allclose(a.surgery_tokens(), a.tokens)
     # ... and with both parts switched off, Surgery is exactly the raw ITSM.
-    off = surgery.scores(a, texts, tiny_engine.texts, vv=False, feature=False)
-    assert torch.allclose(off, itsm.scores(a, texts))
-    on = surgery.scores(a, texts, tiny_engine.texts)
+    off = surgery.scores(MethodInput(a, texts, tiny_engine.texts, n_texts=len(texts)), vv=False, feature=False)
+    assert torch.allclose(off, itsm.scores(MethodInput(a, texts)))
+    on = surgery.scores(MethodInput(a, texts, tiny_engine.texts, n_texts=len(texts)))
     assert on.shape == off.shape and not torch.allclose(on, off)
     # Feature surgery removes what all texts share: scores sum to zero over the label set.
-    fs_only = surgery.scores(a, texts, tiny_engine.texts, vv=False, feature=True)
+    fs_only = surgery.scores(MethodInput(a, texts, tiny_engine.texts, n_texts=len(texts)), vv=False, feature=True)
     assert torch.allclose(fs_only.sum(0), torch.zeros(fs_only.shape[1]), atol=1e-5)
-    single = surgery.scores(a, texts[:1], tiny_engine.texts)
+    single = surgery.scores(MethodInput(a, texts[:1], tiny_engine.texts, n_texts=len(texts[:1])))
     assert single.shape == (1, a.tokens.shape[0]) and torch.isfinite(single).all()
 
 

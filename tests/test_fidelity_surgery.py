@@ -8,7 +8,7 @@ import torch
 from conftest import write_image
 
 from eclip_desktop.cli import main
-from eclip_desktop.core.explain.methods import surgery
+from eclip_desktop.core.explain.methods import MethodInput, surgery
 from eclip_desktop.core.export.reproduce import reproduce_map
 from eclip_desktop.core.io.imageio import load_image
 from eclip_desktop.core.model.text import ensemble_prompts
@@ -33,19 +33,19 @@ def test_single_text_ensemble_subtracts_the_ensembled_empty_text(tiny_engine, ph
     assert torch.allclose(text[0], g, atol=1e-5)
     tokens = a.surgery_tokens()
     expected = _cos(tokens, g) - _cos(tokens, e)
-    got = surgery.scores(a, text, tiny_engine.texts, ensemble=True)[0]
+    got = surgery.scores(MethodInput(a, text, tiny_engine.texts, ensemble=True, n_texts=len(text)))[0]
     assert torch.allclose(got, expected, atol=1e-5)
     # The former rule stays available and really is a different map.
     plain_empty = torch.nn.functional.normalize(h.model.encode_text(h.tokenizer([""])), dim=-1)[0]
-    plain = surgery.scores(a, text, tiny_engine.texts, ensemble=True, empty_text="plain")[0]
+    plain = surgery.scores(MethodInput(a, text, tiny_engine.texts, ensemble=True, n_texts=len(text)), empty_text="plain")[0]
     assert torch.allclose(plain, _cos(tokens, g) - _cos(tokens, plain_empty.detach()), atol=1e-5)
     assert (plain - got).abs().max() > 1e-3
     # Without the ensemble both rules subtract the plain empty string.
     one = tiny_engine.texts.encode(["a dog"])
-    assert torch.allclose(surgery.scores(a, one, tiny_engine.texts),
-                          surgery.scores(a, one, tiny_engine.texts, empty_text="plain"))
+    assert torch.allclose(surgery.scores(MethodInput(a, one, tiny_engine.texts, n_texts=len(one))),
+                          surgery.scores(MethodInput(a, one, tiny_engine.texts, n_texts=len(one)), empty_text="plain"))
     with pytest.raises(ValueError, match="empty-text rule"):
-        surgery.scores(a, text, tiny_engine.texts, ensemble=True, empty_text="bogus")
+        surgery.scores(MethodInput(a, text, tiny_engine.texts, ensemble=True, n_texts=len(text)), empty_text="bogus")
 
 
 def test_engine_records_which_empty_text_was_subtracted(tiny_engine, photo):

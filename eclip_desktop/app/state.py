@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from eclip_desktop.core.explain.methods import method_names
+from eclip_desktop.core.explain.methods import METHODS, get_method, method_names
 from eclip_desktop.core.figures.render import colormap_names
 from eclip_desktop.core.model.family import (
     available_poolings,
@@ -90,12 +90,20 @@ class AnalysisState:
     texts: list[str] = field(default_factory=lambda: list(DEFAULT_TEXTS))
     shown: int = 0  # which text the single-map views show
     ensemble: bool = False
-    vv: bool = True
-    feature: bool = True
     tau: str = "trained"  # masked max read out with the threshold its weights were trained with
+    # method -> {option: value}, as each method declares its options (core/explain/methods); options
+    # not set here take their declared defaults.
+    options: dict = field(default_factory=dict)
 
     def method_options(self, method: str | None = None) -> dict:
-        return {"vv": self.vv, "feature": self.feature} if (method or self.method) == "surgery" else {}
+        info = METHODS.get(method or self.method)
+        if info is None:
+            return {}
+        stored = self.options.get(info.name, {})
+        return {o.name: stored.get(o.name, o.default) for o in info.options}
+
+    def set_option(self, method: str, name: str, value) -> None:
+        self.options.setdefault(method, {})[name] = get_method(method).resolve({name: value})[name]
 
     def shown_index(self) -> int:
         return min(max(self.shown, 0), max(len(self.texts) - 1, 0))
@@ -113,8 +121,32 @@ class AnalysisState:
         return cls(method=_known(d.get("method"), method_names(), base.method),
                    pooling=_known(d.get("pooling"), pooling_names(), base.pooling),
                    texts=list(texts), shown=int(d.get("shown", 0) or 0),
-                   ensemble=bool(d.get("ensemble", False)), vv=bool(d.get("vv", True)),
-                   feature=bool(d.get("feature", True)), tau=_known(d.get("tau"), ("trained", "mean", "topk"), "trained"))
+                   ensemble=bool(d.get("ensemble", False)),
+                   tau=_known(d.get("tau"), ("trained", "mean", "topk"), "trained"),
+                   options=_read_options(d))
+
+
+def _read_options(d: dict) -> dict:
+    """Each method's options from a session, every value checked against the method's declaration;
+    a value that does not fit is dropped (its default applies). Sessions saved before options were
+    declared per method held Surgery's two switches as top-level "vv" and "feature"."""
+    given = d.get("options") if isinstance(d.get("options"), dict) else {}
+    given = {m: dict(v) for m, v in given.items() if isinstance(v, dict)}
+    for old in ("vv", "feature"):
+        if old in d and "surgery" in METHODS:
+            given.setdefault("surgery", {}).setdefault(old, d[old])
+    out: dict = {}
+    for method, values in given.items():
+        info = METHODS.get(method)
+        if info is None:
+            continue
+        for o in info.options:
+            if o.name in values:
+                try:
+                    out.setdefault(method, {})[o.name] = o.check(values[o.name])
+                except ValueError:
+                    pass
+    return out
 
 
 @dataclass

@@ -53,16 +53,19 @@ def add_map_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tau", default=TAU_TRAINED, choices=TAU_READOUT_CHOICES,
                    help="masked max's free-attention mask threshold: mean of the attention, its top 25 %%, or "
                         "trained (default: the one the weights were trained with, mean when they do not say)")
-    p.add_argument("--no-vv", action="store_true", help="surgery: skip the v-v attention path")
-    p.add_argument("--no-feature-surgery", action="store_true", help="surgery: skip feature surgery")
-    from eclip_desktop.core.explain.methods.surgery import DEFAULT_EMPTY_TEXT, EMPTY_TEXT_RULES
-    p.add_argument("--surgery-empty-text", default=DEFAULT_EMPTY_TEXT, choices=EMPTY_TEXT_RULES,
-                   help="surgery, single text: subtract the empty string encoded like the text (matched: "
-                        "ensembled with --ensemble, as the authors' code) or always the plain empty string")
+    from eclip_desktop.core.explain.methods import METHODS
+    for info in METHODS.values():
+        info.add_arguments(p)
 
 
-def surgery_options(args) -> dict:
-    return {"vv": not args.no_vv, "feature": not args.no_feature_surgery, "empty_text": args.surgery_empty_text}
+def method_options(args, method: str) -> dict:
+    """The options of `method` as the command line gave them (defaults filled in), checked."""
+    from eclip_desktop.core.errors import EclipError
+    from eclip_desktop.core.explain.methods import get_method
+    try:
+        return get_method(method).from_args(args)
+    except ValueError as exc:
+        raise EclipError(str(exc)) from None
 
 
 def pooling_choices() -> list[str]:

@@ -10,11 +10,11 @@ from eclip_desktop.cli.common import (
     add_model_args,
     add_output_args,
     add_prompt_args,
+    method_options,
     pooling_choices,
     poolings_arg,
     read_labels,
     say_activation,
-    surgery_options,
 )
 
 
@@ -39,7 +39,7 @@ def cmd_explain(args) -> int:
     for t in texts:
         if not t.strip():
             raise TextError("empty prompt: type what to look for, e.g. --text 'a photo of a cat'")
-    options = surgery_options(args) if args.method == "surgery" else {}
+    options = method_options(args, args.method)
     # Cheap checks first so a bad path fails before a model loads.
     seen: dict[str, str] = {}
     loaded = []  # decoded once here, used by every sibling's run

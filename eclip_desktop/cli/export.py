@@ -13,11 +13,11 @@ from eclip_desktop.cli.common import (
     add_prompt_args,
     convis_spec,
     load_concept_set,
+    method_options,
     pooling_choices,
     poolings_arg,
     read_labels,
     say_activation,
-    surgery_options,
 )
 
 
@@ -68,11 +68,11 @@ def cmd_export(args) -> int:
     ensure_writable_dir(args.out)  # a read-only target fails before a model loads
     poolings = poolings_arg(args)
     methods = list(dict.fromkeys(args.method or ["itsm"]))
-    surgery = surgery_options(args)
     req = ExportRequest(images=images, out_dir=args.out, texts=texts, synsets=synsets, methods=methods,
                         poolings=poolings, figure_format=args.format, raw=list(dict.fromkeys(args.raw or ["npy"])),
                         overwrite=args.overwrite, ensemble=args.ensemble, input_size=args.input_size,
-                        tau=args.tau, cmap=args.colormap, alpha=args.alpha, method_options={"surgery": surgery},
+                        tau=args.tau, cmap=args.colormap, alpha=args.alpha,
+                        method_options={m: method_options(args, m) for m in methods},
                         grids=list(dict.fromkeys(args.grid or [])), contour=args.contour, layout=args.layout,
                         width=args.width, convis_options={"mode": args.convis_mode, "seed": args.convis_seed,
                                                           "concept_set": args.concept_set})

@@ -201,7 +201,7 @@ class BatchExportDialog(QDialog):
             methods=chosen(self.methods), poolings=chosen(self.poolings), figure_format=self.format.currentText(),
             raw=["npy", *chosen(self.raw)], overwrite=self.overwrite.isChecked(), ensemble=a.ensemble,
             tau=a.tau, cmap=d.colormap, alpha=d.opacity, grids=chosen(self.grids),
-            method_options={"surgery": a.method_options("surgery")})
+            method_options={m: a.method_options(m) for m in chosen(self.methods)})
 
     # --- run --------------------------------------------------------------------------------------
 

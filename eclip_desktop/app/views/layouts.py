@@ -20,7 +20,6 @@ from eclip_desktop.app.workers.compute import ImageView, MapSet
 from eclip_desktop.core.explain.methods import METHODS, method_names
 from eclip_desktop.core.model.poolings import POOLING_LABELS, POOLING_SHORT, pooling_names
 
-OPTION_NAMES = {"vv": "v-v path", "feature": "feature surgery"}
 FLAT_SPAN = 0.01  # raw cosine spans below this are stretched noise, and the caption says so
 SINGLE_MODEL_NOTE = ("One model: its similarity map (ITSM) is the same under every pooling readout; the "
                      "readout changes the zero-shot scores and where the pooled embedding takes its "
@@ -334,9 +333,8 @@ class MapViews(QStackedWidget):
             t = min(a.shown_index(), len(ms.heatmaps) - 1)
             hm = ms.heatmaps[t]
             text = hm.text
-            options = a.method_options(m)
-            opts = (" \u00b7 " + ", ".join(f"{OPTION_NAMES.get(k, k)} {'on' if v else 'off'}"
-                                           for k, v in options.items())) if options else ""
+            summary = info.summary(a.method_options(m))
+            opts = f" \u00b7 {summary}" if summary else ""
             tiles.append(TileContent(info.label, ms.previews[t], hm.values, hm.raw_range,
                                      caption=f"{info.description}{opts}\n{raw_caption(hm.raw_range)}",
                                      highlight=m == a.method))

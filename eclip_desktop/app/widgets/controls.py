@@ -1,5 +1,5 @@
 """The controls dock: model and device, the comparison's second model, method and pooling, prompts,
-Surgery options.
+the method's options.
 
 Widgets here hold no truth of their own: the window reads them into AnalysisState
 (`read_analysis`) and writes states back (`show_analysis`, e.g. after opening a session) with signals blocked.
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from eclip_desktop.app.state import AnalysisState
+from eclip_desktop.app.widgets.method_options import MethodOptionsBox
 from eclip_desktop.app.widgets.model_picker import ModelPicker
 from eclip_desktop.core.explain.methods import METHODS
 
@@ -134,16 +135,9 @@ class ControlsPanel(QWidget):
         pv.addWidget(self.ensemble)
         outer.addWidget(prompt_box)
 
-        # --- surgery -------------------------------------------------------------------------
-        self.surgery_box = QGroupBox("CLIP Surgery")
-        sv = QVBoxLayout(self.surgery_box)
-        self.vv = QCheckBox("v-v attention path")
-        self.feature = QCheckBox("Feature surgery")
-        self.feature.setToolTip("Remove from each map what all prompts share")
-        sv.addWidget(self.vv)
-        sv.addWidget(self.feature)
-        sv.addWidget(_muted("Both off gives exactly the ITSM."))
-        outer.addWidget(self.surgery_box)
+        # --- the method's own options (from its declaration) ------------------------------------
+        self.method_options = MethodOptionsBox()
+        outer.addWidget(self.method_options)
 
         outer.addStretch(1)
 
@@ -155,12 +149,11 @@ class ControlsPanel(QWidget):
         self.prompts.textChanged.connect(lambda: emit("texts"))
         self.shown.currentIndexChanged.connect(lambda *_: emit("shown"))
         self.ensemble.toggled.connect(lambda *_: emit("ensemble"))
-        self.vv.toggled.connect(lambda *_: emit("surgery"))
-        self.feature.toggled.connect(lambda *_: emit("surgery"))
+        self.method_options.changed.connect(lambda: emit("options"))
         self.device.currentIndexChanged.connect(lambda *_: emit("device"))
 
     def _sync_enabled(self) -> None:
-        self.surgery_box.setEnabled(self.method.currentData() == "surgery")
+        self.method_options.show_method(self.method.currentData())
 
     # --- state in and out ---------------------------------------------------------------------
 
@@ -172,19 +165,20 @@ class ControlsPanel(QWidget):
         into.texts = self.texts()
         into.shown = max(self.shown.currentIndex(), 0)
         into.ensemble = self.ensemble.isChecked()
-        into.vv, into.feature = self.vv.isChecked(), self.feature.isChecked()
+        for method, values in self.method_options.values().items():
+            for name, value in values.items():
+                into.set_option(method, name, value)
         return into
 
     def show_analysis(self, a: AnalysisState) -> None:
-        widgets = (self.method, self.prompts, self.ensemble, self.vv, self.feature, self.shown)
+        widgets = (self.method, self.prompts, self.ensemble, self.shown)
         for w in widgets:
             w.blockSignals(True)
         self.method.setCurrentIndex(max(self.method.findData(a.method), 0))
         if self.texts() != a.texts:
             self.prompts.setPlainText("\n".join(a.texts))
         self.ensemble.setChecked(a.ensemble)
-        self.vv.setChecked(a.vv)
-        self.feature.setChecked(a.feature)
+        self.method_options.show_values(a.method_options)
         self.update_shown(a.texts, a.shown_index())
         for w in widgets:
             w.blockSignals(False)

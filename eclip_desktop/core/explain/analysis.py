@@ -34,16 +34,35 @@ class ImageAnalysis:
         self.pooled: torch.Tensor = pooled  # (D,)
         self.free_attention: torch.Tensor = free_attention  # (N,)
         self.grid: tuple[int, int] = grid
-        self._states = states  # per-image slices, model device/dtype
+        # Per-image slices, model device/dtype, of what the encoder's pass kept for later methods:
+        # ViT: the inputs of the last SURGERY_DEPTH blocks (states[-1] enters the last block);
+        # ResNet: the attention pool's input tokens, then layer4's output (B, C, h, w).
+        self.states = states
         self._surgery: torch.Tensor | None = None
         self._readouts: dict[tuple, PoolingReadout] = {}
+        self._memo: dict = {}
         self._lock = threading.Lock()
+        self._memo_lock = threading.Lock()
+
+    def pixels(self) -> torch.Tensor:
+        """The (1, 3, S, S) input the encoder saw, on the model's device and dtype (for methods that
+        run the model again: gradients through early blocks, masked copies)."""
+        h = self.handle
+        return preprocess(self.image.rgb, self.input_size, h.mean, h.std)[None].to(device=h.device, dtype=h.dtype)
+
+    def memo(self, key, compute):
+        """compute() once per key for this image: what a method derives from the image alone (rollout's
+        attention, RISE's masked forwards) is reused when the text changes."""
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]
 
     def surgery_tokens(self) -> torch.Tensor:
         with self._lock:
             if self._surgery is None:
                 with self.handle.lock:
-                    self._surgery = surgery_tokens(self.handle.visual, self.handle.kind, self._states)[0]
+                    self._surgery = surgery_tokens(self.handle.visual, self.handle.kind, self.states)[0]
             return self._surgery
 
     def readout(self, pooling: str, tau: str = "mean", topk: float = 0.25) -> PoolingReadout:
@@ -57,7 +76,7 @@ class ImageAnalysis:
             return self._readouts[key]
 
     def grid_map(self, values: torch.Tensor) -> np.ndarray:
-        return values.reshape(self.grid).numpy()
+        return values.detach().float().cpu().reshape(self.grid).numpy()
 
 
 def encode_images(handle, images: list, input_size: int | None = None) -> list[ImageAnalysis]:

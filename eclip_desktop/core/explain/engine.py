@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from eclip_desktop.core.errors import EclipError, ModelError
 from eclip_desktop.core.explain.analysis import ImageAnalysis, encode_images
 from eclip_desktop.core.explain.heatmap import Heatmap, minmax, upsample
-from eclip_desktop.core.explain.methods import get_method
+from eclip_desktop.core.explain.methods import MethodInput, get_method
 from eclip_desktop.core.model import family
 from eclip_desktop.core.model.loading import ModelHandle, ModelSpec, load_model
 from eclip_desktop.core.model.poolings import zero_shot
@@ -76,9 +77,19 @@ class Engine:
 
     def explain(self, image, texts: list[str], method: str = "itsm", poolings=("native",),
                 ensemble: bool = False, input_size: int | None = None, tau: str = "mean",
-                method_options: dict | None = None) -> Explanation:
-        """tau: "mean", "topk", or "trained" (the threshold these weights were trained with)."""
+                method_options: dict | None = None, progress=None) -> Explanation:
+        """tau: "mean", "topk", or "trained" (the threshold these weights were trained with).
+        method_options: the method's declared options (missing ones take their defaults).
+        progress(done, total): called by methods with many forwards; may raise CancelledError."""
         tau = readout_tau(tau, self.handle.trained_tau)
+        info = get_method(method)
+        why = info.refusal(self.handle.kind)
+        if why:
+            raise ModelError(f"{info.label} does not apply to {self.handle.spec.architecture}: {why}")
+        try:
+            options = info.resolve(method_options)
+        except ValueError as exc:
+            raise EclipError(f"{info.label}: {exc}") from None
         timings = {}
         t0 = time.perf_counter()
         analysis = self.analyse([image], input_size)[0]
@@ -88,17 +99,16 @@ class Engine:
         timings["text"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         # The ensemble flag is passed on: CLIP Surgery encodes its empty-text reference the same way.
-        raw = get_method(method).scores(analysis, emb, self.texts, ensemble=ensemble, **(method_options or {}))
-        meta = {}
-        if method == "surgery":
-            from eclip_desktop.core.explain.methods.surgery import empty_text_used
-            meta["surgery_empty_text"] = empty_text_used(len(texts), ensemble, method_options)
+        job = MethodInput(analysis, emb, self.texts, ensemble=ensemble, n_texts=len(texts), progress=progress)
+        raw = info.scores(job, **options)
+        meta = info.map_meta(job, options)
         w, h = image.width, image.height
         heatmaps = []
         # The map is the model's; its pooling is the readout it is shown under (the first asked for;
         # writers that show one map under several poolings copy it with dataclasses.replace).
         for t, text in enumerate(texts):
-            grid_raw = analysis.grid_map(raw[t])
+            # (T, N) on the token grid, or (T, h, w) on the method's own grid (RISE: input pixels)
+            grid_raw = analysis.grid_map(raw[t]) if raw.dim() == 2 else raw[t].detach().float().cpu().numpy()
             grid = minmax(grid_raw)
             heatmaps.append(Heatmap(values=upsample(grid, w, h), method=method,
                                     model=self.handle.spec.architecture, pretrained=self.handle.weights,

@@ -40,7 +40,7 @@ def validate_sidecar(meta: dict, path: Path) -> dict:
     """Every field reproduce reads, checked with the CLI's own bounds before any work (a sidecar is a
     file anyone can edit or send: an input_size of 100000 would allocate tens of GB). Returns the
     fields normalised (defaults filled in)."""
-    from eclip_desktop.core.explain.methods import method_names
+    from eclip_desktop.core.explain.methods import get_method, method_names
     from eclip_desktop.core.model.poolings import INPUT_SIZE_RANGE, TAU_CHOICES, pooling_names
 
     def bad(field: str, why: str) -> EclipError:
@@ -53,7 +53,7 @@ def validate_sidecar(meta: dict, path: Path) -> dict:
         raise bad("pretrained", "must be a weights tag, a checkpoint file or null")
     method = meta["method"]
     if method == "convis":
-        raise EclipError("reproduce covers CLIP maps (itsm, surgery, contribution); ConVis maps are not supported")
+        raise EclipError("reproduce covers CLIP maps (every --method and contribution); ConVis maps are not supported")
     if not isinstance(method, str) or method not in [*method_names(), "contribution"]:
         raise bad("method", f"is {method!r}; reproduce knows {', '.join([*method_names(), 'contribution'])}")
     if meta["pooling"] not in pooling_names():
@@ -72,11 +72,15 @@ def validate_sidecar(meta: dict, path: Path) -> dict:
     if not isinstance(ensemble, bool):
         raise bad("ensemble", "must be true or false")
     options = meta.get("method_options") or {}
-    if not isinstance(options, dict) or any(
-            not (k in ("vv", "feature") and isinstance(v, bool)) and not (k == "empty_text" and v in ("matched", "plain"))
-            for k, v in options.items()):
-        raise bad("method_options", "may only hold the surgery switches vv and feature (true/false) and "
-                                    "empty_text (matched or plain)")
+    if not isinstance(options, dict):
+        raise bad("method_options", "must be an object of the method's options")
+    if method != "contribution":
+        try:
+            # Every option checked against the method's declaration; older sidecars' conventions
+            # (e.g. Surgery's empty-text rule before it was recorded) are read by the method itself.
+            options = get_method(method).resolve(options, legacy=meta)
+        except ValueError as exc:
+            raise bad("method_options", str(exc)) from None
     activation = meta.get("activation")
     if activation is not None and activation not in ("gelu", "quick_gelu"):
         raise bad("activation", f"is {activation!r}; choose gelu or quick_gelu")
@@ -151,21 +155,6 @@ def _activation(meta: dict, pretrained: str) -> str:
     return "auto"
 
 
-def _method_options(meta: dict) -> dict:
-    """The recorded method options, with CLIP Surgery's empty-text rule made explicit: a sidecar
-    written before the rule was recorded (no `surgery_empty_text` key) was made with the plain
-    empty string; one that records what was subtracted names the rule that gives it."""
-    options = dict(meta.get("method_options") or {})
-    if meta.get("method") == "surgery" and "empty_text" not in options:
-        if "surgery_empty_text" not in meta:
-            options["empty_text"] = "plain"
-        elif meta["surgery_empty_text"] == "ensemble":
-            options["empty_text"] = "matched"
-        elif meta["surgery_empty_text"] == "plain":
-            options["empty_text"] = "plain"
-    return options
-
-
 def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.ndarray:
     """The float32 H x W map the sidecar describes, recomputed with the core."""
     from eclip_desktop.core.explain.engine import Engine
@@ -211,7 +200,7 @@ def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.nda
     # The whole label set is passed: a method may use the other labels (CLIP Surgery's redundancy).
     exp = engine.explain(image, labels, method=method, poolings=[pooling], ensemble=v["ensemble"],
                          input_size=v["input_size"], tau=v["tau"],
-                         method_options=_method_options({**meta, "method_options": v["method_options"]}))
+                         method_options=v["method_options"])
     return exp.heatmaps[v["index"]].values.astype(np.float32)
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from eclip_desktop.core.explain.methods import get_method
 from eclip_desktop.core.export.index import Row
 from eclip_desktop.core.model.trained import readout_tau
 
@@ -52,15 +53,12 @@ def _expected(row: Row, req: ExportRequest, sha: str, models: dict) -> dict:
     if row.method != "contribution":
         want.update({"method": row.method, "method_options": req.method_options.get(row.method, {}),
                      "text": row.text, "ensemble": req.ensemble})
-        if row.method not in _LABEL_FREE:
+        # A method whose map depends on the text alone keeps its rows when texts are added to a folder
+        # (the sidecar's scores state their own label set); any other (CLIP Surgery removes what all
+        # labels share) must match the whole label set. Contribution rows depend on the pooling only.
+        if not get_method(row.method).label_free:
             want["labels"] = list(req.texts)
     return want
-
-
-# Methods whose map depends on the text alone. Their rows (and contribution rows, which depend on the
-# pooling only) are kept when texts are added to a folder: the sidecar's scores state their own label
-# set. Any other method (CLIP Surgery removes what all labels share) must match the whole label set.
-_LABEL_FREE = {"itsm"}
 
 
 # Keys sidecars gained with this resume rule: a sidecar written before them (an older export folder)

@@ -29,7 +29,9 @@ class DenseFeatures:
     pooled: torch.Tensor  # (B, D) the model's own pooled embedding (== encode_image)
     free_attention: torch.Tensor  # (B, N) pooling query's attention over patches, heads averaged
     grid: tuple[int, int]  # (h, w) with h * w == N
-    surgery_states: list[torch.Tensor]  # kind-specific inputs of the v-v path (model dtype, device)
+    # Kind-specific states later methods start from (model dtype, device): ViT, the inputs of the last
+    # SURGERY_DEPTH blocks; ResNet, the attention pool's input tokens and layer4's output.
+    surgery_states: list[torch.Tensor]
     kind: str
 
 
@@ -160,6 +162,7 @@ def _vit_surgery_tokens(visual: nn.Module, states: list[torch.Tensor]) -> torch.
 def _resnet_dense(visual: nn.Module, pixels: torch.Tensor) -> DenseFeatures:
     x = visual.stem(pixels)
     x = visual.layer4(visual.layer3(visual.layer2(visual.layer1(x))))
+    layer4 = x
     grid = (x.shape[-2], x.shape[-1])
     x = x.flatten(2).transpose(1, 2)
     x = torch.cat([x.mean(dim=1, keepdim=True), x], dim=1)
@@ -170,7 +173,7 @@ def _resnet_dense(visual: nn.Module, pixels: torch.Tensor) -> DenseFeatures:
     out = pool.c_proj(out)
     free = weights[:, :, 0, 1:].mean(1).float()
     return DenseFeatures(tokens=out[:, 1:], pooled=out[:, 0], free_attention=free, grid=grid,
-                         surgery_states=[x], kind="resnet")
+                         surgery_states=[x, layer4], kind="resnet")
 
 
 def _resnet_surgery_tokens(visual: nn.Module, states: list[torch.Tensor]) -> torch.Tensor:

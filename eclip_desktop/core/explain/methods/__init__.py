@@ -1,39 +1,41 @@
-"""Method registry. A method maps (analysis, text embeddings) to raw per-token scores (T, N);
-normalisation and upsampling are shared (see heatmap.py). A new method is one module + one line."""
+"""The method registry: one line per method module. Each module declares its `METHOD` (name,
+options, needs; see base.py) next to its `scores`; the CLI, the window, sidecars and `reproduce`
+read the declarations from here. Importing this package does not import torch."""
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from typing import Callable
+
+from eclip_desktop.core.explain.methods.base import Method, MethodInput, Option  # noqa: F401
+
+MODULES = [
+    "itsm",
+    "surgery",
+]
+
+METHODS: dict[str, Method] = {}
 
 
-def _lazy(module: str, attr: str = "scores") -> Callable:
-    """The method's function, imported on first call: method modules import torch, and the window
-    reads this registry (names, labels) before torch is loaded so it can open at once."""
-    def call(*args, **kwargs):
-        return getattr(importlib.import_module(f"eclip_desktop.core.explain.methods.{module}"), attr)(*args, **kwargs)
-    return call
+def register(method: Method) -> Method:
+    """Adds a method (a module's METHOD) to the registry; the CLI and the window list it from then on."""
+    if method.name in METHODS and METHODS[method.name] is not method:
+        raise ValueError(f"a method named '{method.name}' is already registered")
+    METHODS[method.name] = method
+    return method
 
 
-@dataclass(frozen=True)
-class MethodInfo:
-    name: str
-    label: str
-    description: str
-    scores: Callable  # (analysis, texts (T, D), bank, **options) -> torch.Tensor (T, N)
+def unregister(name: str) -> None:
+    METHODS.pop(name, None)
 
 
-METHODS: dict[str, MethodInfo] = {
-    "itsm": MethodInfo("itsm", "ITSM", "raw image-text similarity map of the model (ECLIP)", _lazy("itsm")),
-    "surgery": MethodInfo("surgery", "CLIP Surgery", "v-v attention path + feature surgery", _lazy("surgery")),
-}
+for _module in MODULES:
+    register(importlib.import_module(f"eclip_desktop.core.explain.methods.{_module}").METHOD)
 
 
 def method_names() -> list[str]:
     return list(METHODS)
 
 
-def get_method(name: str) -> MethodInfo:
+def get_method(name: str) -> Method:
     if name not in METHODS:
         raise ValueError(f"unknown method '{name}': choose one of {', '.join(METHODS)}")
     return METHODS[name]

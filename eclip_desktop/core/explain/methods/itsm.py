@@ -1,10 +1,13 @@
 """ITSM (ECLIP, METHODS §1): plain cosine of every dense token with each text."""
 from __future__ import annotations
 
+from eclip_desktop.core.explain.methods.base import Method
 from eclip_desktop.core.lazy import lazy
 
 # Imported on first use: the CLI's parser and the window read this module's constants before torch.
 torch = lazy("torch")
+
+METHOD = Method("itsm", "ITSM", "raw image-text similarity map of the model (ECLIP)", module="itsm")
 
 
 def cosine_map(tokens: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
@@ -12,5 +15,5 @@ def cosine_map(tokens: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
     return (torch.nn.functional.normalize(tokens, dim=-1) @ texts.T).transpose(-1, -2)
 
 
-def scores(analysis, texts: torch.Tensor, bank=None, **_) -> torch.Tensor:
-    return cosine_map(analysis.tokens, texts)
+def scores(job, **_) -> torch.Tensor:
+    return cosine_map(job.analysis.tokens, job.texts)

@@ -2,6 +2,7 @@
 removes what all texts of the label set (or the empty text) share with every token."""
 from __future__ import annotations
 
+from eclip_desktop.core.explain.methods.base import Method, Option
 from eclip_desktop.core.explain.methods.itsm import cosine_map
 from eclip_desktop.core.lazy import lazy
 
@@ -15,6 +16,22 @@ torch = lazy("torch")
 # kept so maps made with it can be reproduced. Without the ensemble both give the same map.
 EMPTY_TEXT_RULES = ("matched", "plain")
 DEFAULT_EMPTY_TEXT = "matched"
+
+# Flags and option keys are a public contract (issue 21): --no-vv, --no-feature-surgery,
+# --surgery-empty-text; method_options {"vv", "feature", "empty_text"}.
+METHOD = Method(
+    "surgery", "CLIP Surgery", "v-v attention path + feature surgery", module="surgery",
+    label_free=False,  # feature surgery subtracts what the whole label set shares
+    hint="Both the v-v path and feature surgery off gives exactly the ITSM.",
+    options=(
+        Option("vv", bool, True, "v-v path", "skip the v-v attention path", flag="--no-vv"),
+        Option("feature", bool, True, "feature surgery", "skip feature surgery (remove what all prompts share)",
+               flag="--no-feature-surgery"),
+        Option("empty_text", str, DEFAULT_EMPTY_TEXT, "empty text",
+               "single text: subtract the empty string encoded like the text (matched: ensembled with "
+               "--ensemble, as the authors' code) or always the plain empty string",
+               choices=EMPTY_TEXT_RULES),
+    ))
 
 
 def text_weights(pooled: torch.Tensor, texts: torch.Tensor) -> torch.Tensor:
@@ -55,8 +72,25 @@ def empty_text_used(n_texts: int, ensemble: bool, options: dict | None) -> str |
     return "ensemble" if ensemble and rule == "matched" else "plain"
 
 
-def scores(analysis, texts: torch.Tensor, bank=None, vv: bool = True, feature: bool = True,
-           empty_text: str = DEFAULT_EMPTY_TEXT, ensemble: bool = False, **_) -> torch.Tensor:
+def map_meta(job, options: dict) -> dict:
+    return {"surgery_empty_text": empty_text_used(job.n_texts, job.ensemble, options)}
+
+
+def legacy_options(options: dict, sidecar: dict) -> dict:
+    """A sidecar written before the empty-text rule was recorded (no `surgery_empty_text` key) was
+    made with the plain empty string; one that records what was subtracted names the rule that gives it."""
+    options = dict(options)
+    if "empty_text" not in options:
+        used = sidecar.get("surgery_empty_text", "absent")
+        if used == "absent" or used == "plain":
+            options["empty_text"] = "plain"
+        elif used == "ensemble":
+            options["empty_text"] = "matched"
+    return options
+
+
+def scores(job, vv: bool = True, feature: bool = True, empty_text: str = DEFAULT_EMPTY_TEXT, **_) -> torch.Tensor:
+    analysis, texts, bank, ensemble = job.analysis, job.texts, job.bank, job.ensemble
     tokens = analysis.surgery_tokens() if vv else analysis.tokens
     if not feature:
         return cosine_map(tokens, texts)
