@@ -91,6 +91,7 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
         self.model_info: dict | None = None
         self.image_view = None
         self.maps: dict = {}
+        self.refused: dict = {}  # (method, pooling) -> why the method does not apply to the model
         self._context = None
         self._map_note = ""
         self._thumbs: set[str] = set()
@@ -282,8 +283,8 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
         a = self.controls.read_analysis(self.analysis)
         req = MapRequest(path, self.model, (), tuple(a.texts), a.ensemble, self._options(), a.tau)
         if req.context() != self._context:
-            self.maps, self._context = {}, req.context()
-        need = [p for p in needed_pairs(self.layout_name, a, self.model) if p not in self.maps] \
+            self.maps, self.refused, self._context = {}, {}, req.context()
+        need = [p for p in needed_pairs(self.layout_name, a, self.model) if p not in self.maps and p not in self.refused] \
             if self.model is not None and a.texts else []
         have_image = self.image_view is not None and self.image_view.path == path
         if self._concepts_context is not None and self._concepts_context[0] != path:
@@ -320,13 +321,14 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
         for notice in result.notices:
             self.banner.show_message(notice, "warning", "device")
         self.maps.update(result.maps)
+        self.refused.update(result.refused)
         if self.controls.picker.catalogue is None and not self._catalogue_asked:
             self.request_catalogue()  # after the first map: it waits for nothing else on the worker
         self.banner.clear_source("maps")
         self._map_note = ""
         self.refresh()
-        if self.model is not None and any(p not in self.maps for p in needed_pairs(self.layout_name, self.analysis,
-                                                                                     self.model)):
+        if self.model is not None and any(p not in self.maps and p not in self.refused
+                                          for p in needed_pairs(self.layout_name, self.analysis, self.model)):
             self.request_maps(0)
 
     def _note(self) -> str:
@@ -336,7 +338,8 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
             return "no model loaded \u2014 choose one under Controls \u25b8 Model"
         if not self.analysis.texts:
             return "type a prompt under Controls \u25b8 Prompts"
-        return self._map_note or "computing \u2026"
+        why = self.refused.get((self.analysis.method, self.analysis.pooling))
+        return why or self._map_note or "computing \u2026"
 
     def unreadable(self, path: str | None) -> bool:
         """The current file turned out not to be a picture (its thumbnail or its map job said so)."""
@@ -364,7 +367,7 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
         self.controls.compare_box.setVisible(self.layout_name == "compare")
         self.views.render(self.layout_name, Scene(image, maps, self.analysis, self.display, self.model,
                                                   note, image_note, convis, self.act_difference.isChecked(),
-                                                  self.current_ground_truth(), compare))
+                                                  self.current_ground_truth(), compare, self.refused))
         self.act_clear_mask.setEnabled(self.current_ground_truth() is not None)
         support = None
         if convis is not None:

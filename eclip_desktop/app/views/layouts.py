@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import Signal
@@ -112,6 +112,7 @@ class Scene:
     difference: bool = False  # the pooling grid adds a tile: shifted pooling's map minus the best one's
     ground_truth: np.ndarray | None = None  # bool mask at the image size, loaded by the user
     compare: object = None  # views.compare.ComparePane: the model comparison's second model
+    refused: dict = field(default_factory=dict)  # (method, pooling) -> why that method does not apply
 
 
 def ground_truth_text(values, mask) -> str:
@@ -328,7 +329,8 @@ class MapViews(QStackedWidget):
             ms = s.maps.get((m, a.pooling))
             info = METHODS[m]
             if ms is None:
-                tiles.append(TileContent(info.label, None, note=s.note, highlight=m == a.method))
+                note = s.refused.get((m, a.pooling), s.note)
+                tiles.append(TileContent(info.label, None, note=note, highlight=m == a.method))
                 continue
             t = min(a.shown_index(), len(ms.heatmaps) - 1)
             hm = ms.heatmaps[t]

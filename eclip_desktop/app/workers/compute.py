@@ -16,6 +16,7 @@ import numpy as np
 from eclip_desktop.app.state import ModelChoice
 from eclip_desktop.app.views.display import preview
 from eclip_desktop.core.explain.heatmap import Heatmap
+from eclip_desktop.core.explain.methods import get_method
 from eclip_desktop.core.io.imageio import LoadedImage, load_image
 from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.model.spec import ModelSpec
@@ -92,6 +93,8 @@ class MapResult:
     request: MapRequest
     image: ImageView
     maps: dict[tuple[str, str], MapSet] = field(default_factory=dict)
+    # (method, pooling) -> why the method does not apply to this model (e.g. rollout on a ResNet)
+    refused: dict[tuple[str, str], str] = field(default_factory=dict)
     model: ModelChoice | None = None  # differs from the request's after a fall-back to the CPU
     model_info: dict | None = None
     notices: list[str] = field(default_factory=list)
@@ -234,7 +237,8 @@ def load_model_job(choice: ModelChoice, pooling: str, keep: tuple = ()):
     return run
 
 
-def _map_sets(ctx: Context, req: MapRequest, choice: ModelChoice, image: LoadedImage) -> dict:
+def _map_sets(ctx: Context, req: MapRequest, choice: ModelChoice, image: LoadedImage,
+              refused: dict | None = None) -> dict:
     maps: dict[tuple[str, str], MapSet] = {}
     texts = list(req.texts)
     done: dict[tuple[ModelSpec, str], dict] = {}
@@ -242,13 +246,24 @@ def _map_sets(ctx: Context, req: MapRequest, choice: ModelChoice, image: LoadedI
         ctx.check()
         spec = choice.spec(pooling)
         engine = ctx.state.engine(spec, ctx)
+        info = get_method(method)
+        why = info.refusal(engine.handle.kind)
+        if why:
+            if refused is not None:
+                refused[(method, pooling)] = f"{info.label} does not apply to this model: {why}"
+            continue
         # A single model reads out every pooling from one pass; a family sibling only its own.
         readouts = [pooling] if choice.family else pooling_names()
         key = (spec, method)
         if key not in done:
-            ctx.progress(f"{method} map, {len(texts)} prompt(s) …")
+            ctx.progress(f"{info.label} map, {len(texts)} prompt(s) …")
+
+            def step(done: int, total: int, label: str = info.label) -> None:
+                ctx.check()  # a cancelled job stops between a method's batches of forwards
+                ctx.progress(f"{label}: {done} of {total} forwards …")
+
             exp = engine.explain(image, texts, method=method, poolings=readouts, ensemble=req.ensemble,
-                                 tau=req.tau, method_options=req.method_options(method))
+                                 tau=req.tau, method_options=req.method_options(method), progress=step)
             previews = [preview(h.values, PREVIEW_SIDE) for h in exp.heatmaps]
             cprev = {p: preview(c, PREVIEW_SIDE) for p, c in exp.contributions.items()}
             done[key] = {"exp": exp, "previews": previews, "cprev": cprev}
@@ -274,7 +289,8 @@ def map_job(req: MapRequest):
             return result
 
         def work(c: ModelChoice):
-            return _map_sets(ctx, req, c, image)
+            result.refused.clear()
+            return _map_sets(ctx, req, c, image, result.refused)
 
         result.maps, result.model, result.notices = with_cpu_fallback(ctx, req.model, work)
         any_pooling = req.pairs[0][1]

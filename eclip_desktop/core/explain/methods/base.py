@@ -81,7 +81,7 @@ class Method:
     name: str
     label: str
     description: str
-    module: str  # the module under core/explain/methods that holds `scores`
+    module: str  # the module that holds `scores`: a name under core/explain/methods, or a dotted path
     options: tuple[Option, ...] = ()
     needs: str = "forward"
     # Tower kinds ("vit", "resnet") the method does not apply to, with the reason shown to the user.
@@ -102,7 +102,8 @@ class Method:
             raise ValueError(f"method {self.name}: option names repeat")
 
     def _module(self):
-        return importlib.import_module(f"eclip_desktop.core.explain.methods.{self.module}")
+        name = self.module if "." in self.module else f"eclip_desktop.core.explain.methods.{self.module}"
+        return importlib.import_module(name)
 
     def scores(self, job: "MethodInput", **options):
         """Raw relevance: (T, N) on the token grid, or (T, h, w) on a grid of the method's own."""
