@@ -72,8 +72,14 @@ def test_trimmed_text_encoding_equals_full_context(arch, tiny_handles):
 def test_bench_runs_and_reports_paired_ratios():
     from eclip_desktop.core.evaluation.bench import run_bench
     from eclip_desktop.core.model.loading import ModelSpec
-    result = run_bench(ModelSpec("eclip-tiny-vit", "random", "cpu"), repeats=2)
+    from eclip_desktop.core.explain.methods import method_names
+    result = run_bench(ModelSpec("eclip-tiny-vit", "random", "cpu"), repeats=2, methods=["itsm", "surgery"])
     assert len(result["rows"]) == 6
+    # methods that read the cached analysis run no whole-encoder forward of their own
+    assert all(row["encoder_forwards"] == 0 for row in result["rows"].values())
+    every = run_bench(ModelSpec("eclip-tiny-rn", "random", "cpu"), repeats=1)
+    assert len(every["rows"]) == 3 * (len(method_names()) - len(every["refused"]))
+    assert all(why for why in every["refused"].values())
     for row in result["rows"].values():
         assert row["seconds"] > 0 and row["x_bare"] == pytest.approx(row["seconds"] / row["paired_bare_seconds"])
     assert "first map of a new image" in result["table"]

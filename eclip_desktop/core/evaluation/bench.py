@@ -39,7 +39,26 @@ def _paired_medians(bare, fn, repeats: int) -> tuple[float, float]:
     return statistics.median(a), statistics.median(b)
 
 
-def run_bench(spec: ModelSpec, repeats: int = 5, input_size: int | None = None) -> dict:
+def _count_encoder_images(visual: torch.nn.Module) -> list[int]:
+    """[images] run through the whole image encoder (visual.forward) since the call: methods with many
+    forwards (RISE) report what a map costs them in forwards, not only in seconds. The dense pass and
+    the gradient methods run the tower's parts by hand and do not count here."""
+    seen = [0]
+
+    def pre(_module, inputs):
+        seen[0] += int(inputs[0].shape[0])
+
+    visual.register_forward_pre_hook(pre)  # the bench's own model, dropped when it returns
+    return seen
+
+
+def run_bench(spec: ModelSpec, repeats: int = 5, input_size: int | None = None, methods: list[str] | None = None,
+              method_options: dict | None = None) -> dict:
+    """Each method's first map and text switches, timed alternately with a bare forward. method_options:
+    method -> options (e.g. fewer RISE masks for a quick run)."""
+    from eclip_desktop.core.explain.methods import get_method, method_names
+    methods = list(methods or method_names())
+    method_options = method_options or {}
     handle = load_model(spec)
     engine = Engine(handle)
     size = int(input_size or handle.image_size)
@@ -57,7 +76,8 @@ def run_bench(spec: ModelSpec, repeats: int = 5, input_size: int | None = None) 
     def first(method):
         def run():
             engine.clear()
-            engine.explain(images[0], TEXTS[:1], method=method, input_size=size)
+            engine.explain(images[0], TEXTS[:1], method=method, input_size=size,
+                           method_options=method_options.get(method))
         return run
 
     def switch(method, fresh_text: bool):
@@ -65,18 +85,26 @@ def run_bench(spec: ModelSpec, repeats: int = 5, input_size: int | None = None) 
 
         def run():
             text = f"a photo of {method} thing number {next(counter)}" if fresh_text else TEXTS[next(counter) % 3 + 1]
-            engine.explain(images[0], [text], method=method, input_size=size)
+            engine.explain(images[0], [text], method=method, input_size=size, method_options=method_options.get(method))
         return run
 
-    rows, bares = {}, []
-    for method in ("itsm", "surgery"):
+    encoder_images = _count_encoder_images(handle.visual)
+    rows, bares, forwards, refused = {}, [], {}, {}
+    for method in methods:
+        why = get_method(method).refusal(handle.kind)
+        if why:
+            refused[method] = why
+            continue
         engine.texts.empty_embedding()
         cases = [("first map of a new image", first(method)),
                  ("switch text (embedding cached)", switch(method, False)),
                  ("switch text (new text encoded)", switch(method, True))]
         for label, fn in cases:
             calls = engine.image_encoder_calls
+            seen = encoder_images[0]
             b, t = _paired_medians(bare_forward, fn, repeats)
+            # bare_forward runs the encoder once per repeat; what is left is the method's own
+            forwards[f"{method}: {label}"] = (encoder_images[0] - seen - repeats) / repeats
             if "switch" in label:
                 assert engine.image_encoder_calls == calls, "a text switch re-ran the image encoder"
             bares.append(b)
@@ -87,11 +115,16 @@ def run_bench(spec: ModelSpec, repeats: int = 5, input_size: int | None = None) 
         "input_size": size, "repeats": repeats, "torch_threads": torch.get_num_threads(),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
         "bare_encode_image_s": bare,
-        "rows": {k: {"seconds": t, "paired_bare_seconds": b, "x_bare": t / b} for k, (t, b) in rows.items()},
+        "rows": {k: {"seconds": t, "paired_bare_seconds": b, "x_bare": t / b, "encoder_forwards": forwards[k]}
+                 for k, (t, b) in rows.items()},
+        "method_options": {m: get_method(m).resolve(method_options.get(m)) for m in methods if m not in refused},
+        "refused": refused,
     }
     lines = [f"{spec.architecture} ({handle.weights}) at {size} on {handle.device}, median of {repeats}, "
              "each row timed alternately with the bare forward",
              f"{'bare encode_image forward':45s} {bare * 1000:9.1f} ms   1.00x"]
-    lines += [f"{k:45s} {t * 1000:9.1f} ms  {t / b:5.2f}x" for k, (t, b) in rows.items()]
+    lines += [f"{k:45s} {t * 1000:9.1f} ms  {t / b:5.2f}x" + (f"   {forwards[k]:g} whole-encoder forwards" if forwards[k] else "")
+              for k, (t, b) in rows.items()]
+    lines += [f"{m}: not measured, {why}" for m, why in refused.items()]
     result["table"] = "\n".join(lines)
     return result
