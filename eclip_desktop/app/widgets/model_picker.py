@@ -149,7 +149,8 @@ class ModelPicker(QWidget):
         self.weights.activated.connect(lambda *_: self._load_clicked())
         self.show_configs.toggled.connect(lambda *_: self._fill_architectures(self.architecture()))
         self.load_button.clicked.connect(self._load_clicked)
-        self.checkpoint_button.clicked.connect(self.open_checkpoint)
+        # clicked(bool) must not reach open_checkpoint(path): the click would skip the dialog.
+        self.checkpoint_button.clicked.connect(lambda *_: self.open_checkpoint())
         self._fill_weights()
 
     # --- the list -------------------------------------------------------------------------------
