@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from eclip_desktop.core.explain.methods import METHODS, get_method, method_names
-from eclip_desktop.core.figures.render import colormap_names
+from eclip_desktop.core.figures.render import DEFAULT_COLORMAP, colormap_names
 from eclip_desktop.core.model.family import (
     available_poolings,
     family_label,
@@ -153,7 +153,7 @@ def _read_options(d: dict) -> dict:
 class DisplayState:
     """How maps are drawn; changing it never needs the worker."""
 
-    colormap: str = "viridis"
+    colormap: str = DEFAULT_COLORMAP
     opacity: float = 0.6
     percentile: float = 100.0
     threshold: str = "none"

@@ -39,8 +39,9 @@ def add_prompt_args(p: argparse.ArgumentParser) -> None:
 
 def add_display_args(p: argparse.ArgumentParser) -> None:
     """How a figure is drawn: the same two options for explain, concepts and export."""
-    from eclip_desktop.core.figures.render import colormap_names
-    p.add_argument("--colormap", default="jet", choices=colormap_names())
+    from eclip_desktop.core.figures.render import DEFAULT_COLORMAP, colormap_names
+    p.add_argument("--colormap", default=DEFAULT_COLORMAP, choices=colormap_names(),
+                   help=f"figure colouring (default {DEFAULT_COLORMAP}, as in the window)")
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity 0..1")
 
 

@@ -57,7 +57,7 @@ from eclip_desktop.core.figures.panel import (
     threshold_level,
     threshold_mask,
 )
-from eclip_desktop.core.figures.render import annotate
+from eclip_desktop.core.figures.render import DEFAULT_COLORMAP, annotate
 from eclip_desktop.core.figures.svg import figure_svg
 from eclip_desktop.core.io.atomic import ensure_writable_dir
 from eclip_desktop.core.io.imageio import image_sha256, load_image
@@ -82,7 +82,7 @@ class ExportRequest:
     ensemble: bool = False
     input_size: int | None = None
     tau: str = "mean"
-    cmap: str = "jet"
+    cmap: str = DEFAULT_COLORMAP
     alpha: float = 0.5
     method_options: dict = field(default_factory=dict)  # method -> options
     grids: list[str] = field(default_factory=list)  # grids.GRID_KINDS: one extra figure per image each

@@ -22,7 +22,7 @@ from eclip_desktop.core.export.artifacts import (
     triple_targets,
     write_triple,
 )
-from eclip_desktop.core.figures.render import short_model_name
+from eclip_desktop.core.figures.render import DEFAULT_COLORMAP, short_model_name
 
 METHOD = "convis"
 
@@ -36,7 +36,7 @@ class ConceptsRequest:
     top_k: int = 10
     seed: int = 0
     mode: str = "grid"
-    cmap: str = "jet"
+    cmap: str = DEFAULT_COLORMAP
     alpha: float = 0.5
     overwrite: bool = False
 

@@ -34,7 +34,7 @@ from eclip_desktop.core.export.artifacts import (  # noqa: F401  (names other mo
     triple_targets,
     write_triple,
 )
-from eclip_desktop.core.figures.render import short_model_name
+from eclip_desktop.core.figures.render import DEFAULT_COLORMAP, short_model_name
 from eclip_desktop.core.io.atomic import ensure_writable_dir
 from eclip_desktop.core.io.imageio import load_image
 from eclip_desktop.core.model.poolings import POOLING_LABELS, expand_poolings
@@ -50,7 +50,7 @@ class ExplainRequest:
     ensemble: bool = False
     input_size: int | None = None
     tau: str = "mean"
-    cmap: str = "jet"
+    cmap: str = DEFAULT_COLORMAP
     alpha: float = 0.5
     overwrite: bool = False
     method_options: dict = field(default_factory=dict)

@@ -12,6 +12,7 @@ import numpy as np
 
 from eclip_desktop.core.figures.render import (
     DEFAULT_COLORBAR_LABEL,
+    DEFAULT_COLORMAP,
     annotate,
     overlay,
     side_by_side,
@@ -27,7 +28,7 @@ _CAPTION_SEP = " \u00b7 "
 def grid_figure(
     image_rgb: np.ndarray,
     tiles: Sequence[tuple[np.ndarray, Sequence[str] | str]],
-    cmap: str = "jet",
+    cmap: str = DEFAULT_COLORMAP,
     alpha: float = 0.5,
     title_lines: Sequence[str] = (),
     colorbar_label: str = DEFAULT_COLORBAR_LABEL,
@@ -53,7 +54,7 @@ def score_caption(scores: Mapping | None) -> str:
 def pooling_grid(
     image_rgb: np.ndarray,
     explanation_by_pooling: Mapping[str, tuple[np.ndarray, Mapping | None]],
-    cmap: str = "jet",
+    cmap: str = DEFAULT_COLORMAP,
     alpha: float = 0.5,
     title_lines: Sequence[str] = (),
 ) -> np.ndarray:

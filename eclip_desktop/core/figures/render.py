@@ -33,6 +33,8 @@ COLORMAPS: dict[str, int] = {
     "gray": _GRAY_ID,
 }
 
+# One default for the window, the command line and every export: a perceptually uniform map.
+DEFAULT_COLORMAP = "viridis"
 DEFAULT_COLORBAR_LABEL = "similarity (min–max normalised)"
 _MIN_SHORT_SIDE = 256
 
@@ -81,7 +83,7 @@ def colormap_lut(name: str) -> np.ndarray:
     return _lut(_cmap_id(name)).copy()
 
 
-def colorize(heat: np.ndarray, cmap: str = "viridis") -> np.ndarray:
+def colorize(heat: np.ndarray, cmap: str = DEFAULT_COLORMAP) -> np.ndarray:
     """Map a float H×W array in [0, 1] to uint8 RGB; NaN reads as 0, out-of-range values are clipped."""
     h = np.asarray(heat, dtype=np.float32)
     if h.ndim != 2:
@@ -105,7 +107,7 @@ def check_levels(levels: Sequence[float]) -> tuple[float, float]:
 def overlay(
     rgb: np.ndarray,
     heat: np.ndarray,
-    cmap: str = "jet",
+    cmap: str = DEFAULT_COLORMAP,
     alpha: float = 0.5,
     levels: Sequence[float] = (0.0, 1.0),
     mode: str = "blend",
