@@ -121,7 +121,7 @@ class ModelMixin:
         """The polite, persistent notice while an embedded Shapes World model explains another picture."""
         path = self.image_list.current_path()
         # An unreadable file gets its error, not advice about models: there is no picture to explain.
-        show = (self.model is not None and self.model.family and is_embedded(self.model.architecture)
+        show = (self.model is not None and self._shapes_world_model()
                 and bool(path) and not self.unreadable(path) and path not in self._domain_dismissed
                 and not self._in_domain(path))
         if not show:
@@ -132,6 +132,14 @@ class ModelMixin:
         self.domain_banner.show_message(out_of_domain_text(os.path.basename(path)), "info", path,
                                         "load-open-clip", "Load an open_clip model",
                                         "open-checkpoint", "Open checkpoint\u2026")
+
+    def _shapes_world_model(self) -> bool:
+        """The core's decision (core/model/training_domain.py, from the weights' card): self.model and
+        self.model_info are set together when a model has loaded."""
+        from eclip_desktop.core.model.training_domain import shapes_world_model
+        if self.model_info is not None:
+            return shapes_world_model(self.model_info)
+        return self.model.family and is_embedded(self.model.architecture)
 
     def _in_domain(self, path: str) -> bool:
         # Provenance files are read once per image, not on every model or image switch of the UI thread.

@@ -116,6 +116,24 @@ def say_activation(handles) -> None:
             print(f"{PROG}: note: {note}", file=sys.stderr)
 
 
+def say_out_of_domain(paths, model_infos) -> None:
+    """One note on stderr per image outside the world of a model that explains it (the same decision
+    the window's notice, figures and sidecars use)."""
+    from eclip_desktop.core.model.training_domain import verdict
+    infos = list({(i.get("model"), i.get("pretrained")): i for i in model_infos}.values())
+    flagged = []
+    for path in paths:
+        reason = next((v["reason"] for v in (verdict(path, i) for i in infos) if v["out_of_domain"]), None)
+        if reason:
+            flagged.append((path, reason))
+    shown = 3  # a folder of photographs gets a few lines, not one per file
+    for path, reason in flagged[:shown]:
+        print(f"{PROG}: note: {path}: out of domain: {reason}", file=sys.stderr)
+    if len(flagged) > shown:
+        print(f"{PROG}: note: {len(flagged) - shown} more of the {len(flagged)} images are out of domain too "
+              "(out_of_domain in their sidecars and the index)", file=sys.stderr)
+
+
 def poolings_arg(args) -> list[str]:
     """--pooling as given (default native); with a family, 'all' means every sibling it has, and a
     family without a native sibling starts from its default one."""

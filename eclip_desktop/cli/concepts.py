@@ -10,6 +10,7 @@ from eclip_desktop.cli.common import (
     convis_spec,
     load_concept_set,
     say_activation,
+    say_out_of_domain,
 )
 
 
@@ -44,6 +45,7 @@ def cmd_concepts(args) -> int:
     setup = time.perf_counter() - t0
     handle = load_model(convis_spec(args))
     say_activation([handle])
+    say_out_of_domain(args.images, [handle.describe()])
 
     def progress(done, total, what):
         if args.verbose:

@@ -15,6 +15,7 @@ from eclip_desktop.cli.common import (
     poolings_arg,
     read_labels,
     say_activation,
+    say_out_of_domain,
 )
 
 
@@ -54,6 +55,7 @@ def cmd_explain(args) -> int:
     poolings = poolings_arg(args)
     engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype, args.activation)
     say_activation(e.handle for e in engines.values())
+    say_out_of_domain(args.images, [e.handle.describe() for e in engines.values()])
     req = ExplainRequest(images=args.images, texts=texts, out_dir=args.out, method=args.method,
                          poolings=poolings, ensemble=args.ensemble, input_size=args.input_size,
                          tau=args.tau, cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite,

@@ -18,6 +18,7 @@ from eclip_desktop.cli.common import (
     poolings_arg,
     read_labels,
     say_activation,
+    say_out_of_domain,
 )
 
 
@@ -78,6 +79,7 @@ def cmd_export(args) -> int:
                                                           "concept_set": args.concept_set})
     engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype, args.activation)
     say_activation(e.handle for e in engines.values())
+    say_out_of_domain(images, [e.handle.describe() for e in engines.values()])
 
     def concepts():
         from eclip_desktop.core.export.concepts_job import ConceptsRequest, prepare_concepts

@@ -5,7 +5,7 @@ lands in the paper; the raw similarity range is in the title as the CLI prints i
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +137,7 @@ def export_map(out_dir: str | Path, image: LoadedImage, heatmap: Heatmap, poolin
         normalisation=heatmap.normalisation, scores=scores,
         extra={"pooling_trained": trained_with_pooling, **_window_fields(display, options, targets),
                **heatmap.meta})
+    fig = replace(fig, lines=artifacts.with_domain_line(fig.lines, sidecar))
     artifacts.write_artifacts(*targets, heatmap.values, _figure(fig, display, options), sidecar, overwrite)
     return targets
 
@@ -153,6 +154,7 @@ def export_convis(out_dir: str | Path, image: LoadedImage, result, display: Disp
                "gloss": result.gloss, "concept_set": {"name": result.set_name, "key": result.request.set_key},
                "windows": result.windows, "top_concepts": result.concepts or [],
                "normalisation": "rank map, min-max to [0, 1]", **_window_fields(display, options, targets)}
+    fig = replace(fig, lines=artifacts.with_domain_line(fig.lines, sidecar))
     artifacts.write_artifacts(*targets, result.values, _figure(fig, display, options), sidecar, overwrite)
     return targets
 
@@ -233,6 +235,8 @@ def export_grid(out_dir: str | Path, image: LoadedImage, kind: str, tiles, title
     extra = {"display": display.to_dict(), "files": {"figure": targets[0].name}, "written_by": "eclip-desktop GUI"}
     if colour_scale:
         extra["colour_scale"] = colour_scale
+    extra.update(artifacts.domain_fields(image.path, model_info))
+    title = artifacts.with_domain_line(title, extra)
     sidecar = artifacts.grid_sidecar(image.path, image, kind=kind, tiles=sources, title=title, extra=extra)
     artifacts.write_figure_only(targets[0], targets[1], grid_picture(image.rgb, tiles, title, display,
                                                                      colorbar_label), sidecar, overwrite)

@@ -18,7 +18,13 @@ from PySide6.QtWidgets import (
 
 from eclip_desktop.core.explain.methods import METHODS, Method, Option
 
-SPIN_LIMIT = 1_000_000_000
+SPIN_LIMIT = 1_000_000_000  # Qt spin boxes hold 32-bit ints
+
+
+def _bounds(o: Option) -> tuple[float, float]:
+    low = -SPIN_LIMIT if o.minimum is None else max(o.minimum, -SPIN_LIMIT)
+    high = SPIN_LIMIT if o.maximum is None else min(o.maximum, SPIN_LIMIT)
+    return low, high
 
 
 def _control(o: Option) -> QWidget:
@@ -30,14 +36,13 @@ def _control(o: Option) -> QWidget:
             w.addItem(str(c), c)
     elif o.kind is int:
         w = QSpinBox()
-        w.setRange(int(o.minimum if o.minimum is not None else -SPIN_LIMIT),
-                   int(o.maximum if o.maximum is not None else SPIN_LIMIT))
+        low, high = _bounds(o)
+        w.setRange(int(low), int(high))
     elif o.kind is float:
         w = QDoubleSpinBox()
         w.setDecimals(3)
         w.setSingleStep(0.05)
-        w.setRange(o.minimum if o.minimum is not None else -SPIN_LIMIT,
-                   o.maximum if o.maximum is not None else SPIN_LIMIT)
+        w.setRange(*_bounds(o))
     else:
         raise TypeError(f"option {o.name}: free text options have no control")
     w.setToolTip(o.help[:1].upper() + o.help[1:])

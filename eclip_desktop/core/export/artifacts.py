@@ -34,6 +34,7 @@ from eclip_desktop.core.io.atomic import (
     json_default,
     slugify,
 )
+from eclip_desktop.core.model import training_domain
 from eclip_desktop.core.model.trained import readout_tau
 
 NAME_MAX = 255  # bytes in one path component on Linux, macOS and Windows file systems
@@ -161,10 +162,25 @@ def model_provenance(model_info: dict) -> dict:
     return info
 
 
+def domain_fields(path: str, model_info: dict) -> dict:
+    """`out_of_domain` (bool) and its reason: the one decision of core/model/training_domain.py."""
+    v = training_domain.verdict(path, model_info)
+    return {"out_of_domain": v["out_of_domain"], "out_of_domain_reason": v["reason"]}
+
+
+def with_domain_line(lines: list[str], sidecar: dict) -> list[str]:
+    """A figure's title block says what its sidecar says: an image outside the model's world is named so."""
+    note = training_domain.note({"out_of_domain": sidecar.get("out_of_domain"),
+                                 "reason": sidecar.get("out_of_domain_reason", "")})
+    return [*lines, note] if note else list(lines)
+
+
 def base_sidecar(path: str, image, model_info: dict, method: str) -> dict:
-    """What every sidecar starts with: the image (path, SHA-256, size), the model, the method, the version."""
+    """What every sidecar starts with: the image (path, SHA-256, size), the model, the method, the version,
+    and whether the image is outside the world the model was trained on."""
     return {"image": path, "image_sha256": image.sha256, "image_size": [image.width, image.height],
-            **model_provenance(model_info), "method": method, "version": __version__}
+            **model_provenance(model_info), "method": method, "version": __version__,
+            **domain_fields(path, model_info)}
 
 
 def map_sidecar(path: str, image, model_info: dict, *, method: str, method_options: dict, pooling: str,
@@ -300,6 +316,7 @@ def write_triple(stem: str, out: Path, rgb: np.ndarray, values: np.ndarray, line
     from eclip_desktop.core.figures.render import annotate, overlay
     check_finite(values, sidecar, stem)  # before rendering: a NaN map must not reach the colormap
     t0 = time.perf_counter()
+    lines = with_domain_line(lines, sidecar)
     figure = annotate(overlay(rgb, values, cmap=cmap, alpha=alpha), lines, cmap=cmap, colorbar_label=colorbar_label)
     png, npy, js = triple_targets(stem, out)
     sidecar["files"] = {"png": png.name, "npy": npy.name}

@@ -44,6 +44,7 @@ from eclip_desktop.core.export.artifacts import (
     model_provenance,
     text_slugs,
     tile_source,
+    with_domain_line,
     write_artifacts,
     write_figure_only,
 )
@@ -154,6 +155,8 @@ def _write_row(row: Row, out: Path, req: ExportRequest, rgb, values, lines, side
                overwrite: bool) -> None:
     check_finite(values, sidecar, row.name)  # before rendering: a NaN map must not reach the colormap
     t0 = time.perf_counter()
+    lines = with_domain_line(lines, sidecar)
+    row.out_of_domain = sidecar.get("out_of_domain")
     mode, arg = parse_contour(req.contour)
     mask = threshold_mask(values, mode, fixed_level=arg, percentile=arg)
     if mask is not None:
@@ -198,7 +201,7 @@ def _write_grid(row: Row, out: Path, req: ExportRequest, image, overwrite: bool)
     import json
 
     from eclip_desktop.core.figures.grids import grid_figure, score_caption
-    tiles, sources = [], []
+    tiles, sources, domain = [], [], {}
     for name, caption, p, _ in _grid_tiles(row, req):
         try:
             values = np.load(out / f"{name}.npy", allow_pickle=False)
@@ -208,10 +211,11 @@ def _write_grid(row: Row, out: Path, req: ExportRequest, image, overwrite: bool)
             raise EclipError(f"grid: the map {name} is missing or unreadable ({exc})") from exc
         tiles.append((values, [caption, score_caption(scores)] if p else [caption]))
         sources.append(tile_source(caption, meta, name))
+        domain = meta if meta.get("out_of_domain") else domain
     kind = row.method[len("grid-"):]
     if kind == "concept":
         from eclip_desktop.core.export.concepts_job import COLORBAR
-        title = [f"{row.stem}: one tile per concept", "ConVis"]
+        title = with_domain_line([f"{row.stem}: one tile per concept", "ConVis"], domain)
         figure = grid_figure(image.rgb, tiles, cmap=req.cmap, alpha=req.alpha, colorbar_label=COLORBAR,
                              title_lines=title)
     else:
@@ -220,11 +224,13 @@ def _write_grid(row: Row, out: Path, req: ExportRequest, image, overwrite: bool)
                            f"\u201c{req.texts[0]}\u201d",
                  "prompt": f"{get_method(req.methods[0]).label} \u00b7 pooling: "
                            f"{POOLING_LABELS.get(req.poolings[0], req.poolings[0])}"}[kind]
-        title = [f"{row.stem}: one tile per {kind}", fixed]
+        title = with_domain_line([f"{row.stem}: one tile per {kind}", fixed], domain)
         figure = grid_figure(image.rgb, tiles, cmap=req.cmap, alpha=req.alpha, title_lines=title)
     sidecar = grid_sidecar(row.image, image, kind=kind, tiles=sources, title=title,
                            extra={"colormap": req.cmap, "alpha": req.alpha, "files": {"figure": row.files[0]},
-                                  "written_by": "eclip-desktop export"})
+                                  "written_by": "eclip-desktop export", "out_of_domain": bool(domain),
+                                  **({"out_of_domain_reason": domain["out_of_domain_reason"]} if domain else {})})
+    row.out_of_domain = bool(domain)
     write_figure_only(out / row.files[0], out / row.files[1], figure, sidecar, overwrite)
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from eclip_desktop.core.io.atomic import atomic_write_bytes, atomic_write_json
 
-COLUMNS = ["image", "stem", "method", "pooling", "text", "synset", "name", "files", "status", "error"]
+COLUMNS = ["image", "stem", "method", "pooling", "text", "synset", "name", "files", "status", "error",
+           "out_of_domain"]
 STATUSES = ("pending", "ok", "skipped", "failed")
 
 
@@ -28,6 +29,9 @@ class Row:
     files: list[str] = field(default_factory=list)
     status: str = "pending"
     error: str = ""
+    # the image is outside the world the model was trained on (core/model/training_domain.py); None
+    # until the row is written
+    out_of_domain: bool | None = None
 
 
 def write_index(out: Path, rows: list[Row], summary: dict) -> None:

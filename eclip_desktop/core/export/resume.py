@@ -122,6 +122,8 @@ def triage(row: Row, out: Path, req: ExportRequest, sha: str, models: dict, redo
     broken = _files_load(row, out, meta)
     if broken is None:
         row.status = "skipped"
+        if isinstance(meta.get("out_of_domain"), bool):  # older sidecars did not decide it
+            row.out_of_domain = meta["out_of_domain"]
         return False
     redo.add(row.name)  # this request's own row, damaged or cut short: redoing it loses nothing
     return True
