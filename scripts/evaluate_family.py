@@ -21,7 +21,7 @@ from eclip_desktop.core.explain.engine import engines_for
 from eclip_desktop.core.model import family
 from eclip_desktop.core.training.trainer import update_card
 
-COLUMNS = ("miou_fg", "msc", "pointing", "bg_preferred", "zero_shot", "n")
+COLUMNS = ("miou_fg", "msc", "pointing", "bg_preferred", "deletion_auc", "insertion_auc", "zero_shot", "n")
 
 
 def main(argv=None) -> int:
@@ -30,7 +30,11 @@ def main(argv=None) -> int:
     ap.add_argument("--gen", type=int, default=300, help="generalisation-suite scenes (seed 2000); 0: skip")
     ap.add_argument("--gen2", type=int, default=0, help="second-suite scenes (seed 3000); 0 (default): skip")
     ap.add_argument("--shapes", type=int, default=500, help="Shapes World held-out scenes (seed 1000); 0: skip")
-    ap.add_argument("--methods", nargs="+", default=["itsm", "surgery"])
+    ap.add_argument("--methods", nargs="+", default=["itsm", "surgery"], help="method names, or all")
+    ap.add_argument("--faithfulness", type=int, default=0, metavar="STEPS",
+                    help="also deletion and insertion areas with this many steps (0: skip)")
+    ap.add_argument("--option", action="append", default=[], metavar="METHOD.NAME=VALUE",
+                    help="a method option, e.g. rise.masks=500 (repeatable)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-cards", action="store_true", help="do not write the rows into the cards")
     ap.add_argument("--json", default=None)
@@ -42,15 +46,24 @@ def main(argv=None) -> int:
     if args.json and Path(args.json).exists() and not args.overwrite:
         print(f"evaluate_family: {args.json} exists; pass --overwrite to replace it", file=sys.stderr)
         return 1
+    from eclip_desktop.core.explain.methods import get_method, method_names
+    methods = method_names() if args.methods == ["all"] else args.methods
+    options: dict[str, dict] = {}
+    for item in args.option:
+        key, _, value = item.partition("=")
+        method, _, name = key.partition(".")
+        kind = next((o.kind for o in get_method(method).options if o.name == name), str)
+        options.setdefault(method, {})[name] = (value.lower() == "true") if kind is bool else kind(value)
     poolings = family.available_poolings(args.family)
     engines = engines_for(args.family, None, poolings, args.device)
     datasets = [d for d, n in ((f"gen:{args.gen}", args.gen), (f"gen2:{args.gen2}", args.gen2),
                                (f"shapes:{args.shapes}", args.shapes)) if n]
     results: dict[str, dict] = {}
     for dataset in datasets:
-        for method in args.methods:
+        for method in methods:
             t0 = time.perf_counter()
-            result = run_eval(dataset, method, engines)
+            result = run_eval(dataset, method, engines, method_options=options.get(method),
+                              faithfulness_steps=args.faithfulness or None)
             kind, count = dataset.split(":")
             # itsm_gen300, itsm_shapes500; a kind ending in a digit keeps a dash: itsm_gen2-300
             key = f"{method}_{kind}{'-' if kind[-1].isdigit() else ''}{count}"
@@ -60,7 +73,7 @@ def main(argv=None) -> int:
     print("| --- " * (3 + len(COLUMNS)) + "|")
     for result in results.values():
         for row in result["rows"]:
-            cells = [f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in COLUMNS]
+            cells = [f"{row[c]:.3f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in COLUMNS]
             print(f"| {row['pooling']} | {result['dataset']} | {result['method']} | " + " | ".join(cells) + " |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

@@ -18,7 +18,7 @@ import numpy as np
 from eclip_desktop.core.evaluation.evaluate import class_prompt, synthetic_items
 from eclip_desktop.core.explain.engine import engines_for
 from eclip_desktop.core.explain.heatmap import upsample
-from eclip_desktop.core.explain.methods import get_method
+from eclip_desktop.core.explain.methods import MethodInput, get_method
 from eclip_desktop.core.shapes import class_names
 
 
@@ -29,7 +29,7 @@ def where_maxima_land(engine, items, classes: list[str]) -> dict[str, int]:
     for it in items:
         a = engine.analyse([it.image])[0]
         engine.clear()
-        raw = scores(a, texts, engine.texts)
+        raw = scores(MethodInput(a, texts, engine.texts, n_texts=len(classes)))
         anywhere = np.logical_or.reduce(list(it.masks.values()))
         for name, mask in it.masks.items():
             full = upsample(a.grid_map(raw[classes.index(name)]), it.image.width, it.image.height)

@@ -95,7 +95,7 @@ def test_session_round_trip_and_relative_paths(tmp_path):
 
 def test_session_with_unknown_values_and_missing_images_loads_with_warnings(tmp_path):
     doc = {"format": "eclip-desktop-session", "version": 1, "images": [{"path": "/nope/x.png"}],
-           "analysis": {"method": "gradcam", "pooling": "median", "texts": ["ok"]},
+           "analysis": {"method": "no-such-method", "pooling": "median", "texts": ["ok"]},
            "display": {"colormap": "rainbow", "opacity": 1, "percentile": 42},
            "layout": "mosaic"}
     path = tmp_path / "s.json"

@@ -277,10 +277,27 @@ def test_concepts_cli_writes_triples(hier, tmp_path, capsys):
             assert len(meta["top_concepts"]["by_mass"]) == 3 and "gloss" in meta["top_concepts"]["by_rank"][0]
             assert meta["algorithm"]["seed"] == 0 and meta["algorithm"]["stride"] == 16
             assert meta["algorithm"]["windows"] == [128, 64] and meta["algorithm"]["mode"] == "grid"
+            sup = meta["support"]
+            assert sup["synset"] == synset and 0 < sup["p_value"] <= 1 and isinstance(sup["supported"], bool)
+            assert sup["subtree"] == meta["algorithm"]["subtree_size"] and "random concept sets" in sup["null"]
     before = sorted(os.listdir(out))
     rc, _, err = run(["concepts", big, "--synset", "circle", "--concept-set", "shapes", "--out", str(out),
                       *TINY], capsys)
     assert rc == 1 and "exists" in err and sorted(os.listdir(out)) == before
+
+
+def test_concepts_cli_shapes_model_and_a_set_it_cannot_know(hier, tmp_path, capsys):
+    """The embedded Shapes World family asked about dogs: no listing of concepts, the reason instead."""
+    vocab = tmp_path / "mine.txt"
+    vocab.write_text("dog\ncat\ncircle\n")
+    img = write_image(tmp_path / "a.png")
+    out = tmp_path / "out"
+    rc, _, err = run(["concepts", img, "--synset", "dog", "--concept-set", str(vocab), "--out", str(out),
+                      "--device", "cpu"], capsys)
+    assert rc == 0, err
+    meta = json.loads(next(out.glob("*.json")).read_text())
+    assert "trained only on Shapes World" in meta["top_concepts"]["unknown_set"]
+    assert "by_mass" not in meta["top_concepts"] and meta["out_of_domain"] is True
 
 
 @pytest.mark.parametrize("synset, words", [("dgo", ["dog"]), ("dog.n.01", ["not in the concept set",

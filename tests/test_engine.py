@@ -71,8 +71,8 @@ def test_trimmed_text_encoding_equals_full_context(arch, tiny_handles):
 
 def test_bench_runs_and_reports_paired_ratios():
     from eclip_desktop.core.evaluation.bench import run_bench
-    from eclip_desktop.core.model.loading import ModelSpec
     from eclip_desktop.core.explain.methods import method_names
+    from eclip_desktop.core.model.loading import ModelSpec
     result = run_bench(ModelSpec("eclip-tiny-vit", "random", "cpu"), repeats=2, methods=["itsm", "surgery"])
     assert len(result["rows"]) == 6
     # methods that read the cached analysis run no whole-encoder forward of their own

@@ -120,6 +120,21 @@ def test_eval_convis_shapes_cli(hier, tmp_path, capsys):
     assert row["pooling"] == "-" and row["n"] >= 4
     assert 0 <= row["miou_fg"] <= 100 and 0 <= row["miou_mean"] <= 100 and -100 <= row["msc"] <= 100
     assert 0 <= row["pointing"] <= 1 and row["n_hierarchy"] == 4 and 0 <= row["hierarchy"] <= 1
+    # every class tested on every scene: present ones should be supported, absent ones not
+    from eclip_desktop.core.shapes import class_names
+    c = row["support_confusion"]
+    assert row["n_support"] + row["n_untested"] == 4 * len(class_names()) and row["n_support"] == sum(c.values())
+    # the shapes set (20 concepts) is too small for a test at p < 0.01 (19 or fewer distinct null sets)
+    assert row["n_untested"] == 4 * len(class_names())
+
+
+def test_eval_convis_on_the_generalisation_suite(hier, tmp_path, capsys):
+    out = tmp_path / "g.json"
+    rc, stdout, err = run(["eval", "--dataset", "gen:2", "--method", "convis", "--json", str(out), *TINY], capsys)
+    assert rc == 0, err
+    res = json.loads(out.read_text())
+    row = res["rows"][0]
+    assert "generalisation suite" in res["protocol"] and row["n_support"] + row["n_untested"] > 0
 
 
 def _cub(root: Path, n=3, drop=None):

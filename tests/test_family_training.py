@@ -157,16 +157,16 @@ def test_guide_provenance_from_card_and_native_allowed(tmp_path):
 
 def test_guide_from_other_weights(tmp_path, monkeypatch, capsys):
     """The remedy from a shifted sibling: masked max fine-tuned from avg weights, guided by the base."""
-    from eclip_desktop.core.training import trainer
+    from eclip_desktop.core.training import step as training_step
     avg, native = _weights(tmp_path, "avg"), _weights(tmp_path, "native")
     guides = []
-    real = trainer.pooled_for_training
+    real = training_step.pooled_for_training
 
     def pooled(visual, kind, pixels, pooling, tau="mean", topk=0.25, guide=None):
         guides.append(guide)
         return real(visual, kind, pixels, pooling, tau, topk, guide)
 
-    monkeypatch.setattr(trainer, "pooled_for_training", pooled)
+    monkeypatch.setattr(training_step, "pooled_for_training", pooled)
     cfg = TrainConfig(pooling="masked_max", architecture="eclip-tiny-vit", pretrained=str(avg), guide=str(native),
                       scenes=32, batch_size=8, steps=1, warmup=1, device="cpu", out=str(tmp_path / "ft"),
                       checkpoint_every=0)

@@ -92,9 +92,10 @@ def test_eval_on_the_suite(tmp_path, capsys):
     assert all(r["n"] >= 6 and 0 <= r["pointing"] <= 1 for r in result["rows"])
 
 
-def test_convis_refused_on_the_suite(capsys):
-    rc = main(["eval", "--dataset", "gen:4", "--method", "convis", "--model", "eclip-tiny-vit",
+def test_ood_refused_on_the_suite(capsys):
+    """ConVis runs on the suite (with its support test); the OOD evaluation reads image folders only."""
+    rc = main(["eval", "--dataset", "gen:4", "--method", "ood", "--in-synset", "circle", "--model", "eclip-tiny-vit",
                "--pretrained", "random", "--device", "cpu"])
     assert rc == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "generalisation suite" in err
+    assert err.count("\n") == 1 and "--method ood does not run on" in err

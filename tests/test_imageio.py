@@ -234,10 +234,11 @@ def test_unreadable_file(tmp_path, monkeypatch):
         path.chmod(0o000)
     else:
         # root ignores file modes, so simulate what the OS would report.
-        def denied(self):
-            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        def denied(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-        monkeypatch.setattr(pathlib.Path, "read_bytes", denied)
+        from eclip_desktop.core.io import guards
+        monkeypatch.setattr(guards, "open_nonblocking", denied)
     try:
         msg = _expect_error(path, str(path))
     finally:

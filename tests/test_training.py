@@ -30,6 +30,7 @@ from eclip_desktop.core.model.loading import (
     register_project_configs,
 )
 from eclip_desktop.core.model.poolings import pooling_names
+from eclip_desktop.core.training import step as training_step
 from eclip_desktop.core.training import trainer
 from eclip_desktop.core.training.data import caption_folder_data
 from eclip_desktop.core.training.trainer import TrainConfig, TrainingError, train
@@ -68,7 +69,7 @@ def scratch_run(tmp_path_factory, shapes_cache):
     """40 steps of masked-max training from scratch; keeps the live model to compare with its file."""
     out = tmp_path_factory.mktemp("scratch")
     built, progress = {}, []
-    real_build = trainer._build
+    real_build = trainer.build_model
 
     def build(cfg, device):
         result = real_build(cfg, device)
@@ -79,7 +80,7 @@ def scratch_run(tmp_path_factory, shapes_cache):
                       lr=2e-3, warmup=5, data_seed=3, device="cpu", out=str(out), checkpoint_every=0)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ECLIP_DESKTOP_CACHE", str(shapes_cache))
-        mp.setattr(trainer, "_build", build)
+        mp.setattr(trainer, "build_model", build)
         card = train(cfg, progress=progress.append)
     return SimpleNamespace(card=card, out=out, model=built["model"].eval(), progress=progress)
 
@@ -173,19 +174,15 @@ def test_bad_config_is_refused_before_work(tmp_path):
 
 
 def test_caption_kinds_objects_and_schedule_options():
-    from eclip_desktop.core.training.trainer import (
-        _lr_at,
-        parse_caption_kinds,
-        parse_objects,
-    )
+    from eclip_desktop.core.training.config import lr_at, parse_caption_kinds, parse_objects
     assert parse_caption_kinds("all") is None
     assert parse_caption_kinds("name,template") == {"name": 1.0, "template": 1.0}
     assert parse_caption_kinds("name:0.6, gloss:0.4") == {"name": 0.6, "gloss": 0.4}
     assert parse_objects("1") == (1, 1) and parse_objects("1-3") == (1, 3)
     constant = TrainConfig(lr=1e-3, warmup=10, steps=100, schedule="constant")
     cosine = TrainConfig(lr=1e-3, warmup=10, steps=100, schedule="cosine")
-    assert _lr_at(4, constant) == _lr_at(4, cosine) == pytest.approx(5e-4)  # the same warmup
-    assert _lr_at(99, constant) == 1e-3 and _lr_at(99, cosine) < 1e-5
+    assert lr_at(4, constant) == lr_at(4, cosine) == pytest.approx(5e-4)  # the same warmup
+    assert lr_at(99, constant) == 1e-3 and lr_at(99, cosine) < 1e-5
 
 
 def test_single_object_name_captions_data(tmp_path):
@@ -224,7 +221,7 @@ def test_cancel_then_resume_continues_from_the_checkpoint(tmp_path, monkeypatch)
     assert state["step"] == 3 and state["architecture"] == "eclip-tiny-vit" and state["pooling"] == "avg"
     assert not (tmp_path / "run.safetensors").exists()  # a cancelled run writes no weights
 
-    real_load = trainer._load_checkpoint
+    real_load = trainer.load_checkpoint
     loaded = {}
 
     def load_checkpoint(path, model, opt, c):
@@ -233,7 +230,7 @@ def test_cancel_then_resume_continues_from_the_checkpoint(tmp_path, monkeypatch)
         loaded["same"] = all(torch.equal(model.state_dict()[k], v) for k, v in state["model"].items())
         return step, elapsed
 
-    monkeypatch.setattr(trainer, "_load_checkpoint", load_checkpoint)
+    monkeypatch.setattr(trainer, "load_checkpoint", load_checkpoint)
     progress = []
     card = train(replace(cfg, resume=True), progress=progress.append)
     assert loaded == {"step": 3, "same": True}
@@ -297,14 +294,14 @@ def test_finetune_keeps_text_tower_and_trains_last_visual_block(tmp_path, monkey
     save_file(original, str(weights))
 
     guides = []
-    real_pooled = trainer.pooled_for_training
+    real_pooled = training_step.pooled_for_training
 
     def pooled(visual, kind, pixels, pooling, tau="mean", topk=0.25, guide=None):
         guides.append(guide is not None and guide is not visual
                       and not any(p.requires_grad for p in guide.parameters()))
         return real_pooled(visual, kind, pixels, pooling, tau, topk, guide)
 
-    monkeypatch.setattr(trainer, "pooled_for_training", pooled)
+    monkeypatch.setattr(training_step, "pooled_for_training", pooled)
     out = tmp_path / "out"
     card = train(tiny(out, pooling="masked_max", pretrained=str(weights)))
     assert guides == [True, True]  # masked max took its mask from the frozen copy at every step

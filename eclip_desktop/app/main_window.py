@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from eclip_desktop.app.faithfulness import FaithfulnessPresenter
 from eclip_desktop.app.settings import AppSettings
 from eclip_desktop.app.state import AnalysisState, DisplayState, ModelChoice
 from eclip_desktop.app.views.figure import FigureOptions
@@ -172,6 +173,7 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
         self.addDockWidget(Qt.RightDockWidgetArea, self.controls_dock)
         self.wordnet_dock = WordNetDock(self)
         self.add_side_dock(self.wordnet_dock)
+        self.faithfulness = FaithfulnessPresenter(self)
         # Controls stay in front: WordNet loads only once its tab is opened.
         self.controls_dock.raise_()
         self.wordnet_dock.synset_selected.connect(self.show_convis)
@@ -374,6 +376,7 @@ class MainWindow(LayoutMixin, MenusMixin, AnalysisMixin, JobsMixin, ModelMixin, 
             r = self.convis_result
             support = r.support_text() if convis.preview is not None and r is not None else ""
         self.guide.set_html(guide_html(self.model, self.analysis, self.display, maps, support))
+        self.faithfulness.refresh()
         name = os.path.basename(path) if path else ""
         self.setWindowTitle(f"{name} \u2014 eclip-desktop" if name else "eclip-desktop")
 

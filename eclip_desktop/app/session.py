@@ -10,7 +10,6 @@ the session file, so a project folder moved as a whole still opens.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from eclip_desktop.app.state import LAYOUTS, AnalysisState, DisplayState, ModelChoice
 from eclip_desktop.core.errors import EclipError
 from eclip_desktop.core.io.atomic import atomic_write_json
+from eclip_desktop.core.io.guards import read_json, schema_error, shown
 
 FORMAT = "eclip-desktop-session"
 VERSION = 1
@@ -67,6 +67,46 @@ def save_session(path: str | os.PathLike, session: Session) -> Path:
         raise SessionError(f"cannot save the session: {exc}") from exc
 
 
+_TEXT = (str, type(None))
+_MODEL = ({"architecture": str, "pretrained": _TEXT, "device": str, "dtype": str}, type(None))
+# What each field read back must be (core/io/guards.py's schema language). A field that does not fit
+# is left out with a warning naming it and its default applies; a model entry is kept or left out whole.
+SCHEMA = {
+    "format": str, "version": int, "current": int,
+    "images": [(str, {"path": _TEXT, "relative": _TEXT})],
+    "model": _MODEL, "compare": _MODEL,
+    "analysis": {"method": str, "pooling": str, "texts": [str], "shown": int, "ensemble": bool, "tau": str,
+                 "options": {}},
+    "display": {"colormap": str, "opacity": float, "percentile": float, "threshold": str, "fixed_level": float,
+                "threshold_percentile": float, "show_contribution": bool, "overlay": str},
+    "layout": str, "synset": str, "convis": bool, "concept_set": str, "shared_scale": bool,
+}
+_WHOLE = ("model", "compare")
+_DROP = object()
+
+
+def _fitting(value, spec, where: str, warnings: list[str]):
+    """`value` without the entries that do not fit `spec` (each one warned), or _DROP."""
+    if isinstance(spec, dict) and isinstance(value, dict) and where not in _WHOLE:
+        out = dict(value)
+        for key, sub in spec.items():
+            if key in out:
+                kept = _fitting(out[key], sub, f"{where}.{key}" if where else key, warnings)
+                if kept is _DROP:
+                    del out[key]
+                else:
+                    out[key] = kept
+        return out
+    if isinstance(spec, list) and isinstance(value, list):
+        items = [_fitting(v, spec[0], f"{where}[{i}]", warnings) for i, v in enumerate(value)]
+        return [v for v in items if v is not _DROP]
+    why = schema_error(value, spec, where)
+    if why:
+        warnings.append(f"{why}: ignored")
+        return _DROP
+    return value
+
+
 def _find_image(entry, base: Path) -> str | None:
     if isinstance(entry, str):
         entry = {"path": entry}
@@ -74,33 +114,47 @@ def _find_image(entry, base: Path) -> str | None:
         return None
     for candidate in (entry.get("path"), entry.get("relative")):
         if isinstance(candidate, str) and candidate:
-            p = Path(candidate).expanduser()
-            p = p if p.is_absolute() else base / p
-            if p.is_file():
-                return str(p.resolve())
+            try:
+                p = Path(candidate).expanduser()  # "~nosuchuser/a.png" raises RuntimeError
+                p = p if p.is_absolute() else base / p
+                if p.is_file():
+                    return str(p.resolve())
+            except (OSError, RuntimeError, ValueError):
+                continue
     return None
 
 
-def load_session(path: str | os.PathLike) -> Session:
-    source = Path(path).expanduser()
-    try:
-        doc = json.loads(source.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SessionError(f"session file not found: {source}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SessionError(f"cannot read {source}: {getattr(exc, 'strerror', None) or exc}") from exc
-    except ValueError as exc:
-        raise SessionError(f"{source} is not a valid session file (broken JSON: {exc})") from exc
+def _read(source: Path) -> dict:
+    def fail(why: str) -> SessionError:
+        if why == "not found":
+            return SessionError(f"session file not found: {shown(source)}")
+        if why.startswith("not valid JSON"):
+            return SessionError(f"{shown(source)} is not a valid session file (broken JSON: {why[16:-1]})")
+        return SessionError(f"cannot read the session {shown(source)}: {why}")
+    # A regular file, bounded in size and depth; NaN and Infinity read as null (the field's default).
+    doc = read_json(source, fail, non_finite_as_null=True)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise SessionError(f"{source} is not an eclip-desktop session (no \"format\": \"{FORMAT}\")")
+        raise SessionError(f"{shown(source)} is not an eclip-desktop session (no \"format\": \"{FORMAT}\")")
     version = doc.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise SessionError(f"{source} has no valid session version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SessionError(f"{shown(source)} has no valid session version")
+    return doc
+
+
+def load_session(path: str | os.PathLike) -> Session:
+    try:
+        source = Path(path).expanduser()
+    except RuntimeError:  # "~nosuchuser/s.eclip.json"
+        raise SessionError(f"session file not found: {shown(path)} (no such user)") from None
+    doc = _read(source)
+    version = doc["version"]
     if version > VERSION:
-        raise SessionError(f"{source} was saved by a newer eclip-desktop (session version {version}); "
+        raise SessionError(f"{shown(source)} was saved by a newer eclip-desktop (session version {version}); "
                            f"this version reads sessions up to version {VERSION}: please update eclip-desktop")
     base = source.resolve().parent
     session = Session()
+    fields: list[str] = []
+    doc = _fitting(doc, SCHEMA, "", fields)
     missing = []
     for entry in doc.get("images") or []:
         found = _find_image(entry, base)
@@ -109,8 +163,8 @@ def load_session(path: str | os.PathLike) -> Session:
         else:
             missing.append(entry.get("path") if isinstance(entry, dict) else str(entry))
     if missing:
-        shown = ", ".join(str(m) for m in missing[:3]) + (" …" if len(missing) > 3 else "")
-        session.warnings.append(f"{len(missing)} image(s) of the session were not found: {shown}")
+        listed = ", ".join(shown(m) for m in missing[:3]) + (" …" if len(missing) > 3 else "")
+        session.warnings.append(f"{len(missing)} image(s) of the session were not found: {listed}")
     current = doc.get("current", 0)
     session.current = current if isinstance(current, int) and 0 <= current < len(session.images) else 0
     if doc.get("model") is not None:
@@ -133,4 +187,7 @@ def load_session(path: str | os.PathLike) -> Session:
         except ValueError as exc:
             session.warnings.append(f"the session's second model was ignored ({exc})")
     session.shared_scale = doc.get("shared_scale") is True
+    if fields:
+        more = f" (and {len(fields) - 3} more)" if len(fields) > 3 else ""
+        session.warnings.append(f"{shown(source.name)}: " + "; ".join(fields[:3]) + more)
     return session

@@ -115,7 +115,10 @@ class ConVisMixin:
         req = self._convis_request()
         if not self.convis_on or req is None or r.request.context() != req.context():
             return
-        if r.concepts is not None:
+        if r.unknown_set:
+            self.wordnet_dock.show_image_concepts(None, note=r.unknown_set)
+            self._concepts_context = r.request.context()
+        elif r.concepts is not None:
             self.wordnet_dock.show_image_concepts(r.concepts, os.path.basename(r.request.path))
             self._concepts_context = r.request.context()
         self.convis_result = r

@@ -54,6 +54,9 @@ class JobsMixin:
             self.status.set_job_text(f"ConVis map of {result.synset} ready")
         elif kind == "catalogue":
             self._catalogue_ready(result)
+        elif kind == "faithfulness":
+            self.faithfulness.done(result)
+            self.status.set_job_text("deletion and insertion curves ready")
         elif kind == "mask":
             self._mask_ready(result)
         elif kind == "picture":
@@ -67,6 +70,9 @@ class JobsMixin:
     def _job_failed(self, kind: str, message: str) -> None:
         if kind == "picture":
             return  # the thumbnail and map jobs report an unreadable image, once
+        if kind == "faithfulness":
+            self.faithfulness.failed(message)
+            return
         if kind == "model":
             self._model_failed(message)
         elif kind == "compare-model":
@@ -100,6 +106,8 @@ class JobsMixin:
             self._compare_model_cancelled()
         elif kind == "compare":
             self._compare_cancelled()
+        elif kind == "faithfulness":
+            self.faithfulness.failed("cancelled")
         if kind == "maps":
             self._map_note = "cancelled \u2014 press F5 to compute again"
             self.refresh()

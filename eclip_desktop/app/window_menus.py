@@ -176,6 +176,7 @@ class MenusMixin:
         v.addAction(self.images_dock.toggleViewAction())
         v.addAction(self.controls_dock.toggleViewAction())
         v.addAction(self.wordnet_dock.toggleViewAction())
+        v.addAction(self.faithfulness.dock.toggleViewAction())
         v.addAction(self.act_swipe)
         v.addAction(self.act_histogram)
         v.addAction(self.act_difference)

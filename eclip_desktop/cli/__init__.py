@@ -37,7 +37,8 @@ class Parser(argparse.ArgumentParser):
     documented status of a usage error."""
 
     def error(self, message: str):
-        print(f"{PROG}: error: {message} (`{self.prog} --help` lists the options)", file=sys.stderr)
+        from eclip_desktop.core.io.guards import shown  # an argument echoed back may hold terminal escapes
+        print(f"{PROG}: error: {shown(message)} (`{self.prog} --help` lists the options)", file=sys.stderr)
         raise SystemExit(2)
 
 
@@ -74,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "input_size", None) is not None and not low <= args.input_size <= high:
         return _usage_error(f"--input-size must be between {low} and {high}")
     from eclip_desktop.core.errors import EclipError
+    from eclip_desktop.core.io.guards import shown
     try:
         return args.func(args)
     except EclipError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        # Escaped: a file name can carry terminal escapes (ESC sequences retitle or clear the screen).
+        print(f"{PROG}: error: {shown(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -89,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         # A path the core did not expect to fail (a name over 255 bytes given as an argument, a disk
         # that fills between two checks): its cause and the path, on one line.
         from eclip_desktop.core.io.atomic import os_cause
-        name = str(exc.filename or "")
-        shown = f"{name[:60]}\u2026" if len(name) > 64 else name
-        print(f"{PROG}: error: {os_cause(exc)}" + (f": {shown}" if shown else ""), file=sys.stderr)
+        name = shown(exc.filename or "")
+        name = f"{name[:60]}\u2026" if len(name) > 64 else name
+        print(f"{PROG}: error: {os_cause(exc)}" + (f": {name}" if name else ""), file=sys.stderr)
         return 1
     except RuntimeError as exc:
         if "out of memory" in str(exc).lower():

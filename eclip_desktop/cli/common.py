@@ -76,10 +76,9 @@ def pooling_choices() -> list[str]:
 
 def read_labels(path: str) -> list[str]:
     from eclip_desktop.core.errors import TextError
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TextError(f"cannot read labels file {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+    from eclip_desktop.core.io.guards import read_text, shown
+    # A regular UTF-8 file (a byte-order mark is dropped), bounded: never a FIFO or /dev/zero.
+    text = read_text(path, lambda why: TextError(f"cannot read labels file {shown(path)}: {why}"))
     labels = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not labels:
         raise TextError(f"labels file {path} has no labels (one text per line; '#' starts a comment)")

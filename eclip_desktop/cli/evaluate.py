@@ -7,6 +7,7 @@ from pathlib import Path
 from eclip_desktop.cli.common import (
     add_model_args,
     load_concept_set,
+    method_options,
     pooling_choices,
     poolings_arg,
     refuse_existing_result,
@@ -18,21 +19,30 @@ def cmd_eval(args) -> int:
     from eclip_desktop.core.errors import DatasetError
     from eclip_desktop.core.evaluation.datasets import parse_dataset_arg
     from eclip_desktop.core.evaluation.evaluate import run_eval
+    from eclip_desktop.core.evaluation.faithfulness import DEFAULT_STEPS
     from eclip_desktop.core.evaluation.metrics import format_table
     from eclip_desktop.core.explain.engine import engines_for
     from eclip_desktop.core.io.atomic import atomic_write_json, ensure_writable_dir
 
     if args.limit is not None and args.limit < 1:
         raise DatasetError(f"--limit must be at least 1, got {args.limit}")
+    if args.faithfulness_steps is not None:
+        if not args.faithfulness:
+            raise DatasetError("--faithfulness-steps needs --faithfulness")
+        if args.faithfulness_steps < 1:
+            raise DatasetError(f"--faithfulness-steps must be at least 1, got {args.faithfulness_steps}")
+    if args.faithfulness and args.method in ("convis", "ood"):
+        raise DatasetError(f"--faithfulness applies to the map methods, not --method {args.method}")
+    options = None if args.method in ("convis", "ood") else method_options(args, args.method)
     if args.json:
         # The result file is checked before any work: an existing one is never replaced silently.
         refuse_existing_result(args.json, args.overwrite)
         ensure_writable_dir(Path(args.json).resolve().parent)
     from eclip_desktop.core.evaluation.datasets import SUITE_NAMES, SYNTHETIC_KINDS
     kind, where = parse_dataset_arg(args.dataset)  # a bad dataset fails before a model loads
-    if kind in SUITE_NAMES and args.method in ("convis", "ood"):
-        raise DatasetError(f"--method {args.method} does not run on {SUITE_NAMES[kind]}; use shapes, cub "
-                           "or imagefolder datasets (see docs/CONVIS.md)")
+    if kind in SUITE_NAMES and args.method == "ood":
+        raise DatasetError(f"--method ood does not run on {SUITE_NAMES[kind]}; use an imagefolder dataset "
+                           "(see docs/CONVIS.md)")
     if kind not in SYNTHETIC_KINDS and not Path(where).exists():
         raise DatasetError(f"dataset {where} does not exist")
     plan = None
@@ -74,10 +84,13 @@ def cmd_eval(args) -> int:
         if args.json:
             atomic_write_json(args.json, result, overwrite=args.overwrite)
         return 0
-    result = run_eval(args.dataset, args.method, engines, limit=args.limit, progress=progress)
+    steps = (args.faithfulness_steps or DEFAULT_STEPS) if args.faithfulness else None
+    result = run_eval(args.dataset, args.method, engines, limit=args.limit, progress=progress,
+                      method_options=options, faithfulness_steps=steps)
     print(f"{result['dataset']} - {result['method']} - {result['protocol']}")
+    faithfulness = ["deletion_auc", "insertion_auc"] if steps else []
     print(format_table(result["rows"], ["pooling", "model", "miou_fg", "theta_fg", "miou_mean", "msc",
-                                        "pointing", "bg_preferred", "zero_shot", "n"]))
+                                        "pointing", "bg_preferred", *faithfulness, "zero_shot", "n"]))
     if args.json:
         atomic_write_json(args.json, result, overwrite=args.overwrite)
     return 0
@@ -107,8 +120,16 @@ def register(sub) -> None:
     p.add_argument("--pooling", action="append", choices=pooling_choices(),
                    help="repeatable; with the embedded family each pooling is its own trained model")
     p.add_argument("--limit", type=int, default=None, help="use at most this many images (ood: per class folder)")
+    p.add_argument("--faithfulness", action="store_true",
+                   help="also deletion and insertion areas per row (RISE's causal metrics: the map's pixels removed "
+                        "to the mean colour / put back into a blurred image, highest first; docs/METHODS.md)")
+    p.add_argument("--faithfulness-steps", type=int, default=None, metavar="N",
+                   help="with --faithfulness: pixels changed in N equal steps (default 32)")
     p.add_argument("--json", help="write the result table as JSON here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("-v", "--verbose", action="store_true")
     add_model_args(p, default_model=None)
+    from eclip_desktop.core.explain.methods import METHODS
+    for info in METHODS.values():
+        info.add_arguments(p)
     p.set_defaults(func=cmd_eval)

@@ -73,7 +73,8 @@ def cmd_explain(args) -> int:
         groups.setdefault(id(engine), []).append(p)
     for group in groups.values():
         records += run_explain(engines[group[0]], replace(req, poolings=group), progress=progress, loaded=loaded)
-    print(f"wrote {len(records)} maps (png + npy + json each) to {args.out}", file=sys.stderr)
+    from eclip_desktop.core.io.guards import shown
+    print(f"wrote {len(records)} maps (png + npy + json each) to {shown(args.out)}", file=sys.stderr)
     return 0
 
 

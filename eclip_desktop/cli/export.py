@@ -42,6 +42,7 @@ def cmd_export(args) -> int:
     from eclip_desktop.core.export.batch import ExportRequest, run_export
     from eclip_desktop.core.export.inputs import collect_images
     from eclip_desktop.core.io.atomic import ensure_writable_dir
+    from eclip_desktop.core.io.guards import shown
     from eclip_desktop.core.model.family import is_family
 
     if args.top < 0:
@@ -55,7 +56,7 @@ def cmd_export(args) -> int:
         raise OutputError(str(exc)) from None
     if not 0 <= args.width <= 16384:
         raise OutputError(f"--width must be 0 (the image's own) to 16384 px, got {args.width}")
-    images = collect_images(args.images)
+    images = collect_images(args.images, exclude=args.out)  # never the run's own outputs
     texts = list(args.text or []) + (read_labels(args.labels_file) if args.labels_file else [])
     if any(not t.strip() for t in texts):
         raise TextError("empty prompt: type what to look for, e.g. --text 'a photo of a cat'")
@@ -96,7 +97,7 @@ def cmd_export(args) -> int:
         left = info["eta_s"]
         eta = ("" if left is None else f", about {left:.0f} s left" if left < 90 else
                f", about {left / 60:.1f} min left")
-        print(f"[{info['done']}/{info['total']}] {info['image']}: {info['written']} written, {info['skipped']} "
+        print(f"[{info['done']}/{info['total']}] {shown(info['image'])}: {info['written']} written, {info['skipped']} "
               f"skipped, {info['failed']} failed ({info['seconds']:.1f} s{eta})", file=sys.stderr, flush=True)
 
     # First Ctrl+C: finish the current image, write the index, stop; a second one stops at once.
@@ -124,8 +125,8 @@ def cmd_export(args) -> int:
         return 130
     if failed:
         first = next(r for r in result.rows if r.status == "failed")
-        print(f"{PROG}: error: {failed} map(s) failed; see the error column of the index (first: {first.name}: "
-              f"{first.error})", file=sys.stderr)
+        print(f"{PROG}: error: {failed} map(s) failed; see the error column of the index (first: {shown(first.name)}: "
+              f"{shown(first.error)})", file=sys.stderr)
         return 1
     return 0
 

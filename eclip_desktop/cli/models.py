@@ -13,6 +13,7 @@ def cmd_models(args) -> int:
         list_architectures,
         list_pretrained_tags,
     )
+    from eclip_desktop.core.model.zoo import tower_support
     rows = []
     # The embedded families first: they are what works offline, and --model takes their names.
     for name in family.embedded_families():
@@ -32,10 +33,13 @@ def cmd_models(args) -> int:
         # file says otherwise): OpenAI's weights given as a file need the -quickgelu config.
         config = activation.QUICK_GELU if activation.config_quick_gelu(arch) else activation.GELU
         quick = [t for t in tags if activation.decide(arch, tag_cfg=open_clip.get_pretrained_cfg(arch, t)).quick_gelu]
+        support = tower_support(arch)  # explainable or not, and why (issue 23)
         rows.append({"model": arch, "tags": tags, "cached": [is_tag_cached(arch, t) for t in tags],
-                     "activation": config, "quick_gelu_tags": quick})
+                     "activation": config, "quick_gelu_tags": quick, "explainable": support.explainable,
+                     "kind": support.kind, "why_not": "" if support.explainable else support.describe()})
         if not args.json:
             line = f"{arch}: {', '.join(marks) if marks else '(no published weights; use a checkpoint or random)'}"
+            line += f" [{support.describe()}]"
             if config == activation.GELU and quick:
                 other = activation.quickgelu_config_name(arch)
                 line += (f" [QuickGELU with {', '.join(quick)}; a weights file runs GELU"

@@ -8,6 +8,7 @@ from eclip_desktop.cli.common import DEVICES, PROG
 
 def cmd_reproduce(args) -> int:
     from eclip_desktop.core.export.reproduce import TOLERANCE, grid_maps, reproduce_check
+    from eclip_desktop.core.io.guards import shown  # a name that is not UTF-8 cannot reach stdout as it is
     tiles = grid_maps(args.sidecar)
     if tiles is not None:
         # A grid reproduces when each of its tiles' maps does; every tile is validated before any work.
@@ -17,18 +18,18 @@ def cmd_reproduce(args) -> int:
         bad = []
         for tile in tiles:
             _, diff, npy = reproduce_check(tile, device=args.device)
-            print(f"tile {tile.stem}: max |difference| to {npy.name}: {diff:.3g}")
+            print(f"tile {shown(tile.stem)}: max |difference| to {shown(npy.name)}: {diff:.3g}")
             if not diff <= TOLERANCE:  # 'not <=' so a NaN difference fails too
-                bad.append(f"{tile.stem} by {diff:.3g}")
+                bad.append(f"{shown(tile.stem)} by {diff:.3g}")
         if args.check and bad:
             print(f"{PROG}: error: the grid's tile {bad[0]} differs (more than {TOLERANCE:g}); "
                   f"{len(bad)} of {len(tiles)} tiles differ", file=sys.stderr)
             return 1
         return 0
     values, diff, npy = reproduce_check(args.sidecar, device=args.device)
-    print(f"recomputed {values.shape[1]}x{values.shape[0]} map; max |difference| to {npy}: {diff:.3g}")
+    print(f"recomputed {values.shape[1]}x{values.shape[0]} map; max |difference| to {shown(npy)}: {diff:.3g}")
     if args.check and not diff <= TOLERANCE:  # 'not <=' so a NaN difference fails too
-        print(f"{PROG}: error: the map differs from {npy} by {diff:.3g} (more than {TOLERANCE:g})", file=sys.stderr)
+        print(f"{PROG}: error: the map differs from {shown(npy)} by {diff:.3g} (more than {TOLERANCE:g})", file=sys.stderr)
         return 1
     return 0
 

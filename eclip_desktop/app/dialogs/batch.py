@@ -189,7 +189,7 @@ class BatchExportDialog(QDialog):
                 raise EclipError("batch export: name a folder, glob or list file of images, or use the list")
             if not set("*?[") & set(spec) and not Path(spec).expanduser().exists():
                 raise EclipError(f"batch export: {spec} does not exist")
-            images = collect_images([spec])
+            images = collect_images([spec], exclude=self.out.text().strip() or None)
         out = self.out.text().strip()
         if not out:
             raise EclipError("batch export: choose an output folder")

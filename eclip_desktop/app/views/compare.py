@@ -136,11 +136,11 @@ def compare_tiles(model: ModelChoice | None, maps: dict, note: str, analysis, di
         elif joint is not None:
             content = TileContent(title, on_joint_scale(ms.previews[i], hm.raw_range, joint),
                                   on_joint_scale(hm.values, hm.raw_range, joint), joint,
-                                  caption=f"{raw_caption(hm.raw_range)} \u00b7 colours: {SHARED_SCALE}",
+                                  caption=f"{raw_caption(hm.raw_range, hm.method)} \u00b7 colours: {SHARED_SCALE}",
                                   extra={"normalised": hm.values})
         else:
             content = TileContent(title, ms.previews[i], hm.values, hm.raw_range,
-                                  caption=f"{raw_caption(hm.raw_range)} \u00b7 colours: {OWN_SCALE}")
+                                  caption=f"{raw_caption(hm.raw_range, hm.method)} \u00b7 colours: {OWN_SCALE}")
         content.bars = tile_bars(ms, i, "zero-shot probability")
         content.tooltip = title
         tiles.append(content)

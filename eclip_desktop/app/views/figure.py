@@ -72,6 +72,8 @@ def convis_figure(image_rgb: np.ndarray, result, model: str) -> FigureSpec:
     from eclip_desktop.core.export.concepts_job import COLORBAR
     lines = [f"ConVis \u00b7 {result.synset}: {result.gloss}",
              f"{model} \u00b7 concept set \u2018{result.set_name}\u2019 \u00b7 {result.windows} windows"]
+    if result.support is not None:
+        lines.append(f"support: {result.support.verdict()}")
     return FigureSpec(image_rgb, result.values, lines, COLORBAR)
 
 
@@ -153,6 +155,7 @@ def export_convis(out_dir: str | Path, image: LoadedImage, result, display: Disp
     sidecar = {**artifacts.base_sidecar(image.path, image, model_info, "convis"), "synset": result.synset,
                "gloss": result.gloss, "concept_set": {"name": result.set_name, "key": result.request.set_key},
                "windows": result.windows, "top_concepts": result.concepts or [],
+               "support": result.support.as_json() if result.support is not None else None,
                "normalisation": "rank map, min-max to [0, 1]", **_window_fields(display, options, targets)}
     fig = replace(fig, lines=artifacts.with_domain_line(fig.lines, sidecar))
     artifacts.write_artifacts(*targets, result.values, _figure(fig, display, options), sidecar, overwrite)

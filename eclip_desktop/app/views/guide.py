@@ -10,6 +10,7 @@ import html
 from functools import lru_cache
 
 from eclip_desktop.app.state import THRESHOLDS, AnalysisState, DisplayState, ModelChoice
+from eclip_desktop.core.explain.methods import METHODS
 from eclip_desktop.core.model.poolings import pooling_names, short_pooling
 
 
@@ -59,7 +60,8 @@ def shift_sentence(model: ModelChoice | None) -> str:
             f"(mSC {best.msc:+.0f} %). Compare them in the pooling grid (Ctrl+2).")
 
 
-def legend_sentence(text: str | None, raw_range, convis: str | None = None, contribution: bool = False) -> str:
+def legend_sentence(text: str | None, raw_range, convis: str | None = None, contribution: bool = False,
+                    raw_label: str = "similarity") -> str:
     if convis is not None:
         support = f" <b>Support</b>: {html.escape(convis)}." if convis else ""
         return ("<b>Bright</b> = windows where the concept ranks high among the concept set; dark = it ranks "
@@ -72,7 +74,7 @@ def legend_sentence(text: str | None, raw_range, convis: str | None = None, cont
         return "<b>Bright</b> = where the model finds the prompt; dark = where it finds it least."
     lo, hi = raw_range
     flat = " The raw span is tiny: the colours stretch a near-constant map." if hi - lo < 0.01 else ""
-    return (f"<b>Bright</b> = where the model finds \u201c{html.escape(text)}\u201d (raw similarity {hi:.3f}); "
+    return (f"<b>Bright</b> = where the model finds \u201c{html.escape(text)}\u201d (raw {raw_label} {hi:.3f}); "
             f"<b>dark</b> = where it finds it least ({lo:.3f}). Each map is stretched to its own range, so "
             f"compare where it is bright, not how bright.{flat}")
 
@@ -89,10 +91,11 @@ def guide_html(model: ModelChoice | None, analysis: AnalysisState, display: Disp
     """convis: the support text of the ConVis map on screen ("" while unknown), None for prompt maps."""
     ms = maps.get((analysis.method, analysis.pooling))
     text = raw = None
+    label = METHODS[analysis.method].raw_label if analysis.method in METHODS else "similarity"
     if ms is not None and ms.heatmaps:
         hm = ms.heatmaps[min(analysis.shown_index(), len(ms.heatmaps) - 1)]
         text, raw = hm.text, hm.raw_range
     # The shift is about prompt maps (ITSM); under a ConVis map it would describe something not shown.
-    parts = [legend_sentence(text, raw, convis, display.show_contribution),
+    parts = [legend_sentence(text, raw, convis, display.show_contribution, label),
              shift_sentence(model) if convis is None else "", threshold_sentence(display)]
     return " &nbsp;\u2022&nbsp; ".join(p for p in parts if p)

@@ -38,9 +38,10 @@ def needed_pairs(layout: str, analysis: AnalysisState, model: ModelChoice | None
     return [(analysis.method, analysis.pooling)]
 
 
-def raw_caption(raw_range) -> str:
+def raw_caption(raw_range, method: str | None = None) -> str:
     lo, hi = raw_range
-    text = f"raw similarity [{lo:.3f}, {hi:.3f}]"
+    label = METHODS[method].raw_label if method in METHODS else "similarity"
+    text = f"raw {label} [{lo:.3f}, {hi:.3f}]"
     if hi - lo < FLAT_SPAN:
         text += " \u2014 near-constant: the colours stretch a tiny difference"
     return text
@@ -217,7 +218,7 @@ class MapViews(QStackedWidget):
             else:
                 side.map.set_map(ms.previews[t], hm.values, d, hm.raw_range)
                 side.set_titles(left, f"{METHODS[ms.method].label} \u00b7 \u201c{hm.text}\u201d \u00b7 {pooling}",
-                                raw_caption(hm.raw_range))
+                                raw_caption(hm.raw_range, hm.method))
             # Short enough not to be cut under the map at 1000x700: which pooling, and whether that is
             # a model of its own (a family) or one model's readout.
             which = "model" if ms.trained_with_pooling else "pooling"
@@ -263,7 +264,7 @@ class MapViews(QStackedWidget):
             if family and not s.display.show_contribution:
                 tag = f" \u2014 {tags[p]}" if p in tags else ""
                 content = TileContent(f"{label} \u00b7 \u201c{hm.text}\u201d{tag}", ms.previews[t], hm.values,
-                                      hm.raw_range, caption=raw_caption(hm.raw_range),
+                                      hm.raw_range, caption=raw_caption(hm.raw_range, hm.method),
                                       compact_title=f"{POOLING_SHORT.get(p, p)}{tag}")
             else:
                 content = TileContent(f"{label} \u00b7 contribution", ms.contribution_preview, ms.contribution,
@@ -317,7 +318,8 @@ class MapViews(QStackedWidget):
         for i, hm in enumerate(ms.heatmaps):
             prob, cos = ms.scores["probability"][i], ms.scores["cosine"][i]
             tiles.append(TileContent(f"\u201c{hm.text}\u201d", ms.previews[i], hm.values, hm.raw_range,
-                                     caption=f"p = {prob:.3f} \u00b7 cos = {cos:.3f} \u00b7 {raw_caption(hm.raw_range)}",
+                                     caption=f"p = {prob:.3f} \u00b7 cos = {cos:.3f} \u00b7 "
+                                             f"{raw_caption(hm.raw_range, hm.method)}",
                                      highlight=i == shown, tooltip=hm.text))
         return header, tiles
 
@@ -336,10 +338,10 @@ class MapViews(QStackedWidget):
             hm = ms.heatmaps[t]
             text = hm.text
             summary = info.summary(a.method_options(m))
-            opts = f" \u00b7 {summary}" if summary else ""
+            # The description goes to the tooltip: seven long captions would squeeze the maps.
             tiles.append(TileContent(info.label, ms.previews[t], hm.values, hm.raw_range,
-                                     caption=f"{info.description}{opts}\n{raw_caption(hm.raw_range)}",
-                                     highlight=m == a.method))
+                                     caption=f"{summary + chr(10) if summary else ''}{raw_caption(hm.raw_range, hm.method)}",
+                                     highlight=m == a.method, tooltip=f"{info.label}: {info.description}"))
         header = f"\u201c{html.escape(text)}\u201d \u00b7 pooling: {pooling} \u00b7 one tile per method" if text else \
             f"pooling: {pooling} \u00b7 one tile per method"
         return header, tiles

@@ -179,6 +179,7 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
         self.convis_note.setStyleSheet("color: gray;")
         dv.addWidget(self.convis_note)
         self.image_concepts_title = QLabel("<b>Concepts in this image</b>")
+        self.image_concepts_title.setWordWrap(True)
         self.image_concepts_title.setToolTip("Top concepts of the set by ConVis map mass (the mean over the "
                                              "image of how well the concept ranks); a click selects it")
         dv.addWidget(self.image_concepts_title)
@@ -389,9 +390,13 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
     def set_convis_status(self, text: str) -> None:
         self.convis_note.setText(text or CONVIS_NOTE)
 
-    def show_image_concepts(self, rows: list[dict] | None, image_name: str = "") -> None:
-        """rows: the core's concepts_in_image "by_mass" entries; None empties the list."""
+    def show_image_concepts(self, rows: list[dict] | None, image_name: str = "", note: str = "") -> None:
+        """rows: the core's concepts_in_image "by_mass" entries; None empties the list (note: why)."""
         self.image_concepts.clear()
+        if rows is None and note:
+            self.image_concepts_title.setText(f"<b>Concepts in this image</b> <span style='color: gray'>\u2014 "
+                                              f"not listed: {escape(note)}</span>")
+            return
         if rows is None:
             self.image_concepts_title.setText("<b>Concepts in this image</b> <span style='color: gray'>\u2014 "
                                               "listed with the first ConVis map of the image</span>")

@@ -313,15 +313,24 @@ def mask_job(mask_path: str, image_path: str, width: int, height: int):
     """A ground-truth mask for an image: nonzero pixels are the object; resized (nearest) to the
     image when its size differs, as a label PNG of a downscaled copy would need."""
     def run(ctx: Context) -> tuple[str, str, np.ndarray]:
+        import io
+
         from PIL import Image, UnidentifiedImageError
 
         from eclip_desktop.core.errors import ImageLoadError
+        from eclip_desktop.core.io.guards import read_bytes
+        from eclip_desktop.core.io.imageio import MAX_IMAGE_BYTES, RASTER_FORMATS
+
+        def fail(why: str) -> ImageLoadError:
+            return ImageLoadError(f"cannot read the mask {os.path.basename(mask_path)}: {why}")
+        # A regular file of bounded size, decoded by the raster decoders only (never Ghostscript).
+        data = read_bytes(mask_path, fail, MAX_IMAGE_BYTES)
         try:
-            with Image.open(mask_path) as im:
+            with Image.open(io.BytesIO(data), formats=RASTER_FORMATS) as im:
                 im.load()
                 # Palette PNGs (VOC-style labels) keep their indices; 255 is VOC's "void" border.
                 arr = np.asarray(im if im.mode in ("P", "L", "1", "I", "I;16") else im.convert("L"))
-        except (OSError, UnidentifiedImageError) as exc:
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
             raise ImageLoadError(f"cannot read the mask {os.path.basename(mask_path)}: {exc}") from exc
         ctx.check()
         mask = (arr > 0) & (arr != 255) if im.mode == "P" else arr > 0

@@ -7,9 +7,9 @@ The Hierarchy and concept set come from the WordNet dock's service, which builds
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from eclip_desktop.app.workers.compute import (
     with_cpu_fallback,
 )
 from eclip_desktop.core.errors import CancelledError, ConceptError
+
+if TYPE_CHECKING:  # core.convis imports torch, which the window must not wait for at start
+    from eclip_desktop.core.convis.support import Support
 
 TOP_CONCEPTS = 15
 
@@ -56,40 +59,16 @@ class ConVisResult:
     final: bool = True  # False: the coarse preview (stride-32 windows) sent while the rest is encoded
     best_rank: int = -1  # the concept's best rank over the windows (0 = first of the set)
     set_size: int = 0
-    top_share: float = -1.0  # share of windows ranking the concept (or its subtree) in the set's top 1 %
-    chance: float = 0.0  # that share if the ranks were random, for a subtree of its size
-
-    def support(self) -> float:
-        """How strongly the image supports the concept: the share of windows that rank it in the top
-        1 % of the set (see top_share); compare with `chance`."""
-        return max(self.top_share, 0.0)
+    support: Support | None = None  # the support test (core/convis/support.py); None for the coarse preview
+    unknown_set: str = ""  # why the model cannot know this concept set (then no concepts are listed)
 
     def support_text(self) -> str:
-        if self.top_share < 0:
+        if self.support is None:
             return ""
-        ratio = self.top_share / max(self.chance, 1e-9)
-        if self.chance >= 0.5:
-            verdict = "its subtree covers much of the set, so the map says little"
-        elif ratio >= 5 and self.top_share >= 0.05:
-            verdict = "strong support"
-        elif ratio >= 2:
-            verdict = "some support"
-        else:
-            verdict = "no better than chance \u2014 probably absent; the map stretches noise"
-        return (f"in the set\u2019s top 1 % in {self.top_share:.0%} of windows (chance {self.chance:.0%}; "
-                f"best rank {self.best_rank + 1:,} of {self.set_size:,}): {verdict}")
-
-
-def support_figures(ranks: np.ndarray, set_size: int, subtree: int) -> tuple[float, float]:
-    """(share of windows with rank in the top 1 % of the set, that share for random ranks).
-
-    A single best window says little: over 730 overlapping windows some window ranks almost any
-    concept high by chance, and a concept with a large subtree takes the best rank of all its
-    members. The share of windows, against its chance level, separates present from absent."""
-    k = max(1, math.ceil(0.01 * set_size))
-    share = float((np.asarray(ranks) < k).mean()) if np.asarray(ranks).size else 0.0
-    chance = 1.0 - (1.0 - k / max(set_size, 1)) ** max(subtree, 1)
-    return share, chance
+        text = f"{self.support.verdict()} \u2014 best rank {self.best_rank + 1:,} of {self.set_size:,}"
+        if not self.support.reason:
+            text += f" (null: {self.support.samples} random sets of {self.support.subtree} concept(s))"
+        return text
 
 
 def cancel_check(ctx: Context):
@@ -115,7 +94,6 @@ def _convis_map(ctx: Context, req: ConVisRequest, hierarchy, concept_set, image,
         ctx.state.remember_convis(key, cv)
     stop = cancel_check(ctx)
     n = len(concept_set)
-    subtree = len(cv.columns(req.synset))  # the concept's map takes the best rank over these columns
 
     def bank_progress(done: int, total: int) -> None:
         # Only a bank that is not on disk yet reports: say why it is slow, once per batch.
@@ -133,21 +111,22 @@ def _convis_map(ctx: Context, req: ConVisRequest, hierarchy, concept_set, image,
     for rm in cv.iter_ranks(image, None, window_progress, stop, coarse_first=True):
         if len(rm.boxes) < len(window_boxes(rm.params)):
             coarse = cv.map_from_ranks(rm, req.synset, final=False)
-            share, chance = support_figures(coarse.window_scores, n, subtree)
             ctx.partial(ConVisResult(req, view, req.synset, hierarchy.gloss(req.synset), coarse.values,
                                      preview(coarse.values, PREVIEW_SIDE), concept_set.name, coarse.windows,
-                                     None, final=False, best_rank=int(coarse.window_scores.min()), set_size=n,
-                                     top_share=share, chance=chance))
+                                     None, final=False, best_rank=int(coarse.window_scores.min()), set_size=n))
     ctx.check()
     cm = cv.map_from_ranks(rm, req.synset)
+    from eclip_desktop.core.convis.support import unknown_set_reason
     concepts = None
-    if req.with_concepts:
+    unknown = unknown_set_reason(cv.handle.describe(), concept_set)
+    if req.with_concepts and not unknown:  # a listing from a set the model cannot know would mislead
         ctx.progress("ConVis: concepts in this image \u2026")
         concepts = cv.concepts_in_image(image, req.top_k)["by_mass"]
-    share, chance = support_figures(cm.window_scores, n, subtree)
+    ctx.progress("ConVis: support test \u2026")
     return ConVisResult(req, view, req.synset, hierarchy.gloss(req.synset), cm.values,
                         preview(cm.values, PREVIEW_SIDE), concept_set.name, cm.windows, concepts,
-                        best_rank=int(cm.window_scores.min()), set_size=n, top_share=share, chance=chance)
+                        best_rank=int(cm.window_scores.min()), set_size=n, support=cv.support(rm, req.synset),
+                        unknown_set=unknown)
 
 
 def convis_job(req: ConVisRequest, service):

@@ -304,6 +304,11 @@ class ConVis:
             last = rm
         yield self.map_from_ranks(last, synset, final=True)
 
+    def support(self, rm: RankMatrix, synset: str):
+        """The support test of `synset` on this rank matrix (core/convis/support.py)."""
+        from eclip_desktop.core.convis.support import support_in_hierarchy
+        return support_in_hierarchy(rm.ranks, self.concept_set, synset, self.columns)
+
     # -- which concepts
 
     def _subtree_min_all(self, ranks: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from eclip_desktop.core.convis.sets import resolve_in_set
+from eclip_desktop.core.convis.support import LEVEL as SUPPORT_LEVEL
 from eclip_desktop.core.convis.windows import WindowParams
 from eclip_desktop.core.errors import ConceptError, DatasetError
 from eclip_desktop.core.evaluation.metrics import (
@@ -50,7 +51,7 @@ DEFAULT_CUB_SYNSET = "bird.n.01"
 DEFAULT_PARAMS = WindowParams()
 
 SHAPES_COLUMNS = ["pooling", "model", "concept_set", "miou_fg", "theta_fg", "miou_mean", "msc", "pointing",
-                  "bg_preferred", "n", "hierarchy", "n_hierarchy"]
+                  "bg_preferred", "n", "hierarchy", "n_hierarchy", "support_present", "support_absent", "n_support", "n_untested"]
 CUB_COLUMNS = ["pooling", "model", "concept_set", "synset", "maxboxacc", "best_theta", "n"]
 OOD_COLUMNS = ["pooling", "model", "concept_set", "synset", "auroc_root", "auroc_leaves", "n_leaves", "n_in",
                "n_out"]
@@ -155,7 +156,7 @@ class ConvisPlan:
 def default_concept_set_name(dataset: str) -> str:
     # The shapes set holds every Shapes World synset and polygon.n.01 and encodes in a blink; CUB
     # and ImageNet-style folders need real-world nouns.
-    return "shapes" if dataset.strip().lower().startswith("shapes") else "default"
+    return "shapes" if dataset.strip().lower().split(":")[0] in ("shapes", "gen", "gen2") else "default"
 
 
 
@@ -171,17 +172,20 @@ def plan_convis_eval(dataset: str, method: str, hierarchy, concept_set, synset: 
     if limit is not None and limit < 1:
         raise DatasetError(f"--limit must be a positive whole number, got {limit}")
     resolved = hierarchy.resolve(synset) if synset else None
-    if method == "convis" and kind == "shapes":
+    if method == "convis" and kind in ("shapes", "gen", "gen2"):
         from eclip_desktop.core.shapes import class_names, synset_for
         if resolved:
             raise ConceptError("--synset does not apply to Shapes World: each shape is mapped with its own synset")
         for name in class_names():
             resolve_in_set(hierarchy, [synset_for(name)], concept_set, concept_set.name, f"the {name} synset")
         count = min(arg["count"], limit) if limit else arg["count"]
+        scenes = ("Shapes World held-out scenes (1-3 objects)" if kind == "shapes" else
+                  f"{'the generalisation suite' if kind == 'gen' else 'the second generalisation suite'} (1-3 objects)")
         return ConvisPlan(kind, method, dataset, concept_set, count=count, seed=arg["seed"], meta={
-            "protocol": "Shapes World held-out scenes (1-3 objects), ConVis map of each present shape's synset; "
-                        f"hierarchy: {POLYGON_SYNSET} on two-object polygon+curve scenes of seed "
-                        f"{arg['seed'] + HIERARCHY_SEED_OFFSET}", "scenes": count, "seed": arg["seed"]})
+            "protocol": f"{scenes}, ConVis map of each present shape's synset; support: every Shapes World class "
+                        f"tested per scene (present vs absent, level {SUPPORT_LEVEL}); hierarchy: {POLYGON_SYNSET} on "
+                        f"two-object polygon+curve Shapes World scenes of seed {arg['seed'] + HIERARCHY_SEED_OFFSET}",
+            "scenes": count, "seed": arg["seed"]})
     if method == "convis" and kind == "cub":
         resolved = resolved or DEFAULT_CUB_SYNSET
         resolve_in_set(hierarchy, [resolved], concept_set, concept_set.name, "--synset")
@@ -221,7 +225,7 @@ def plan_convis_eval(dataset: str, method: str, hierarchy, concept_set, synset: 
                                 "in_classes": wanted, "images": len(items)})
     if method == "ood":
         raise DatasetError(f"--method ood reads imagefolder:DIR datasets, not {kind}")
-    raise DatasetError(f"--method convis reads shapes or cub:DIR datasets, not {kind}")
+    raise DatasetError(f"--method convis reads shapes, gen, gen2 or cub:DIR datasets, not {kind}")
 
 
 # ----------------------------------------------------------------------------- runs (per model)
@@ -233,21 +237,37 @@ def _convis_for(handle, plan: ConvisPlan, hierarchy, cache_dir=None):
 
 
 def evaluate_convis_shapes(convis, count: int, seed: int, params: WindowParams | None = None,
-                           progress: Callable[[int], None] | None = None) -> dict:
-    from eclip_desktop.core.evaluation.evaluate import shapes_items
-    from eclip_desktop.core.shapes import synset_for
+                           progress: Callable[[int], None] | None = None, kind: str = "shapes") -> dict:
+    """Maps of each present shape, and the support test of every class per scene: support_present is the
+    share of present shapes called supported, support_absent the share of absent ones not called so."""
+    from eclip_desktop.core.evaluation.evaluate import synthetic_items
+    from eclip_desktop.core.shapes import class_names, synset_for
     params = params or DEFAULT_PARAMS
     size = convis.handle.image_size
     meter = ExplainabilityMeter()
     seen = 0
-    for it in shapes_items(count, seed, size):
+    confusion = {"present": [0, 0], "absent": [0, 0]}  # [supported, not supported]
+    untested = 0
+    for it in synthetic_items(kind, count, seed, size=size):
         rm = convis.rank_matrix(it.image, params)  # one window pass serves every shape of the scene
         for name, mask in it.masks.items():
             meter.add(convis.map_from_ranks(rm, synset_for(name)).values, mask, it.ignore)
+        for name in class_names():
+            support = convis.support(rm, synset_for(name))
+            if support.reason:  # not testable (e.g. a set too small for the level): counted apart
+                untested += 1
+                continue
+            confusion["present" if name in it.masks else "absent"][0 if support.supported else 1] += 1
         seen += 1
         if progress:
             progress(seen)
     row = meter.summary()
+    (tp, fn), (fp, tn) = confusion["present"], confusion["absent"]
+    row.update({"support_present": tp / (tp + fn) if tp + fn else None,  # None: nothing could be tested
+                "support_absent": tn / (tn + fp) if tn + fp else None,
+                "n_support": tp + fn + fp + tn, "n_untested": untested, "support_confusion": {"present_supported": tp,
+                                                                      "present_not": fn, "absent_supported": fp,
+                                                                      "absent_not": tn}})
     hier = HierarchyMeter()
     if POLYGON_SYNSET in convis.concept_set:
         for image, poly, curve in hierarchy_scenes(count, seed + HIERARCHY_SEED_OFFSET, size):
@@ -297,15 +317,16 @@ def run_convis_eval(plan: ConvisPlan, handles: dict, hierarchy, params: WindowPa
     for label, handle in handles.items():
         t0 = time.perf_counter()
         convis = _convis_for(handle, plan, hierarchy, cache_dir)
-        if plan.kind == "shapes":
-            row = evaluate_convis_shapes(convis, plan.count, plan.seed, params, progress)
+        if plan.kind in ("shapes", "gen", "gen2"):
+            row = evaluate_convis_shapes(convis, plan.count, plan.seed, params, progress, kind=plan.kind)
         elif plan.kind == "cub":
             row = evaluate_convis_cub(convis, plan.data, plan.synset, params, progress)
         else:
             row = evaluate_ood(convis, plan.data, plan.in_classes, plan.synset, progress)
         rows.append({"pooling": label, "model": handle.spec.architecture, "weights": handle.weights,
                      "concept_set": plan.concept_set.name, **row, "seconds": time.perf_counter() - t0})
-    columns = {"shapes": SHAPES_COLUMNS, "cub": CUB_COLUMNS, "imagefolder": OOD_COLUMNS}[plan.kind]
+    columns = {"shapes": SHAPES_COLUMNS, "gen": SHAPES_COLUMNS, "gen2": SHAPES_COLUMNS, "cub": CUB_COLUMNS,
+               "imagefolder": OOD_COLUMNS}[plan.kind]
     return {"dataset": plan.dataset, "method": plan.method, **plan.meta,
             "concept_set": {"name": plan.concept_set.name, "size": len(plan.concept_set),
                             "hash": plan.concept_set.content_hash},

@@ -17,10 +17,12 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from eclip_desktop.core.errors import EclipError, ModelError
+from eclip_desktop.core.evaluation.faithfulness import FaithfulnessMeter, deletion_insertion, readout_embedder
 from eclip_desktop.core.evaluation.metrics import ExplainabilityMeter
 from eclip_desktop.core.explain.engine import Engine
 from eclip_desktop.core.explain.heatmap import minmax, upsample
-from eclip_desktop.core.explain.methods import get_method
+from eclip_desktop.core.explain.methods import MethodInput, get_method
 from eclip_desktop.core.io.imageio import LoadedImage, load_image
 
 HELD_OUT_SEED = 1000  # Shapes World training uses data seeds < 1000
@@ -120,17 +122,42 @@ def _analysed(engine: Engine, items: Iterator[Item], batch: int, progress=None):
         yield from flush()
 
 
+def method_grid(analysis, raw: torch.Tensor) -> np.ndarray:
+    """One text's raw relevance as a 2-D array: (N,) on the token grid, or (h, w) on a method's own grid."""
+    return analysis.grid_map(raw) if raw.dim() == 1 else raw.detach().float().cpu().numpy()
+
+
 def evaluate_maps(engine: Engine, items: Iterator[Item], classes: list[str], method: str,
-                  batch: int = 64, progress: Callable[[int], None] | None = None) -> dict:
+                  batch: int = 64, progress: Callable[[int], None] | None = None,
+                  method_options: dict | None = None, faithfulness: dict | None = None) -> dict:
+    """Mask metrics of the method's maps. faithfulness {"poolings": [...], "steps": N} adds "faithfulness":
+    pooling -> mean deletion and insertion areas, each pooling's readout scoring the perturbed inputs."""
     texts = engine.texts.encode([class_prompt(c) for c in classes])
     info = get_method(method)
+    why = info.refusal(engine.handle.kind)
+    if why:
+        raise ModelError(f"{info.label} does not apply to {engine.handle.spec.architecture}: {why}")
+    try:
+        options = info.resolve(method_options)
+    except ValueError as exc:
+        raise EclipError(f"{info.label}: {exc}") from None
     meter = ExplainabilityMeter()
+    faith = embed = None
+    if faithfulness:
+        faith = FaithfulnessMeter(faithfulness["poolings"])
+        embed = readout_embedder(engine.handle, faithfulness["poolings"], engine.handle.trained_tau)
     for it, a in _analysed(engine, items, batch, progress):
-        raw = info.scores(a, texts, engine.texts)
+        raw = info.scores(MethodInput(a, texts, engine.texts, n_texts=len(classes)), **options)
         for name, mask in it.masks.items():
-            grid = minmax(a.grid_map(raw[classes.index(name)]))
-            meter.add(upsample(grid, it.image.width, it.image.height), mask, it.ignore)
-    return meter.summary()
+            t = classes.index(name)
+            shown = upsample(minmax(method_grid(a, raw[t])), it.image.width, it.image.height)
+            meter.add(shown, mask, it.ignore)
+            if faith is not None:
+                faith.add(deletion_insertion(embed, a.pixels(), shown, texts[t], faithfulness["steps"]))
+    out = meter.summary()
+    if faith is not None:
+        out["faithfulness"] = faith.summary()
+    return out
 
 
 def zero_shot_accuracy(engine: Engine, items: Iterator[Item], classes: list[str], pooling: str,
@@ -159,13 +186,33 @@ def evaluate_shapes(engine: Engine, method: str, pooling: str, count: int, seed:
 
 
 def run_eval(dataset: str, method: str, engines: dict[str, Engine], limit: int | None = None,
-             progress=None) -> dict:
+             progress=None, method_options: dict | None = None, faithfulness_steps: int | None = None) -> dict:
     """Rows per pooling for one dataset and method. `engines` maps pooling -> Engine; poolings that
-    share an engine (one pretrained model) share its maps and differ only in zero-shot."""
+    share an engine (one pretrained model) share its maps and differ only in zero-shot (and, with
+    faithfulness_steps, in the deletion/insertion areas, which each pooling's readout scores)."""
     from eclip_desktop.core.evaluation.datasets import LOADERS, SYNTHETIC_KINDS, parse_dataset_arg
+    from eclip_desktop.core.evaluation.faithfulness import BLUR_SIGMA, BLUR_SIZE
     kind, arg = parse_dataset_arg(dataset)
     rows, maps_by_engine = [], {}
     meta = {"dataset": dataset, "method": method}
+    if method_options is not None:
+        try:
+            meta["method_options"] = get_method(method).resolve(method_options)
+        except ValueError as exc:
+            raise EclipError(str(exc)) from None
+    if faithfulness_steps:
+        meta["faithfulness"] = {"steps": faithfulness_steps, "deletion": "pixels set to 0 in the normalised space",
+                                "insertion": f"from a Gaussian blur ({BLUR_SIZE} px, sigma {BLUR_SIGMA:g})",
+                                "score": "cosine of the pooling's readout with the class prompt"}
+
+    def maps(engine, items, classes):
+        if id(engine) not in maps_by_engine:
+            faith = {"poolings": [p for p, e in engines.items() if e is engine],
+                     "steps": faithfulness_steps} if faithfulness_steps else None
+            maps_by_engine[id(engine)] = evaluate_maps(engine, items, classes, method, progress=progress,
+                                                       method_options=method_options, faithfulness=faith)
+        return maps_by_engine[id(engine)]
+
     for pooling, engine in engines.items():
         t0 = time.perf_counter()
         if kind in SYNTHETIC_KINDS:  # Shapes World and the generalisation suites: scenes drawn from a seed
@@ -176,23 +223,20 @@ def run_eval(dataset: str, method: str, engines: dict[str, Engine], limit: int |
             from eclip_desktop.core.shapes import class_names
             classes = class_names()
             size = engine.handle.image_size
-            if id(engine) not in maps_by_engine:
-                maps_by_engine[id(engine)] = evaluate_maps(engine, synthetic_items(kind, count, seed, objects, size),
-                                                           classes, method, progress=progress)
+            found = maps(engine, synthetic_items(kind, count, seed, objects, size), classes)
             zs = zero_shot_accuracy(engine, synthetic_items(kind, count, seed + 1, 1, size), classes, pooling)
         elif kind in LOADERS:
             data = LOADERS[kind](arg, limit=limit)
             classes = list(data.class_names)
             meta.update(protocol=f"{kind} per (image, present class), prompt 'a photo of a {{class}}.'",
                         images=len(data), skipped=len(data.skipped))
-            if id(engine) not in maps_by_engine:
-                maps_by_engine[id(engine)] = evaluate_maps(engine, dataset_items(data), classes, method,
-                                                           progress=progress)
+            found = maps(engine, dataset_items(data), classes)
             zs = zero_shot_accuracy(engine, dataset_items(data), classes, pooling)
         else:
             from eclip_desktop.core.errors import DatasetError
             raise DatasetError(f"eval does not handle {kind} datasets with --method {method}")
         row = {"pooling": pooling, "model": engine.handle.spec.architecture, "weights": engine.handle.weights,
-               **maps_by_engine[id(engine)], "zero_shot": zs, "seconds": time.perf_counter() - t0}
+               **{k: v for k, v in found.items() if k != "faithfulness"},
+               **found.get("faithfulness", {}).get(pooling, {}), "zero_shot": zs, "seconds": time.perf_counter() - t0}
         rows.append(row)
     return {**meta, "rows": rows}

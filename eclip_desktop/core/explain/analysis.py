@@ -71,8 +71,8 @@ class ImageAnalysis:
             if key not in self._readouts:
                 if pooling not in POOLINGS:
                     raise ValueError(f"unknown pooling '{pooling}'")
-                self._readouts[key] = POOLINGS[pooling](self.tokens, self.pooled, self.free_attention,
-                                                        tau=tau, topk=topk)
+                self._readouts[key] = POOLINGS[pooling].readout(self.tokens, self.pooled, self.free_attention,
+                                                                tau=tau, topk=topk)
             return self._readouts[key]
 
     def grid_map(self, values: torch.Tensor) -> np.ndarray:

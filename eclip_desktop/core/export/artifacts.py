@@ -31,6 +31,7 @@ from eclip_desktop.core.io.atomic import (
     atomic_save_image,
     atomic_save_npy,
     atomic_write_bytes,
+    json_bytes,
     json_default,
     slugify,
 )
@@ -263,7 +264,7 @@ def check_finite(values: np.ndarray | None, sidecar: dict, name: str) -> bytes:
     except ValueError:
         raise OutputError(f"{name}: the sidecar holds NaN/inf ({', '.join(_non_finite_keys(sidecar))}); "
                           "nothing written") from None
-    return (text + "\n").encode("utf-8")
+    return json_bytes(text + "\n")  # a file name that is not UTF-8 round-trips as \udcXX
 
 
 def _non_finite_keys(obj, prefix: str = "") -> list[str]:

@@ -198,16 +198,17 @@ def _grid_tiles(row: Row, req: ExportRequest) -> list[tuple[str, str, str, str]]
 def _write_grid(row: Row, out: Path, req: ExportRequest, image, overwrite: bool) -> None:
     """Built from the maps' own .npy and sidecars on disk, so a resumed run (whose maps were skipped,
     not recomputed) makes the same grid as a fresh one; its sidecar names each tile's source."""
-    import json
-
+    from eclip_desktop.core.export.sidecar_schema import read_sidecar_json
     from eclip_desktop.core.figures.grids import grid_figure, score_caption
+    from eclip_desktop.core.io.guards import load_npy
     tiles, sources, domain = [], [], {}
     for name, caption, p, _ in _grid_tiles(row, req):
         try:
-            values = np.load(out / f"{name}.npy", allow_pickle=False)
-            meta = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
-            scores = meta.get("scores", {}).get(p)
-        except (OSError, ValueError, AttributeError) as exc:
+            meta = read_sidecar_json(out / f"{name}.json")  # a regular file, its fields typed, before the map
+            w, h = meta.get("image_size") or (image.width, image.height)
+            values = load_npy(out / f"{name}.npy", EclipError, max_items=max(w * h, 1))
+            scores = meta.get("scores", {}).get(p) if isinstance(meta.get("scores"), dict) else None
+        except EclipError as exc:
             raise EclipError(f"grid: the map {name} is missing or unreadable ({exc})") from exc
         tiles.append((values, [caption, score_caption(scores)] if p else [caption]))
         sources.append(tile_source(caption, meta, name))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from eclip_desktop.core.convis.engine import ConVis
+from eclip_desktop.core.convis.support import unknown_set_reason
 from eclip_desktop.core.convis.windows import WindowParams
 from eclip_desktop.core.errors import CancelledError, OutputError
 from eclip_desktop.core.export.artifacts import (
@@ -96,29 +97,40 @@ def image_concept_maps(ctx: ConceptsContext, path: str, image, synsets: list[str
     rm = convis.rank_matrix(image, params, progress, cancelled)
     ranks_s = time.perf_counter() - t1
     t2 = time.perf_counter()
-    present = convis.concepts_in_image(image, req.top_k, params)
-    embedding = convis.explain_embedding(image, req.top_k)
-    listing_s = time.perf_counter() - t2
     concept_set = convis.concept_set
+    unknown = unknown_set_reason(model_info, concept_set)
+    if unknown:  # a listing from a set the model cannot know would mislead: say why instead
+        top = {"unknown_set": unknown}
+    else:
+        present = convis.concepts_in_image(image, req.top_k, params)
+        top = {"rule": present["rule"], "by_mass": present["by_mass"], "by_rank": present["by_rank"],
+               "by_image_embedding": convis.explain_embedding(image, req.top_k)}
+    listing_s = time.perf_counter() - t2
     for synset in synsets:
         cmap = convis.map_from_ranks(rm, synset)
+        t3 = time.perf_counter()
+        support = convis.support(rm, synset)
+        support_s = time.perf_counter() - t3
         gloss = ctx.hierarchy.gloss(synset)
         sidecar = {
             **base_sidecar(path, image, model_info, METHOD), "synset": synset, "gloss": gloss,
             "concept_set": ctx.set_info,
-            "top_concepts": {"rule": present["rule"], "by_mass": present["by_mass"],
-                             "by_rank": present["by_rank"], "by_image_embedding": embedding},
+            "top_concepts": top,
+            "support": support.as_json(),
             "algorithm": {**params.as_dict(), "windows_encoded": int(len(rm.boxes)),
                           "crop_box": list(cmap.crop_box), "outside_crop": 0.0,
                           "subtree_size": int(len(convis.columns(synset)))},
             "gloss_bank": ctx.bank_info,
             "timings": {**(extra_timings or {}), "gloss_bank": ctx.bank_s, "windows": ranks_s,
-                        "concept_map": cmap.seconds, "concept_listing": listing_s},
+                        "concept_map": cmap.seconds, "concept_listing": listing_s, "support_test": support_s},
             "colormap": req.cmap,
         }
         lines = [f"{synset}: {gloss}" if len(gloss) < 90 else f"{synset}: {gloss[:87]}...",
                  f"{short_model_name(model_info['model'], model_info['pretrained'])} \u00b7 ConVis \u00b7 concept set "
-                 f"'{concept_set.name}' ({len(concept_set)} synsets)"]
+                 f"'{concept_set.name}' ({len(concept_set)} synsets)",
+                 f"support: {support.verdict()}"]
+        if unknown:
+            lines.append(f"concept set unknown to the model: {unknown}")
         yield synset, cmap.values, lines, sidecar
 
 

@@ -44,4 +44,5 @@ def write_index(out: Path, rows: list[Row], summary: dict) -> None:
         d = asdict(r)
         d["files"] = ";".join(r.files)
         w.writerow(["" if d[c] is None else d[c] for c in COLUMNS])
-    atomic_write_bytes(out / "index.csv", buf.getvalue().encode("utf-8"), overwrite=True)
+    atomic_write_bytes(out / "index.csv", buf.getvalue().encode("utf-8", "backslashreplace"),
+                       overwrite=True)  # a file name that is not UTF-8 is written as \udcXX

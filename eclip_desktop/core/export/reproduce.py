@@ -3,33 +3,23 @@ proves it (and lets a reader check a published .npy against the model and image 
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 
 from eclip_desktop.core.errors import EclipError, ModelError, OutputError
-from eclip_desktop.core.io.atomic import os_cause
+from eclip_desktop.core.export.sidecar_schema import read_sidecar_json
+from eclip_desktop.core.io.guards import load_npy, shown
 
 TOLERANCE = 1e-4  # `reproduce --check` fails above this max |difference|
+MAX_MAP_SIDE = 10_000  # a sidecar without image_size: its map may hold at most 100 MP, as images may
 _REQUIRED = ("image", "model", "pretrained", "method", "pooling")
 
 
 def read_sidecar(path: str | Path) -> dict:
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise EclipError(f"cannot read sidecar {p}: {os_cause(exc)}") from exc
-    except UnicodeDecodeError:
-        raise EclipError(f"cannot read sidecar {p}: not a JSON text file") from None
-    except ValueError as exc:
-        raise EclipError(f"cannot read sidecar {p}: not valid JSON ({str(exc)[:80]})") from None
-    missing = [k for k in _REQUIRED if k not in data] if isinstance(data, dict) else list(_REQUIRED)
-    if missing:
-        raise EclipError(f"{p} is not an explain/export sidecar (missing: {', '.join(missing)})")
-    return data
+    """The sidecar's fields, every read-back field of the right type (core/export/sidecar_schema.py)."""
+    return read_sidecar_json(path, required=_REQUIRED)
 
 
 def _is_int(v) -> bool:
@@ -215,11 +205,12 @@ def reproduce_check(sidecar_path: str | Path, device: str | None = None) -> tupl
     """(recomputed map, max |recomputed - saved|, saved .npy path)."""
     validate_sidecar(read_sidecar(sidecar_path), Path(sidecar_path))  # before the map is read or any work
     npy = saved_npy(sidecar_path)
-    try:
-        saved = np.load(npy, allow_pickle=False)  # a pickled (object) array is refused, not loaded
-    except (OSError, ValueError) as exc:
-        why = os_cause(exc) if isinstance(exc, OSError) else str(exc).splitlines()[0][:120]
-        raise OutputError(f"cannot read the saved map {npy}: {why}") from exc
+    meta = read_sidecar(sidecar_path)
+    w, h = meta.get("image_size") or (MAX_MAP_SIDE, MAX_MAP_SIDE)
+    # Header first: a pickled (object) array is refused, a header claiming more values than the
+    # image has pixels allocates nothing.
+    saved = load_npy(npy, lambda why: OutputError(f"cannot read the saved map {shown(npy)}: {why}"),
+                     max_items=max(int(w) * int(h), 1))
     if saved.ndim != 2 or not np.issubdtype(saved.dtype, np.floating):
         raise OutputError(f"the saved map {npy} is not a 2-D float map ({saved.dtype}, shape {saved.shape})")
     values = reproduce_map(sidecar_path, device=device)
@@ -234,10 +225,10 @@ def grid_maps(sidecar_path: str | Path) -> list[Path] | None:
     other sidecar. A grid has no map of its own: it reproduces when every tile's map does."""
     path = Path(sidecar_path)
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        meta = read_sidecar_json(path)
+    except EclipError:
         return None  # read_sidecar reports it
-    if not isinstance(meta, dict) or not str(meta.get("method", "")).startswith("grid-"):
+    if not str(meta.get("method", "")).startswith("grid-"):
         return None
     sources = meta.get("tile_sources")
     if not isinstance(sources, list) or not sources:

@@ -8,16 +8,20 @@ stale       a complete row of another request (model, weights, image, text, opti
 """
 from __future__ import annotations
 
-import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
+from eclip_desktop.core.errors import EclipError
 from eclip_desktop.core.explain.methods import get_method
 from eclip_desktop.core.export.index import Row
+from eclip_desktop.core.export.sidecar_schema import read_sidecar_json
+from eclip_desktop.core.io.guards import check_regular, load_npy, read_bytes
+from eclip_desktop.core.io.imageio import RASTER_FORMATS
 from eclip_desktop.core.model.trained import readout_tau
 
 if TYPE_CHECKING:
@@ -61,6 +65,8 @@ def _expected(row: Row, req: ExportRequest, sha: str, models: dict) -> dict:
     return want
 
 
+SVG_LIMIT = 256 << 20  # an SVG figure embeds its image as PNG: at most about the 100 MP image limit
+
 # Keys sidecars gained with this resume rule: a sidecar written before them (an older export folder)
 # is judged on the rest, so an upgrade does not turn every finished row stale.
 _ADDED_KEYS = {"alpha", "weights_sha256"}
@@ -74,23 +80,33 @@ def _field(meta: dict, dotted: str):
     return value
 
 
+class _Unusable(EclipError):
+    """A file of a row that cannot be used as it is."""
+
+
 def _files_load(row: Row, out: Path, meta: dict) -> str | None:
     """None when every file of the row loads; else what is wrong (the row is then redone)."""
+    w, h = (meta.get("image_size") or [0, 0])[:2]
     for f in row.files:
         target = out / f
+        fail = lambda why, f=f: _Unusable(f"{f}: {why}")  # noqa: E731
         try:
-            if target.stat().st_size == 0:
+            if check_regular(target, fail).st_size == 0:
                 return f"{f} is empty"
             if f.endswith(".npy"):
-                values = np.load(target, allow_pickle=False)
-                w, h = (meta.get("image_size") or [None, None])[:2]
+                # The header is checked before anything is allocated: at most the image's pixels.
+                values = load_npy(target, fail, max_items=max(w * h, 1))
                 if values.dtype != np.float32 or values.shape != (h, w) or not np.all(np.isfinite(values)):
                     return f"{f} is not the finite float32 {w}x{h} map of this row"
             elif f.endswith((".png", ".jpg", ".tif")):
-                with Image.open(target) as im:
+                with Image.open(target, formats=RASTER_FORMATS) as im:
                     im.load()  # decodes every byte: a truncated file fails here
-            elif f.endswith(".svg") and not target.read_bytes().rstrip().endswith(b"</svg>"):
+            elif f.endswith(".svg") and not read_bytes(target, fail, SVG_LIMIT).rstrip().endswith(b"</svg>"):
                 return f"{f} is truncated"
+        except _Unusable as exc:
+            return str(exc)
+        except Image.DecompressionBombError:
+            return f"{f} is larger than a figure of this row can be"
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
             return f"{f} does not load ({str(exc)[:80] or type(exc).__name__})"
     return None
@@ -104,12 +120,14 @@ def triage(row: Row, out: Path, req: ExportRequest, sha: str, models: dict, redo
         return True  # (no sha: the image cannot be read, and fails in its own rows before any write)
     sidecar = out / row.files[-1] if row.method.startswith("grid-") else out / row.files[2]
     try:
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
-        if not isinstance(meta, dict):
-            raise ValueError("not an object")
-    except (OSError, ValueError):
-        redo.add(row.name)  # no readable sidecar: an interrupted write, not a result
-        return True
+        meta = read_sidecar_json(sidecar)
+    except EclipError as exc:
+        if not os.path.lexists(sidecar) or re.search(r": not (valid JSON|a UTF-8 JSON text)", str(exc)):
+            redo.add(row.name)  # no readable sidecar: an interrupted write, not a result
+            return True
+        # A sidecar of the wrong shape (types, nesting, size) is not a write cut short: kept, and named.
+        row.status, row.error = "failed", f"{exc}; pass --overwrite to replace it, or choose another --out"
+        return False
     want = _expected(row, req, sha, models)
     differs = [k for k, v in want.items() if _field(meta, k) != v and not (k in _ADDED_KEYS and k not in meta)]
     if differs:

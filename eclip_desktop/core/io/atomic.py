@@ -180,10 +180,17 @@ def json_default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
 
 
+def json_bytes(text: str) -> bytes:
+    """JSON text as UTF-8. A file name that is not UTF-8 reaches Python as lone surrogates, which
+    UTF-8 cannot encode; they occur only inside JSON strings, where `\\udcXX` is a valid escape that
+    reads back as the same surrogate, so the name round-trips to the same bytes on disk."""
+    return text.encode("utf-8", "backslashreplace")
+
+
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, overwrite: bool = True) -> Path:
     # Serialised first so an unserialisable value fails before any file is touched.
     text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False, default=json_default) + "\n"
-    return atomic_write_bytes(path, text.encode("utf-8"), overwrite)
+    return atomic_write_bytes(path, json_bytes(text), overwrite)
 
 
 _IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}

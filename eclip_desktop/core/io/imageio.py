@@ -9,17 +9,26 @@ import os
 import re
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from eclip_desktop.core.errors import ImageLoadError
+from eclip_desktop.core.io.guards import check_regular, read_bytes, shown
 
 # Files that folders, globs and list files of images are filtered by.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+# The only decoders an image reaches, whatever its name says: raster formats Pillow decodes itself.
+# Never EPS/PostScript (Pillow hands those to Ghostscript, an interpreter: a 58-byte `{ } loop`
+# named .png ran forever), nor PDF, WMF or any other format that calls out of the process.
+RASTER_FORMATS = ("PNG", "JPEG", "TIFF", "WEBP", "BMP", "DIB", "GIF", "PPM")  # JPEG opens MPO too
 
 DEFAULT_MAX_PIXELS = 100_000_000
+# Longer side over shorter side. Models resize the shorter side to their input size, so a 10000x1
+# strip became 2.2 million x 224 pixels per channel (11 GB); 20:1 is wider than any panorama.
+MAX_ASPECT = 20
+# A 100 MP image compresses to far less; a bigger file is not an image this tool should read whole.
+MAX_IMAGE_BYTES = 1 << 30
 
 # EXIF orientation tag value -> the transpose that undoes it (same table as ImageOps.exif_transpose).
 _ORIENTATION_FIX = {
@@ -66,30 +75,47 @@ def _read_error(path: str, exc: OSError) -> ImageLoadError:
     return ImageLoadError(f"cannot read {path}: {reason}")
 
 
+def _file_error(path: str):
+    def fail(why: str) -> ImageLoadError:
+        if why == "not found":
+            return ImageLoadError(f"image not found: {shown(path)}")
+        if why.startswith("it is a directory"):
+            return ImageLoadError(f"{shown(path)} is a directory, not an image file")
+        if why.startswith("it is "):  # a FIFO, a device, a socket, or too large
+            return ImageLoadError(f"{shown(path)} is not an image file: {why.removeprefix('it is ')}")
+        if why == "permission denied":
+            return ImageLoadError(f"cannot read {shown(path)}: permission denied")
+        return ImageLoadError(f"cannot read {shown(path)}: {why}")
+    return fail
+
+
 def _read_bytes(path: str) -> bytes:
-    p = Path(path)
-    # Checked up front because open() on a directory gives a platform-dependent error.
-    if p.is_dir():
-        raise ImageLoadError(f"{path} is a directory, not an image file")
-    try:
-        return p.read_bytes()
-    except OSError as exc:
-        raise _read_error(path, exc) from exc
+    # Only a regular file, opened without blocking and bounded: a FIFO hung the reader until killed,
+    # /dev/zero was read until memory ran out.
+    return read_bytes(path, _file_error(path), MAX_IMAGE_BYTES)
 
 
 def image_sha256(path: str | os.PathLike[str]) -> str:
     """Hex SHA-256 of the file bytes, read in chunks so huge files need no extra memory."""
-    shown = os.fspath(path)
-    if Path(shown).is_dir():
-        raise ImageLoadError(f"{shown} is a directory, not an image file")
+    name = os.fspath(path)
+    check_regular(name, _file_error(name))
     digest = hashlib.sha256()
     try:
-        with open(shown, "rb") as f:
+        with open(name, "rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
                 digest.update(chunk)
     except OSError as exc:
-        raise _read_error(shown, exc) from exc
+        raise _read_error(shown(name), exc) from exc
     return digest.hexdigest()
+
+
+def check_aspect(path: str, width: int, height: int) -> None:
+    """Refuse a strip thinner than MAX_ASPECT:1 before anything is decoded or resized."""
+    long, short = max(width, height), min(width, height)
+    if long > MAX_ASPECT * short:
+        raise ImageLoadError(f"{shown(path)} is {width}×{height} pixels, an aspect ratio of {long / short:.0f}:1, "
+                             f"beyond the {MAX_ASPECT}:1 this tool explains (the model would resize its short side "
+                             f"to the input size); crop it or pad it to at most {MAX_ASPECT}:1 first")
 
 
 def _too_large(path: str, pixels: int, limit: int, size: tuple[int, int] | None = None) -> ImageLoadError:
@@ -170,43 +196,46 @@ def _orientation(img: Image.Image) -> int:
 
 def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Decode ``path`` fully into uint8 H×W×3 RGB with EXIF orientation applied."""
-    shown = os.fspath(path)
-    data = _read_bytes(shown)
+    name = os.fspath(path)
+    shown_ = shown(name)
+    data = _read_bytes(name)
     if not data:
-        raise ImageLoadError(f"{shown} is empty (0 bytes)")
+        raise ImageLoadError(f"{shown_} is empty (0 bytes)")
     sha = hashlib.sha256(data).hexdigest()
 
     with warnings.catch_warnings():
         # Our own max_pixels check below is the authority and gives the better message.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data), formats=RASTER_FORMATS)
         except Image.DecompressionBombError as exc:
-            raise _bomb_error(shown, exc, max_pixels) from exc
+            raise _bomb_error(shown_, exc, max_pixels) from exc
         except UnidentifiedImageError as exc:
-            raise ImageLoadError(f"{shown} is not an image file Pillow can read") from exc
+            raise ImageLoadError(f"{shown_} is not an image file this tool reads (PNG, JPEG, TIFF, WebP, BMP, GIF or "
+                                 "PPM)") from exc
         except Exception as exc:
-            raise ImageLoadError(f"{shown} is corrupt and cannot be opened ({exc})") from exc
+            raise ImageLoadError(f"{shown_} is corrupt and cannot be opened ({exc})") from exc
 
         with img:
             width, height = img.size
             if width <= 0 or height <= 0:
-                raise ImageLoadError(f"{shown} has an empty size ({width}×{height})")
+                raise ImageLoadError(f"{shown_} has an empty size ({width}×{height})")
             if width * height > max_pixels:
-                raise _too_large(shown, width * height, max_pixels, (width, height))
+                raise _too_large(shown_, width * height, max_pixels, (width, height))
+            check_aspect(name, width, height)
             source_mode = img.mode
             try:
                 img.load()
             except Image.DecompressionBombError as exc:
-                raise _bomb_error(shown, exc, max_pixels) from exc
+                raise _bomb_error(shown_, exc, max_pixels) from exc
             except MemoryError as exc:
-                raise ImageLoadError(f"not enough memory to decode {shown} ({width}×{height})") from exc
+                raise ImageLoadError(f"not enough memory to decode {shown_} ({width}×{height})") from exc
             except Exception as exc:
                 # Pillow's decoders raise OSError, SyntaxError, ValueError, struct.error, ...
                 detail = str(exc) or type(exc).__name__
-                raise ImageLoadError(f"{shown} is corrupt or truncated and cannot be decoded ({detail})") from exc
+                raise ImageLoadError(f"{shown_} is corrupt or truncated and cannot be decoded ({detail})") from exc
             orientation = _orientation(img)
-            rgb = _to_rgb_array(img, shown)
+            rgb = _to_rgb_array(img, shown_)
 
     rgb = np.ascontiguousarray(_apply_orientation(rgb, orientation), dtype=np.uint8)
-    return LoadedImage(path=shown, rgb=rgb, sha256=sha, source_mode=source_mode)
+    return LoadedImage(path=name, rgb=rgb, sha256=sha, source_mode=source_mode)

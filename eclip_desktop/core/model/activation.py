@@ -19,6 +19,10 @@ from pathlib import Path
 
 import open_clip
 
+from eclip_desktop.core.errors import EclipError
+from eclip_desktop.core.io.guards import read_json
+from eclip_desktop.core.model.card_schema import read_card
+
 QUICK_GELU, GELU = "quick_gelu", "gelu"
 CHOICES = ("auto", GELU, QUICK_GELU)
 LABELS = {QUICK_GELU: "QuickGELU", GELU: "GELU"}
@@ -67,9 +71,11 @@ def _open_clip_config(path: Path) -> bool | None:
     """`model_cfg.quick_gelu` of the open_clip_config.json that Hugging Face snapshots of open_clip
     weights keep next to the weights file; None when there is none or it does not say."""
     cfg_path = path.parent / "open_clip_config.json"
+    if not cfg_path.exists():
+        return None
     try:
-        data = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json(cfg_path, EclipError)  # a regular file, bounded: a FIFO here must not hang the load
+    except EclipError:
         return None
     cfg = data.get("model_cfg", data) if isinstance(data, dict) else {}
     return bool(cfg["quick_gelu"]) if isinstance(cfg, dict) and "quick_gelu" in cfg else None
@@ -78,9 +84,11 @@ def _open_clip_config(path: Path) -> bool | None:
 def _training_card(path: Path) -> bool | None:
     """`model_config.quick_gelu` of the model card `eclip-desktop train` writes beside its weights
     (<name>.json next to <name>.safetensors); None when there is no such card."""
+    if not path.with_suffix(".json").exists():
+        return None
     try:
-        card = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        card = read_card(path.with_suffix(".json"))
+    except EclipError:  # not a card of ours (or unusable): it says nothing about the activation
         return None
     if not isinstance(card, dict) or "eclip_desktop" not in card or not isinstance(card.get("model_config"), dict):
         return None

@@ -12,11 +12,11 @@ who trains their own siblings opens them with `--model DIR` and switches between
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from eclip_desktop.core.errors import ModelError
 from eclip_desktop.core.io.paths import RESOURCES
+from eclip_desktop.core.model.card_schema import read_card
 from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.model.spec import ModelSpec
 
@@ -82,11 +82,7 @@ def checkpoint_path(pooling: str, name: str = FAMILY) -> Path:
 
 
 def card(pooling: str, name: str = FAMILY) -> dict:
-    path = family_folder(name) / f"{pooling}.json"
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"model card {path} is missing or unreadable: {exc}") from exc
+    return read_card(family_folder(name) / f"{pooling}.json")
 
 
 def available_poolings(name: str = FAMILY) -> list[str]:

@@ -11,12 +11,22 @@ no hooks are registered, no parameter or attribute is changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from eclip_desktop.core.errors import ModelError
+from eclip_desktop.core.model.kinds import TIMM_KINDS
+
+if TYPE_CHECKING:
+    # open_clip ships no type information: for mypy these are Any, and the towers are read by attribute.
+    from open_clip.modified_resnet import ModifiedResNet
+    from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
+
+# The image tower of an open_clip CLIP: a ViT or a ModifiedResNet.
+VisualTower = Union["VisionTransformer", "ModifiedResNet"]
 
 SURGERY_DEPTH = 6
 
@@ -73,13 +83,13 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> to
     return _merge_heads(F.scaled_dot_product_attention(q, k, v))
 
 
-def _project(visual: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _project(visual: VisualTower, x: torch.Tensor) -> torch.Tensor:
     return x @ visual.proj if getattr(visual, "proj", None) is not None else x
 
 
 # ----------------------------------------------------------------------------------------- ViT
 
-def _vit_blocks(visual: nn.Module):
+def _vit_blocks(visual: VisualTower):
     blocks = list(visual.transformer.resblocks)
     for blk in blocks[-SURGERY_DEPTH:]:
         if not isinstance(getattr(blk, "attn", None), nn.MultiheadAttention) or hasattr(blk, "ln_attn"):
@@ -88,13 +98,13 @@ def _vit_blocks(visual: nn.Module):
     return blocks
 
 
-def _run_block(visual: nn.Module, blk: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _run_block(visual: VisualTower, blk: ResidualAttentionBlock, x: torch.Tensor) -> torch.Tensor:
     if getattr(visual.transformer, "batch_first", True):
         return blk(x)
     return blk(x.transpose(0, 1)).transpose(0, 1)
 
 
-def _last_block_with_attention(blk: nn.Module, x: torch.Tensor):
+def _last_block_with_attention(blk: ResidualAttentionBlock, x: torch.Tensor):
     """The block's own computation, but asking its attention for the averaged weights."""
     y = blk.ln_1(x)
     batch_first = getattr(blk.attn, "batch_first", False)
@@ -106,7 +116,7 @@ def _last_block_with_attention(blk: nn.Module, x: torch.Tensor):
     return x, weights
 
 
-def _vit_dense(visual: nn.Module, pixels: torch.Tensor) -> DenseFeatures:
+def _vit_dense(visual: VisualTower, pixels: torch.Tensor) -> DenseFeatures:
     blocks = _vit_blocks(visual)
     x = visual.conv1(pixels)
     grid = (x.shape[-2], x.shape[-1])
@@ -141,7 +151,7 @@ def _vit_dense(visual: nn.Module, pixels: torch.Tensor) -> DenseFeatures:
                          grid=grid, surgery_states=states, kind="vit")
 
 
-def _vit_surgery_tokens(visual: nn.Module, states: list[torch.Tensor]) -> torch.Tensor:
+def _vit_surgery_tokens(visual: VisualTower, states: list[torch.Tensor]) -> torch.Tensor:
     """v-v path over the stored original-stream inputs of the last blocks; MLP skipped (METHODS §4)."""
     blocks = _vit_blocks(visual)[-len(states):]
     x_new = states[0]
@@ -159,7 +169,7 @@ def _vit_surgery_tokens(visual: nn.Module, states: list[torch.Tensor]) -> torch.
 
 # -------------------------------------------------------------------------------------- ResNet
 
-def _resnet_dense(visual: nn.Module, pixels: torch.Tensor) -> DenseFeatures:
+def _resnet_dense(visual: VisualTower, pixels: torch.Tensor) -> DenseFeatures:
     x = visual.stem(pixels)
     x = visual.layer4(visual.layer3(visual.layer2(visual.layer1(x))))
     layer4 = x
@@ -176,7 +186,7 @@ def _resnet_dense(visual: nn.Module, pixels: torch.Tensor) -> DenseFeatures:
                          surgery_states=[x, layer4], kind="resnet")
 
 
-def _resnet_surgery_tokens(visual: nn.Module, states: list[torch.Tensor]) -> torch.Tensor:
+def _resnet_surgery_tokens(visual: VisualTower, states: list[torch.Tensor]) -> torch.Tensor:
     pool = visual.attnpool
     v = pool.v_proj(states[0])
     out = _attend(v, v, v, pool.num_heads)
@@ -185,13 +195,16 @@ def _resnet_surgery_tokens(visual: nn.Module, states: list[torch.Tensor]) -> tor
 
 # --------------------------------------------------------------------------------------- entry
 
-def dense_forward(visual: nn.Module, kind: str, pixels: torch.Tensor) -> DenseFeatures:
+def dense_forward(visual: VisualTower, kind: str, pixels: torch.Tensor) -> DenseFeatures:
     """Dense features on the model's device, differentiable (training uses this directly)."""
+    if kind in TIMM_KINDS:
+        from eclip_desktop.core.model.timm_features import timm_dense  # timm is imported for timm towers only
+        return timm_dense(visual, kind, pixels)
     return _vit_dense(visual, pixels) if kind == "vit" else _resnet_dense(visual, pixels)
 
 
 @torch.no_grad()
-def encode_dense(visual: nn.Module, kind: str, pixels: torch.Tensor) -> DenseFeatures:
+def encode_dense(visual: VisualTower, kind: str, pixels: torch.Tensor) -> DenseFeatures:
     """Dense features for a (B, 3, S, S) batch already on the model's device and dtype."""
     feats = dense_forward(visual, kind, pixels)
     feats.tokens = feats.tokens.float().cpu()
@@ -201,7 +214,10 @@ def encode_dense(visual: nn.Module, kind: str, pixels: torch.Tensor) -> DenseFea
 
 
 @torch.no_grad()
-def surgery_tokens(visual: nn.Module, kind: str, states: list[torch.Tensor]) -> torch.Tensor:
+def surgery_tokens(visual: VisualTower, kind: str, states: list[torch.Tensor]) -> torch.Tensor:
     """(B, N, D) projected tokens of the v-v path, float32 on the CPU."""
+    if kind in TIMM_KINDS:
+        from eclip_desktop.core.model.timm_features import timm_surgery_tokens
+        return timm_surgery_tokens(visual, kind, states).float().cpu()
     fn = _vit_surgery_tokens if kind == "vit" else _resnet_surgery_tokens
     return fn(visual, states).float().cpu()

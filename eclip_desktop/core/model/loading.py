@@ -22,6 +22,7 @@ import open_clip
 import torch
 
 from eclip_desktop.core.errors import ModelError
+from eclip_desktop.core.io.guards import check_regular, shown
 from eclip_desktop.core.io.paths import RESOURCES
 from eclip_desktop.core.model import activation as act
 from eclip_desktop.core.model.checkpoint import (
@@ -30,8 +31,11 @@ from eclip_desktop.core.model.checkpoint import (
     read_checkpoint,
 )
 from eclip_desktop.core.model.device import dtype_name, resolve_device, resolve_dtype
+from eclip_desktop.core.model.features import VisualTower
 from eclip_desktop.core.model.spec import RANDOM, ModelSpec  # noqa: F401 - ModelSpec's home was here
+from eclip_desktop.core.model.tokenizers import build_tokenizer
 from eclip_desktop.core.model.trained import trained_tau
+from eclip_desktop.core.model.weights_dtype import refuse_integer_weights, safetensors_dtypes, state_dtypes
 
 CONFIG_DIR = RESOURCES / "model_configs"
 CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
@@ -76,7 +80,7 @@ class ModelHandle:
     image_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
-    kind: str  # 'vit' | 'resnet'
+    kind: str  # core/model/kinds.py: 'vit', 'resnet' or a timm kind
     weights: str  # what was actually loaded: a tag, a file path, or 'random'
     identity: str  # stable key for caches (architecture + weights content)
     logit_scale: float = 100.0
@@ -85,7 +89,7 @@ class ModelHandle:
     trained_tau: str = "mean"  # the masked-max threshold the weights were trained with
 
     @property
-    def visual(self) -> torch.nn.Module:
+    def visual(self) -> VisualTower:
         return self.model.visual
 
     def describe(self) -> dict:
@@ -120,8 +124,11 @@ def visual_kind(visual: torch.nn.Module) -> str:
         return "vit"
     if name == "ModifiedResNet":
         return "resnet"
+    if name == "TimmModel":
+        from eclip_desktop.core.model.timm_features import timm_kind  # imports timm, for timm towers only
+        return timm_kind(visual)
     raise ModelError(f"the image tower {name} is not supported: eclip-desktop handles open_clip "
-                     "VisionTransformer and ModifiedResNet models (timm towers are not)")
+                     "VisionTransformer, ModifiedResNet and timm (ViT, EVA, ConvNeXt, FastViT) towers")
 
 
 def _hub_endpoint_reachable(url: str, timeout: float = 1.5) -> bool:
@@ -179,7 +186,8 @@ def _check_architecture(architecture: str) -> None:
 
 def _file_identity(path: Path) -> str:
     st = path.stat()
-    return hashlib.sha1(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode("utf-8", "surrogateescape")  # any file name
+    return hashlib.sha1(key).hexdigest()[:16]
 
 
 def _resolve_weights(spec: ModelSpec) -> tuple[str | None, dict, str, str]:
@@ -193,8 +201,11 @@ def _resolve_weights(spec: ModelSpec) -> tuple[str | None, dict, str, str]:
     path = Path(os.path.expanduser(pretrained))
     looks_like_path = path.suffix.lower() in CHECKPOINT_SUFFIXES or os.sep in pretrained or path.exists()
     if looks_like_path:
-        if not path.is_file():
-            raise ModelError(f"checkpoint file {pretrained} does not exist")
+        def fail(why: str) -> ModelError:
+            if why == "not found":
+                return ModelError(f"checkpoint file {shown(pretrained)} does not exist")
+            return ModelError(f"checkpoint {shown(pretrained)} cannot be read: {why}")
+        check_regular(path, fail)  # a FIFO would block the loader, /dev/zero never ends
         if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
             raise ModelError(f"checkpoint {pretrained} is not a .safetensors/.bin/.pt file")
         return str(path), {}, str(path), f"{spec.architecture}:{_file_identity(path)}"
@@ -225,6 +236,22 @@ def _training_checkpoint_weights(path: str) -> dict | None:
         return checkpoint_weights(read_checkpoint(path))
     except (OSError, ValueError):  # leave it to open_clip's loader and its messages
         return None
+
+
+def _stored_dtypes(path: str, training_state: dict | None) -> list[tuple[str, str]]:
+    """How a weights file stores its tensors, without reading their data: the safetensors header, the
+    training checkpoint already read, or a torch file memory-mapped (a file mmap cannot open is left
+    to the loader and its messages)."""
+    if training_state is not None:
+        return state_dtypes(training_state)
+    if path.lower().endswith(".safetensors"):
+        return safetensors_dtypes(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return []
+    state = state.get("state_dict", state) if isinstance(state, dict) else None
+    return state_dtypes(state) if isinstance(state, dict) else []
 
 
 def load_failure(exc: BaseException) -> tuple[str, bool]:
@@ -276,11 +303,14 @@ def load_model(spec: ModelSpec) -> ModelHandle:
     device = resolve_device(spec.device)
     dtype = resolve_dtype(device, spec.dtype)
     checkpoint, cfg, weights, identity = _resolve_weights(spec)
-    file_given = checkpoint is not None and not cfg
-    training_state = _training_checkpoint_weights(checkpoint) if file_given else None
-    torchscript = file_given and training_state is None and act.is_torchscript_archive(checkpoint)
+    given_file = checkpoint if not cfg else None  # a file the user named, not a cached hub download
+    training_state = _training_checkpoint_weights(given_file) if given_file is not None else None
+    torchscript_file = (given_file if given_file is not None and training_state is None
+                        and act.is_torchscript_archive(given_file) else None)
+    if given_file is not None and torchscript_file is None:
+        refuse_integer_weights(_stored_dtypes(given_file, training_state), given_file)
     try:
-        activation = act.decide(spec.architecture, spec.activation, checkpoint if file_given else None,
+        activation = act.decide(spec.architecture, spec.activation, given_file,
                                 tag_cfg=cfg, tag=weights if cfg else None,
                                 training_checkpoint=training_state is not None)
     except ValueError as exc:
@@ -291,7 +321,7 @@ def load_model(spec: ModelSpec) -> ModelHandle:
     if activation.name != natural:
         identity = f"{identity}+{activation.name}"
     source = checkpoint if checkpoint is not None else (weights if cfg else None)
-    own_loader = training_state is not None or torchscript
+    own_loader = training_state is not None or torchscript_file is not None
     try:
         with quiet_open_clip():
             # quick_gelu=False is passed as a config override: force_quick_gelu can only switch it on.
@@ -301,8 +331,8 @@ def load_model(spec: ModelSpec) -> ModelHandle:
                 **({} if activation.quick_gelu else {"quick_gelu": False}))
             if training_state is not None:
                 model.load_state_dict(training_state)
-            elif torchscript:
-                _load_state(model, _torchscript_weights(checkpoint))
+            elif torchscript_file is not None:
+                _load_state(model, _torchscript_weights(torchscript_file))
     except Exception as exc:  # torch, safetensors and pickle each raise their own types
         why, is_mismatch = load_failure(exc)
         if checkpoint is not None and not cfg:
@@ -319,7 +349,7 @@ def load_model(spec: ModelSpec) -> ModelHandle:
     pre = getattr(visual, "preprocess_cfg", {}) or {}
     mean = tuple(cfg.get("mean") or pre.get("mean") or _OPENAI_MEAN)
     std = tuple(cfg.get("std") or pre.get("std") or _OPENAI_STD)
-    tokenizer = open_clip.get_tokenizer(spec.architecture)
+    tokenizer = build_tokenizer(spec.architecture)  # one clear line when a Hugging Face tokenizer is missing
     scale = float(model.logit_scale.exp().item()) if hasattr(model, "logit_scale") else 100.0
     return ModelHandle(spec=spec, model=model, tokenizer=tokenizer, device=device, dtype=dtype,
                        image_size=size, mean=mean, std=std, kind=kind, weights=weights,

@@ -1,9 +1,10 @@
 """What a weights file says about how it was trained, read without loading it."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from eclip_desktop.core.errors import ModelError
+from eclip_desktop.core.model.card_schema import read_card
 from eclip_desktop.core.model.poolings import TAU_CHOICES, TAU_TRAINED
 
 
@@ -26,8 +27,8 @@ def trained_tau(weights: str) -> str:
             pass
     card = path.with_name(path.name.split(".")[0] + ".json")
     try:
-        tau = json.loads(card.read_text()).get("tau") if card.is_file() else None
-    except (OSError, ValueError):
+        tau = read_card(card).get("tau") if card.is_file() else None
+    except ModelError:  # an unusable card is reported where the family reads it
         tau = None
     return tau if tau in TAU_CHOICES else "mean"
 

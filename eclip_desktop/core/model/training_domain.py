@@ -40,7 +40,7 @@ def shapes_world_model(model_info: dict) -> bool:
     if not isinstance(weights, str) or not weights:
         return False
     source = _card_source(weights)
-    return bool(source) and source.split(":")[0] == SHAPES_SOURCE
+    return source is not None and source.split(":")[0] == SHAPES_SOURCE
 
 
 def verdict(image_path: str | None, model_info: dict) -> dict:

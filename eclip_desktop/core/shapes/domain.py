@@ -7,19 +7,24 @@ window says so instead of letting a confident score on a photograph pass for a f
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from eclip_desktop.core.errors import EclipError
+from eclip_desktop.core.io.guards import read_json
 from eclip_desktop.core.shapes.writer import DATASET_FILE
 
 GENERATOR = "eclip_desktop.core.shapes"
+PROVENANCE_LIMIT = 1 << 20  # a scene's record or a dataset's settings: a few KB
 _LEVELS = 3  # JPEGImages/<id>.jpg sits one folder below the dataset root; a little slack above that
 
 
 def _written_by_us(path: Path) -> bool:
+    if not path.exists():
+        return False
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        # A regular file of bounded size and depth: a FIFO beside an image must not hang `explain`.
+        data = read_json(path, EclipError, limit=PROVENANCE_LIMIT)
+    except EclipError:
         return False
     return isinstance(data, dict) and str(data.get("generator", "")).startswith(GENERATOR)
 

@@ -77,8 +77,8 @@ def _muted(rng: np.random.Generator) -> np.ndarray:
 
 
 def _random_color(rng: np.random.Generator) -> tuple[int, int, int]:
-    c = hsv(rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.3, 0.95))
-    return tuple(int(x) for x in c)
+    r, g, b = (int(x) for x in hsv(rng.random(), rng.uniform(0.2, 0.9), rng.uniform(0.3, 0.95)))
+    return r, g, b
 
 
 def _smooth_field(rng: np.random.Generator, size: int, lum: float, chroma: float) -> np.ndarray:

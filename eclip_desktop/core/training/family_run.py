@@ -55,11 +55,13 @@ def plan_family(base: TrainConfig, poolings: list[str], finetune: dict, command:
         raise TrainingError("--name names one model; a family's models are named after their poolings")
     if finetune["steps"] < 1 or base.steps < 1:
         raise TrainingError("--base-steps and --finetune-steps must be at least 1")
+    from eclip_desktop.core.model.poolings import POOLINGS
     from eclip_desktop.core.training.guide import GUIDE, TRAINED_GUIDE_POOLINGS, architecture_kind
-    if "masked_max" in poolings and base.pooling not in TRAINED_GUIDE_POOLINGS and not base.allow_untrained_guide:
+    guided = [p for p in poolings if p in POOLINGS and POOLINGS[p].uses_free_attention]
+    if guided and base.pooling not in TRAINED_GUIDE_POOLINGS and not base.allow_untrained_guide:
         guide = GUIDE[architecture_kind(base.architecture)]
         raise TrainingError(f"a base trained with pooling '{base.pooling}' never trains {guide}, which guides the "
-                            "masked-max sibling; use --base-pooling native, or pass --allow-untrained-guide")
+                            f"{guided[0]} sibling; use --base-pooling native, or pass --allow-untrained-guide")
     out = Path(base.out)
     base = replace(base, out=str(out / BASE_DIR), name=None,
                    extra={**base.extra, "family_stage": "base", "family_command": command})

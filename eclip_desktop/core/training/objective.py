@@ -1,35 +1,26 @@
-"""The training objective (METHODS §3): an image embedding pooled one of four ways, L2-normalised,
-against caption embeddings with a symmetric InfoNCE. Masked max pooling uses free attention from
-the model itself (from scratch) or from a frozen copy of the original (fine-tuning)."""
+"""The training objective (METHODS §3): an image embedding pooled by any registered pooling's batched
+form, L2-normalised, against caption embeddings with a symmetric InfoNCE. Poolings that keep tokens by
+free attention take it from the model itself (from scratch) or from a frozen copy of the original
+(fine-tuning: `guide`)."""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
 from eclip_desktop.core.model.features import dense_forward
-from eclip_desktop.core.model.poolings import free_attention_mask
+from eclip_desktop.core.model.poolings import get_pooling
 
 
 def pooled_for_training(visual, kind: str, pixels: torch.Tensor, pooling: str, tau: str = "mean",
                         topk: float = 0.25, guide=None) -> torch.Tensor:
     """(B, D) image embeddings under `pooling`; `guide` is a frozen visual tower for free attention."""
+    unit = get_pooling(pooling)
     feats = dense_forward(visual, kind, pixels)
-    if pooling == "native":
-        return feats.pooled
-    tokens = feats.tokens
-    if pooling == "avg":
-        return tokens.mean(1)
-    if pooling == "max":
-        return tokens.max(1).values
-    if pooling == "masked_max":
-        if guide is not None:
-            with torch.no_grad():
-                attention = dense_forward(guide, kind, pixels).free_attention
-        else:
-            attention = feats.free_attention.detach()
-        mask = torch.stack([free_attention_mask(a, tau, topk) for a in attention])
-        return tokens.masked_fill(~mask[..., None], float("-inf")).max(1).values
-    raise ValueError(f"unknown pooling '{pooling}'")
+    attention = feats.free_attention.detach()
+    if unit.uses_free_attention and guide is not None:
+        with torch.no_grad():
+            attention = dense_forward(guide, kind, pixels).free_attention
+    return unit.batched(feats.tokens, feats.pooled, attention, tau=tau, topk=topk)
 
 
 def caption_targets(caption_ids: torch.Tensor) -> torch.Tensor:

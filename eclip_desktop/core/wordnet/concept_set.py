@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 
 from eclip_desktop.core.errors import ConceptError, EclipError
 from eclip_desktop.core.io.atomic import atomic_write_bytes
+from eclip_desktop.core.io.guards import read_text, shown
 from eclip_desktop.core.wordnet import provider
 from eclip_desktop.core.wordnet.parser import CACHE_FORMAT, SEP, WORD_RE
 
@@ -140,12 +141,8 @@ class ConceptSetsMixin:
         and the rest is used; a file with nothing usable is an error.
         """
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConceptError(f"{path} is not a UTF-8 text file.") from exc
-        except OSError as exc:
-            raise ConceptError(f"Cannot read the concept file {path}: {exc.strerror or exc}.") from exc
+        # A regular UTF-8 file (a byte-order mark dropped) of bounded size: never a FIFO or a device.
+        text = read_text(path, lambda why: ConceptError(f"Cannot read the concept file {shown(path)}: {why}."))
         seeds: list[int] = []
         rejected: list[tuple[int, str, str]] = []
         for number, line in enumerate(text.splitlines(), start=1):

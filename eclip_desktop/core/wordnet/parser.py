@@ -35,9 +35,25 @@ def normalize_word(text: str) -> str:
 # ---------------------------------------------------------------- parsing
 
 def parse_wordnet(root) -> dict[str, np.ndarray]:
-    """Read the noun files under an nltk PathPointer into the cache layout."""
-    read = lambda fileid: provider.read_wordnet_file(root, fileid)  # noqa: E731
+    """Read the noun files under an nltk PathPointer into the cache layout; a damaged or truncated
+    file is one WordNetError naming it and how to reinstall, never an IndexError."""
+    reading = ["data.noun"]
 
+    def read(fileid: str) -> str:
+        reading[0] = fileid
+        return provider.read_wordnet_file(root, fileid)
+
+    try:
+        return _parse(read)
+    except WordNetError as exc:
+        raise WordNetError(f"{exc} {provider.install_hint()}") from None
+    except (IndexError, ValueError, KeyError) as exc:
+        where = f"{getattr(root, 'path', root)}/{reading[0]}"
+        raise WordNetError(f"the WordNet file {where} is damaged or truncated ({str(exc)[:80] or type(exc).__name__}); "
+                           f"remove that copy and reinstall WordNet 3.0. {provider.install_hint()}") from None
+
+
+def _parse(read) -> dict[str, np.ndarray]:
     offsets: list[int] = []
     lexidx: list[int] = []
     lemmas: list[str] = []
@@ -76,8 +92,7 @@ def parse_wordnet(root) -> dict[str, np.ndarray]:
         definitions.append(re.sub(r'".*?"', "", gloss).strip().strip("; "))
 
     if len(offsets) != N_NOUN_SYNSETS:
-        raise WordNetError(f"WordNet data.noun has {len(offsets)} noun synsets, expected "
-                           f"{N_NOUN_SYNSETS}: the files are incomplete or not WordNet 3.0.")
+        raise ValueError(f"{len(offsets)} noun synsets, expected {N_NOUN_SYNSETS}: incomplete or not WordNet 3.0")
     at = {off: i for i, off in enumerate(offsets)}
 
     # Sense order per word (index.noun) both names synsets the way nltk does

@@ -10,6 +10,11 @@ from eclip_desktop.core.explain.methods.base import Method, MethodInput, Option 
 MODULES = [
     "itsm",
     "surgery",
+    "gradcam",
+    "rollout",
+    "game",
+    "gradeclip",
+    "rise",
 ]
 
 METHODS: dict[str, Method] = {}

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from eclip_desktop.core.model.kinds import OPEN_CLIP_KINDS
+
 # What a method costs beyond the cached image analysis: nothing ("forward": the encoder's one pass
 # is enough), a backward per text through the layers it explains ("gradients"), or many forwards of
 # the image encoder ("forwards", e.g. RISE's masked copies).
@@ -86,6 +88,9 @@ class Method:
     needs: str = "forward"
     # Tower kinds ("vit", "resnet") the method does not apply to, with the reason shown to the user.
     refuses: dict = field(default_factory=dict)
+    # Tower kinds (core/model/kinds.py) the method was written for; any other is refused with a generic
+    # reason, so a kind added later (the timm towers) is refused until the method declares it.
+    kinds: tuple = OPEN_CLIP_KINDS
     # The map for one text does not depend on the other texts of the label set (export's resume
     # then need not compare label sets).
     label_free: bool = True
@@ -93,6 +98,9 @@ class Method:
     # readout; the window says so while they run.
     slow: bool = False
     hint: str = ""  # one line under the method's controls in the window
+    # What the raw map's numbers are, for captions ("raw similarity [lo, hi]"): a cosine for the
+    # similarity maps, a method-specific relevance (gradients, attention, weighted masks) otherwise.
+    raw_label: str = "relevance"
 
     def __post_init__(self):
         if self.needs not in NEEDS:
@@ -132,7 +140,11 @@ class Method:
 
     def refusal(self, kind: str) -> str | None:
         """Why the method does not apply to a tower of this kind, or None."""
-        return self.refuses.get(kind)
+        if kind in self.refuses:
+            return self.refuses[kind]
+        if kind not in self.kinds:
+            return f"not implemented for {kind} image towers (only for {', '.join(self.kinds)})"
+        return None
 
     def changed(self, options: dict | None) -> list[str]:
         """Labels of the options that differ from their defaults ('no v-v path'), for captions."""

@@ -2,12 +2,18 @@
 removes what all texts of the label set (or the empty text) share with every token."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from eclip_desktop.core.explain.methods.base import Method, Option
 from eclip_desktop.core.explain.methods.itsm import cosine_map
 from eclip_desktop.core.lazy import lazy
+from eclip_desktop.core.model.kinds import ALL_KINDS, TIMM_CONV
 
-# Imported on first use: the CLI's parser and the window read this module's constants before torch.
-torch = lazy("torch")
+if TYPE_CHECKING:
+    import torch
+else:
+    # Imported on first use: the CLI's parser and the window read this module's constants before torch.
+    torch = lazy("torch")
 
 # What a single text subtracts ("the empty text") when the texts are encoded with the prompt
 # ensemble. "matched": the empty string encoded exactly like the texts, i.e. ensembled too; this is
@@ -22,7 +28,11 @@ DEFAULT_EMPTY_TEXT = "matched"
 METHOD = Method(
     "surgery", "CLIP Surgery", "v-v attention path + feature surgery", module="surgery",
     label_free=False,  # feature surgery subtracts what the whole label set shares
+    kinds=ALL_KINDS,
+    refuses={TIMM_CONV: "CLIP Surgery's v-v path replaces the attention of the last transformer blocks; "
+                        "a convolutional tower (ConvNeXt, FastViT) has none"},
     hint="Both the v-v path and feature surgery off gives exactly the ITSM.",
+    raw_label="similarity",
     options=(
         Option("vv", bool, True, "v-v path", "skip the v-v attention path", flag="--no-vv"),
         Option("feature", bool, True, "feature surgery", "skip feature surgery (remove what all prompts share)",
