@@ -170,7 +170,7 @@ CASES = {
     "sidecar NaN": (lambda w: ["reproduce", raw_sidecar(w, json.dumps(dict(w.sidecar, alpha=float("nan")))),
                                "--check"], r"not valid JSON \(NaN is not a JSON number"),
     "sidecar nested 100000 deep": (lambda w: ["reproduce", raw_sidecar(w, '{"image": ' + _deep(100000) + "}"),
-                                              "--check"], r"nests 100001 levels deep, above the limit of 32"),
+                                              "--check"], r"nests more than 32 levels deep"),
     "sidecar of 20 MB": (lambda w: ["reproduce", raw_sidecar(w, json.dumps({"pad": "x" * (20 << 20)})), "--check"],
                          r"it is 20 MB, above the 16 MB limit"),
     "sidecar not UTF-8": (lambda w: ["reproduce", raw_sidecar(w, b'{"image": "caf\xe9"}'), "--check"],
@@ -186,7 +186,7 @@ CASES = {
                             r"field 'data' is a list; expected an object"),
     "card nested 100000 deep": (lambda w: ["explain", w.good, "--text", "a", OUT, str(w.root / "o"), "--device", "cpu",
                                            "--model", family(w, "fam-deep", '{"metrics": ' + _deep(100000) + "}")],
-                                r"native\.json is missing or unreadable: its JSON nests 100001 levels"),
+                                r"native\.json is missing or unreadable: its JSON nests more than 32 levels"),
     # names and text that are not UTF-8
     "missing Latin-1 image": (lambda w: ["explain", _latin1(w.root, b"gone\xe9.png"), "--text", "a", OUT,
                                          str(w.root / "o")], r"image not found: .*gone\\xe9\.png$"),
@@ -471,7 +471,7 @@ def _export(folder: Path, out: Path, capsys, *extra) -> tuple[int, str]:
 
 @pytest.mark.parametrize("damage, reason", [
     (lambda p: p.write_text(json.dumps(dict(json.loads(p.read_text()), image_size=7))), r"field 'image_size'"),
-    (lambda p: p.write_text('{"image": ' + _deep(100000) + "}"), r"nests 100001 levels"),
+    (lambda p: p.write_text('{"image": ' + _deep(100000) + "}"), r"nests more than 32 levels"),
     (lambda p: p.write_text(json.dumps(dict(json.loads(p.read_text()), files=["x"]))), r"field 'files' is a list"),
 ])
 def test_export_resume_names_a_damaged_sidecar_and_keeps_it(damage, reason, w, tmp_path, capsys):
@@ -561,7 +561,7 @@ def test_a_session_of_the_wrong_shape_opens_with_a_warning_naming_the_field(fiel
 @pytest.mark.parametrize("make, message", [
     (lambda p: os.mkfifo(p), r"cannot read the session .*: it is a named pipe"),
     (lambda p: p.write_text('{"format": "eclip-desktop-session", "version": 1, "a": ' + _deep(100000) + "}"),
-     r"nests 100001 levels deep"),
+     r"nests more than 32 levels deep"),
     (lambda p: p.write_text("[]"), r"is not an eclip-desktop session"),
     (lambda p: p.write_text('{"format": "eclip-desktop-session", "version": true}'), r"no valid session version"),
     (lambda p: p.mkdir(), r"it is a directory"),
@@ -650,10 +650,20 @@ def test_shown_escapes_what_a_terminal_would_obey():
     assert shown("a\x1b[2Jb\nc\x7f\u202e") == "a\\x1b[2Jb\\nc\\x7f\\u202e"
 
 
-def test_json_depth_ignores_brackets_inside_strings():
-    from eclip_desktop.core.io.guards import json_depth
-    assert json_depth(b'{"a": "[[[[", "b": [1, {"c": "\\"]]"}]}') == 3
-    assert json_depth(_deep(5).encode()) == 5
+def test_json_nesting_is_bounded_in_linear_time(tmp_path):
+    """Deep, shallow-but-over-the-limit and pathological texts (an unterminated string of escaped
+    quotes made a bracket scanner quadratic) are all answered by the parser's own guards."""
+    from eclip_desktop.core.errors import EclipError
+    from eclip_desktop.core.io.guards import json_depth, read_json
+    assert json_depth(json.loads('{"a": "[[[[", "b": [1, {"c": "]]"}]}')) == 3
+    assert json_depth(json.loads(_deep(40)), stop=32) == 33
+    for name, text in [("deep", _deep(5_000_000)), ("over", _deep(33)), ("escapes", '"a\\"' * 3_000_000),
+                       ("quotes", '"' * 10_000_000)]:
+        (tmp_path / name).write_text(text)
+        with pytest.raises(EclipError, match="nests more than 32|not valid JSON"):
+            read_json(tmp_path / name, EclipError)
+    (tmp_path / "ok").write_text(_deep(32))
+    assert read_json(tmp_path / "ok", EclipError) is not None
 
 
 def test_the_tables_are_long_enough():

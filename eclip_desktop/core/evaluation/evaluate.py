@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from eclip_desktop.core.errors import EclipError, ModelError
+from eclip_desktop.core.errors import EclipError
 from eclip_desktop.core.evaluation.faithfulness import FaithfulnessMeter, deletion_insertion, readout_embedder
 from eclip_desktop.core.evaluation.metrics import ExplainabilityMeter
 from eclip_desktop.core.explain.engine import Engine
@@ -134,13 +134,7 @@ def evaluate_maps(engine: Engine, items: Iterator[Item], classes: list[str], met
     pooling -> mean deletion and insertion areas, each pooling's readout scoring the perturbed inputs."""
     texts = engine.texts.encode([class_prompt(c) for c in classes])
     info = get_method(method)
-    why = info.refusal(engine.handle.kind)
-    if why:
-        raise ModelError(f"{info.label} does not apply to {engine.handle.spec.architecture}: {why}")
-    try:
-        options = info.resolve(method_options)
-    except ValueError as exc:
-        raise EclipError(f"{info.label}: {exc}") from None
+    options = info.prepare(engine.handle.kind, engine.handle.spec.architecture, method_options)
     meter = ExplainabilityMeter()
     faith = embed = None
     if faithfulness:

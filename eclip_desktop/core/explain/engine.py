@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from eclip_desktop.core.errors import EclipError, ModelError
 from eclip_desktop.core.explain.analysis import ImageAnalysis, encode_images
 from eclip_desktop.core.explain.heatmap import Heatmap, minmax, upsample
 from eclip_desktop.core.explain.methods import MethodInput, get_method
@@ -83,13 +82,7 @@ class Engine:
         progress(done, total): called by methods with many forwards; may raise CancelledError."""
         tau = readout_tau(tau, self.handle.trained_tau)
         info = get_method(method)
-        why = info.refusal(self.handle.kind)
-        if why:
-            raise ModelError(f"{info.label} does not apply to {self.handle.spec.architecture}: {why}")
-        try:
-            options = info.resolve(method_options)
-        except ValueError as exc:
-            raise EclipError(f"{info.label}: {exc}") from None
+        options = info.prepare(self.handle.kind, self.handle.spec.architecture, method_options)
         timings = {}
         t0 = time.perf_counter()
         analysis = self.analyse([image], input_size)[0]

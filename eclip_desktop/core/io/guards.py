@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import stat
 from collections.abc import Callable
 from typing import Any
@@ -132,18 +131,18 @@ def read_text(path: str | os.PathLike, fail: Fail, limit: int = MAX_TEXT_BYTES) 
         raise fail(f"not UTF-8 text (byte {exc.start})") from None
 
 
-_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
-
-
-def json_depth(data: bytes) -> int:
-    """How deep arrays and objects nest in JSON `data`, counted without parsing (strings removed,
-    then brackets summed), so a hostile file cannot exhaust the parser's recursion."""
-    skeleton = np.frombuffer(_STRINGS.sub(b"", data), dtype=np.uint8)
-    if not skeleton.size:
-        return 0
-    step = (np.isin(skeleton, (ord("["), ord("{"))).astype(np.int32)
-            - np.isin(skeleton, (ord("]"), ord("}"))).astype(np.int32))
-    return int(np.cumsum(step).max(initial=0))
+def json_depth(value: Any, stop: int | None = None) -> int:
+    """How deep arrays and objects nest in a parsed JSON value, walked without recursion; counting
+    stops past `stop` (a deeper value is refused anyway)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            if stop is not None and deepest > stop:
+                return deepest
+            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _refuse_constant(name: str):
@@ -156,20 +155,20 @@ def read_json(path: str | os.PathLike, fail: Fail, *, limit: int = MAX_JSON_BYTE
     Infinity are not JSON: refused, or read as null where a reader treats a missing value as its
     default (a hand-edited session)."""
     data = read_bytes(path, fail, limit)
-    levels = json_depth(data)
-    if levels > depth:
-        raise fail(f"its JSON nests {levels} levels deep, above the limit of {depth}")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise fail(f"not a UTF-8 JSON text (byte {exc.start})") from None
     constant = (lambda _name: None) if non_finite_as_null else _refuse_constant
     try:
-        return json.loads(text, parse_constant=constant)
+        value = json.loads(text, parse_constant=constant)
+    except RecursionError:  # the parser guards its own recursion: 100,000 brackets end here, at once
+        raise fail(f"its JSON nests more than {depth} levels deep (the limit)") from None
     except ValueError as exc:
         raise fail(f"not valid JSON ({shown(str(exc))[:100]})") from None
-    except RecursionError:  # unreachable after the depth check; kept as the last line of defence
-        raise fail("its JSON nests too deep") from None
+    if json_depth(value, stop=depth) > depth:
+        raise fail(f"its JSON nests more than {depth} levels deep (the limit)")
+    return value
 
 
 # --- schemas ---------------------------------------------------------------------------------------

@@ -116,16 +116,21 @@ def _last_block_with_attention(blk: ResidualAttentionBlock, x: torch.Tensor):
     return x, weights
 
 
-def _vit_dense(visual: VisualTower, pixels: torch.Tensor) -> DenseFeatures:
-    blocks = _vit_blocks(visual)
+def vit_embed(visual: VisualTower, pixels: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Tokens entering the first block for (B, 3, S, S) pixels (conv1, class token, positions resized
+    to the grid, ln_pre), and the (h, w) token grid."""
     x = visual.conv1(pixels)
     grid = (x.shape[-2], x.shape[-1])
     x = x.flatten(2).transpose(1, 2)
     cls = visual.class_embedding.to(x.dtype).reshape(1, 1, -1).expand(x.shape[0], 1, -1)
     x = torch.cat([cls, x], dim=1)
     x = x + interpolate_grid_embedding(visual.positional_embedding, grid).to(x.dtype)
-    x = visual.patch_dropout(x)
-    x = visual.ln_pre(x)
+    return visual.ln_pre(visual.patch_dropout(x)), grid
+
+
+def _vit_dense(visual: VisualTower, pixels: torch.Tensor) -> DenseFeatures:
+    blocks = _vit_blocks(visual)
+    x, grid = vit_embed(visual, pixels)
     first_surgery = max(0, len(blocks) - SURGERY_DEPTH)
     states = []
     for i, blk in enumerate(blocks[:-1]):

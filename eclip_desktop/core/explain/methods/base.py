@@ -138,6 +138,17 @@ class Method:
             options = fn(options, legacy)
         return {o.name: o.check(options[o.name]) if o.name in options else o.default for o in self.options}
 
+    def prepare(self, kind: str, architecture: str, options: dict | None) -> dict:
+        """The resolved options for a model with this tower kind, or the one-line error saying why not."""
+        from eclip_desktop.core.errors import EclipError, ModelError
+        why = self.refusal(kind)
+        if why:
+            raise ModelError(f"{self.label} does not apply to {architecture}: {why}")
+        try:
+            return self.resolve(options)
+        except ValueError as exc:
+            raise EclipError(f"{self.label}: {exc}") from None
+
     def refusal(self, kind: str) -> str | None:
         """Why the method does not apply to a tower of this kind, or None."""
         if kind in self.refuses:

@@ -102,14 +102,8 @@ def run_block(blk, x):
 
 def embed(visual, pixels):
     """Tokens entering the first block for (B, 3, S, S) pixels (conv1, class token, positions, ln_pre)."""
-    from eclip_desktop.core.model.features import interpolate_grid_embedding
-    x = visual.conv1(pixels)
-    grid = (x.shape[-2], x.shape[-1])
-    x = x.flatten(2).transpose(1, 2)
-    cls = visual.class_embedding.to(x.dtype).reshape(1, 1, -1).expand(x.shape[0], 1, -1)
-    x = torch.cat([cls, x], dim=1)
-    x = x + interpolate_grid_embedding(visual.positional_embedding, grid).to(x.dtype)
-    return visual.ln_pre(visual.patch_dropout(x))
+    from eclip_desktop.core.model.features import vit_embed
+    return vit_embed(visual, pixels)[0]
 
 
 def block_input(analysis, index: int):
