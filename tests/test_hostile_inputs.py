@@ -695,3 +695,17 @@ def test_the_window_opens_a_session_of_the_wrong_shape_with_a_warning(qtbot, tmp
         assert "named pipe" in w.banner.text()
     finally:
         w.close()
+
+
+def test_a_fifo_where_a_scene_record_would_be_does_not_hang_explain(w, tmp_path):
+    """The out-of-domain verdict reads `<stem>.json` beside the image (a Shapes World record): a FIFO
+    there is not a record, and the map is made (with the embedded family, whose card is Shapes World)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(w.good, folder / "p.png")
+    os.mkfifo(folder / "p.json")
+    out = tmp_path / "o"
+    rc, err = _child({"explain": ["explain", str(folder / "p.png"), "--text", "a star", OUT, str(out),
+                                  "--device", "cpu"]})["explain"]
+    assert rc == 0 and "Traceback" not in err, err
+    assert list(out.glob("p__*.json"))

@@ -126,8 +126,9 @@ def say_out_of_domain(paths, model_infos) -> None:
         if reason:
             flagged.append((path, reason))
     shown = 3  # a folder of photographs gets a few lines, not one per file
+    from eclip_desktop.core.io.guards import shown as escaped
     for path, reason in flagged[:shown]:
-        print(f"{PROG}: note: {path}: out of domain: {reason}", file=sys.stderr)
+        print(f"{PROG}: note: {escaped(path)}: out of domain: {escaped(reason)}", file=sys.stderr)
     if len(flagged) > shown:
         print(f"{PROG}: note: {len(flagged) - shown} more of the {len(flagged)} images are out of domain too "
               "(out_of_domain in their sidecars and the index)", file=sys.stderr)

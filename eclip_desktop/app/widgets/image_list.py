@@ -15,8 +15,10 @@ _PLACEHOLDER_SIDE = 64
 
 
 def image_extensions() -> set[str]:
-    """Suffixes Pillow can open on this machine (lower case, with the dot)."""
-    return {ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN}
+    """Suffixes of the raster formats the tool opens (core/io/imageio.RASTER_FORMATS), lower case, with
+    the dot: not every format Pillow knows (EPS would go to Ghostscript)."""
+    from eclip_desktop.core.io.imageio import RASTER_FORMATS
+    return {ext.lower() for ext, fmt in Image.registered_extensions().items() if fmt in RASTER_FORMATS}
 
 
 def split_paths(paths) -> tuple[list[str], list[str]]:
