@@ -71,9 +71,20 @@ def make_window(qtbot, settings):
         return w
 
     yield make
-    for w in made:
-        w.close()
-        assert w.compute.thread.isFinished() and w.io.thread.isFinished()
+    for window in made:
+        window.close()
+        assert window.compute.thread.isFinished() and window.io.thread.isFinished()
+    window = None  # noqa: F841 - the loop's last reference, before the collection below
+    collect_qt_garbage(made)
+
+
+def collect_qt_garbage(made: list) -> None:
+    """Free the windows' cyclic garbage here, on the GUI thread, with no worker running: left to the
+    cyclic collector, it may run on a later test's worker thread, and a Qt widget deleted there
+    deadlocks against the GUI thread (seen in CI: a QMenu freed from inside open_clip's tokenizer)."""
+    import gc
+    made.clear()
+    gc.collect()
 
 
 def wait_for_map(qtbot, w, timeout=WAIT_MS):

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from PySide6.QtCore import QSettings
+from test_app import collect_qt_garbage
 
 from eclip_desktop.app.main_window import MainWindow
 from eclip_desktop.app.settings import AppSettings
@@ -31,6 +32,8 @@ def window(qtbot, tmp_path, ckpt):
     qtbot.waitUntil(lambda: _idle(w), timeout=WAIT_MS)
     yield w
     w.close()
+    w = None  # noqa: F841 - dropped before the collection, which must free it on this (the GUI) thread
+    collect_qt_garbage([])
 
 
 def _idle(w) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import replace
 
 from eclip_desktop.app.widgets.faithfulness_dock import FaithfulnessDock
@@ -13,7 +14,10 @@ KIND = "faithfulness"
 
 class FaithfulnessPresenter:
     def __init__(self, window):
-        self.window = window
+        # Weak: the window holds the presenter; a strong reference back would make the pair cyclic
+        # garbage, freed by whichever thread the cyclic collector runs on (a worker thread deleting
+        # Qt widgets deadlocks against the GUI thread).
+        self._window = weakref.ref(window)
         self.dock = FaithfulnessDock(window)
         window.add_side_dock(self.dock)
         self.dock.measure_requested.connect(self.measure)
@@ -21,7 +25,8 @@ class FaithfulnessPresenter:
     def current(self, steps: int | None = None) -> tuple[FaithfulnessRequest, object] | None:
         """(request, map values) of the prompt map on screen (in a grid: the highlighted tile, which is
         the current method, pooling and prompt), or None with nothing measurable shown."""
-        w, a = self.window, self.window.analysis
+        w = self.window
+        a = w.analysis
         if (w.layout_name == "compare" or w.image_view is None or w.model is None or w.display.show_contribution
                 or w._shown_convis() is not None):
             return None
@@ -33,6 +38,10 @@ class FaithfulnessPresenter:
         req = FaithfulnessRequest(w.image_view.path, w.model, a.method, a.pooling, hm.text, ms.ensemble, ms.tau,
                                   steps if steps is not None else self.dock.steps.value())
         return req, hm.values
+
+    @property
+    def window(self):
+        return self._window()
 
     def measure(self, steps: int) -> None:
         found = self.current(steps)
