@@ -30,7 +30,9 @@ def _job(handle, photo, texts=TEXTS, keep=None):
     return MethodInput(a, engine.texts.encode(texts), engine.texts, n_texts=len(texts))
 
 
-def _close(ours: torch.Tensor, reference: torch.Tensor):
+def _close(ours: torch.Tensor, reference: torch.Tensor) -> bool:
+    """Equal to the reference up to float error (and correlated >= 0.999 per text); asserts with the
+    size of the difference, returns True so call sites read `assert _close(...)`."""
     ours, reference = ours.detach().double(), reference.detach().double()
     assert ours.shape == reference.shape
     assert reference.abs().max() > 0  # a map of zeros would prove nothing
@@ -39,6 +41,7 @@ def _close(ours: torch.Tensor, reference: torch.Tensor):
     for o, r in zip(ours, reference):
         if r.std() > 0:
             assert np.corrcoef(o.numpy(), r.numpy())[0, 1] >= 0.999
+    return True
 
 
 def _with_hooks(modules, hook, fn, pre=False, **kw):
@@ -96,7 +99,7 @@ def test_gradcam_equals_pytorch_grad_cam(arch, photo):
     job = _job(handle, photo)
     ours = gradcam.scores(job)
     reference = _pytorch_grad_cam(handle, job.analysis.pixels(), job.texts)
-    _close(ours, reference)
+    assert _close(ours, reference)
     assert (ours > 0).any(dim=1).sum() >= 2  # random weights: some texts' cams are all negative, hence 0
 
 
@@ -130,7 +133,7 @@ def test_rollout_is_the_product_of_every_blocks_attention(tiny_handles, photo, k
     job = _job(handle, photo, keep=keep)  # keep=1: the first blocks run again from the pixels
     ours = rollout.scores(job)
     reference = _rollout_reference(handle, job.analysis.pixels())
-    _close(ours, reference[None].repeat(len(TEXTS), 1))
+    assert _close(ours, reference[None].repeat(len(TEXTS), 1))
 
 
 def test_rollout_runs_once_per_image(tiny_handles, photo, monkeypatch):
@@ -189,7 +192,7 @@ def test_game_follows_the_authors_procedure(tiny_handles, photo, blocks, keep):
     handle = tiny_handles["eclip-tiny-vit"]
     job = _job(handle, photo, keep=keep)
     ours = game.scores(job, blocks=blocks)
-    _close(ours, _game_reference(handle, job.analysis.pixels(), job.texts, blocks))
+    assert _close(ours, _game_reference(handle, job.analysis.pixels(), job.texts, blocks))
 
 
 def test_game_refuses_more_blocks_than_the_tower_has(tiny_engine, photo):
@@ -242,7 +245,7 @@ def test_grad_eclip_follows_the_authors_notebook(tiny_handles, photo, heads, ksi
     job = _job(handle, photo)
     ours = gradeclip.scores(job, heads=heads, ksim=ksim)
     reference, cosine = _grad_eclip_reference(handle, job.analysis.pixels(), job.texts, heads, ksim)
-    _close(ours, reference)
+    assert _close(ours, reference)
     own = (F.normalize(job.analysis.pooled, dim=-1) @ job.texts.T).detach()
     # The model's own heads re-run the model exactly; the authors' one head changes the embedding.
     assert torch.allclose(cosine.detach(), own, atol=1e-5) == (heads == "model")

@@ -469,18 +469,23 @@ def _export(folder: Path, out: Path, capsys, *extra) -> tuple[int, str]:
     return _run(["export", "--images", str(folder), "--text", "a cat", OUT, str(out), *RANDOM, *extra], capsys)
 
 
+def _exported_once(w, tmp_path, capsys):
+    """(input folder, export folder, the map's sidecar) after one complete export of one image."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(w.good, folder / "a.png")
+    out = tmp_path / "o"
+    assert _export(folder, out, capsys)[0] == 0
+    return folder, out, out / "a__itsm__native__a-cat.json"
+
+
 @pytest.mark.parametrize("damage, reason", [
     (lambda p: p.write_text(json.dumps(dict(json.loads(p.read_text()), image_size=7))), r"field 'image_size'"),
     (lambda p: p.write_text('{"image": ' + _deep(100000) + "}"), r"nests more than 32 levels"),
     (lambda p: p.write_text(json.dumps(dict(json.loads(p.read_text()), files=["x"]))), r"field 'files' is a list"),
 ])
 def test_export_resume_names_a_damaged_sidecar_and_keeps_it(damage, reason, w, tmp_path, capsys):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    shutil.copy(w.good, folder / "a.png")
-    out = tmp_path / "o"
-    assert _export(folder, out, capsys)[0] == 0
-    sidecar = out / "a__itsm__native__a-cat.json"
+    folder, out, sidecar = _exported_once(w, tmp_path, capsys)
     damage(sidecar)
     kept = sidecar.read_bytes()
     rc, err = _export(folder, out, capsys)
@@ -495,12 +500,7 @@ def test_export_resume_names_a_damaged_sidecar_and_keeps_it(damage, reason, w, t
 
 
 def test_export_resume_does_not_hang_on_a_fifo_sidecar(w, tmp_path, capsys):
-    folder = tmp_path / "in"
-    folder.mkdir()
-    shutil.copy(w.good, folder / "a.png")
-    out = tmp_path / "o"
-    assert _export(folder, out, capsys)[0] == 0
-    sidecar = out / "a__itsm__native__a-cat.json"
+    folder, out, sidecar = _exported_once(w, tmp_path, capsys)
     sidecar.unlink()
     os.mkfifo(sidecar)
     rc, err = _child({"resume": ["export", "--images", str(folder), "--text", "a cat", OUT, str(out), *RANDOM]})["resume"]
