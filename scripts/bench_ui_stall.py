@@ -45,7 +45,7 @@ def one_run(app, scratch: str, seed: int) -> tuple[float, float, float]:
     w.show()
 
     def idle():
-        return w.views.side.map.has_map() and not w.compute.is_busy() and not w._debounce.isActive()
+        return w.views.side.map.has_map() and not w.compute.is_busy() and not w.map_controller.waiting()
 
     wait(app, idle)
     beats = []
@@ -57,7 +57,7 @@ def one_run(app, scratch: str, seed: int) -> tuple[float, float, float]:
     w.controls.ensemble.setChecked(True)
     big = os.path.join(scratch, f"big{seed}.png")
     Image.fromarray(np.random.default_rng(seed).integers(0, 256, (1200, 1600, 3), dtype=np.uint8)).save(big)
-    w.open_paths([big])
+    w.files.open_paths([big])
     started = time.perf_counter()
     wait(app, lambda: w.compute.is_busy())
     wait(app, idle)

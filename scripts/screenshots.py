@@ -49,8 +49,8 @@ def main(argv=None) -> int:
 
     from eclip_desktop.app.main_window import MainWindow
     from eclip_desktop.app.settings import AppSettings
-    from eclip_desktop.app.state import ModelChoice
     from eclip_desktop.core.model.family import family_available
+    from eclip_desktop.viewer.state import ModelChoice
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     if args.model:
@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     w.show()
 
     def settled():
-        return (not w.compute.is_busy() and not w.io.is_busy() and not w._debounce.isActive()
+        return (not w.compute.is_busy() and not w.io.is_busy() and not w.map_controller.waiting()
                 and w.model is not None and bool(w.maps))
 
     if not wait(app, settled):
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
     for layout, name in SHOTS:
         # "first": the window as it opens (a first launch opens on the pooling grid), nothing touched.
         if layout != "first":
-            w.set_layout(layout)
+            w.layout_actions[layout].trigger()
         bar = w.display_bar
         bar.threshold.setCurrentIndex(bar.threshold.findData(args.threshold if layout == "side" else "none"))
         wait(app, settled)
@@ -110,8 +110,8 @@ def _save(widget, target: Path) -> bool:
 
 def help_shots(app, w, out: Path) -> None:
     """Help ▸ Keyboard Shortcuts, Help ▸ How to Read These Maps and Help ▸ About."""
-    for show, name in ((w.show_shortcuts, "help_shortcuts.png"), (w.show_reading_help, "help_reading.png"),
-                       (w.show_about, "help_about.png")):
+    for show, name in ((w.help.show_shortcuts, "help_shortcuts.png"), (w.help.show_reading_help, "help_reading.png"),
+                       (w.help.show_about, "help_about.png")):
         dialog = show()
         wait(app, lambda: True)
         _save(dialog, out / name)
@@ -121,33 +121,33 @@ def help_shots(app, w, out: Path) -> None:
 def compare_shot(app, w, target: Path, settled) -> bool:
     """The model comparison, its picker under Controls: the ViTs trained from scratch (else another
     embedded family, else the tiny ResNet) beside the first model."""
-    from eclip_desktop.app.state import ModelChoice
     from eclip_desktop.core.model.family import embedded_families
+    from eclip_desktop.viewer.state import ModelChoice
     others = sorted((f for f in embedded_families() if w.model is None or f != w.model.architecture),
                     key=lambda f: f != "eclip-shapes-vit")
     second = ModelChoice(others[0], None, "cpu") if others else ModelChoice("eclip-tiny-rn", "random", "cpu")
-    w.choose_compare_model()
-    w.request_compare_model(second)
-    ok = wait(app, lambda: settled() and w.compare_model is not None
+    w.comparison.choose()
+    w.comparison.request_model(second)
+    ok = wait(app, lambda: settled() and w.comparison.model is not None
               and all(t.preview is not None for t in w.views.grid.contents()))
     return ok and _save(w, target)
 
 
 def small_shot(app, w, target: Path, settled) -> None:
     """The window at 1000x700 (a small laptop screen): side by side, then the pooling grid."""
-    w.leave_convis()
+    w.convis.leave_convis()
     w.controls_dock.raise_()
-    w.set_layout("side")
+    w.layout_actions["side"].trigger()
     # the docks narrow at 1000 px; the later shots get their usual widths back
     from PySide6.QtCore import Qt
     docks, widths = [w.images_dock, w.controls_dock], [w.images_dock.width(), w.controls_dock.width()]
     w.resize(1000, 700)
     wait(app, settled)
     _save(w, target)
-    w.set_layout("poolings")
+    w.layout_actions["poolings"].trigger()
     wait(app, settled)
     _save(w, target.with_name(target.stem + "_grid.png"))
-    w.set_layout("side")
+    w.layout_actions["side"].trigger()
     w.resize(1440, 900)
     w.resizeDocks(docks, widths, Qt.Horizontal)
 
@@ -164,7 +164,7 @@ def domain_shot(app, w, target: Path, settled, scratch: str) -> None:
     photo = Path(scratch) / "holiday_photo.png"
     Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).save(photo)
     w.resize(1440, 900)
-    w.open_paths([str(photo)])
+    w.files.open_paths([str(photo)])
     w.image_list.select(str(photo))
     wait(app, lambda: settled() and w.domain_banner.isVisible())
     _save(w, target)
@@ -172,7 +172,7 @@ def domain_shot(app, w, target: Path, settled, scratch: str) -> None:
 
 def wordnet_shot(app, w, target: Path, settled) -> bool:
     """The WordNet dock in front, browsing dog.n.01 (two hypernym paths) with a search listed."""
-    w.set_layout("side")
+    w.layout_actions["side"].trigger()
     w.display_bar.threshold.setCurrentIndex(w.display_bar.threshold.findData("none"))
     dock = w.wordnet_dock
     dock.raise_()

@@ -9,11 +9,11 @@ from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from eclip_desktop.app.main_window import MainWindow
-from eclip_desktop.app.samples import sample_path, sample_prompts
 from eclip_desktop.app.settings import AppSettings
-from eclip_desktop.app.state import ModelChoice
 from eclip_desktop.app.workers.jobs import Job
 from eclip_desktop.core.model.loading import ModelSpec
+from eclip_desktop.viewer.samples import sample_path, sample_prompts
+from eclip_desktop.viewer.state import ModelChoice
 
 TINY = ModelSpec("eclip-tiny-vit", "random", "cpu")
 WAIT_MS = 20_000
@@ -89,11 +89,11 @@ def collect_qt_garbage(made: list) -> None:
 
 def wait_for_map(qtbot, w, timeout=WAIT_MS):
     qtbot.waitUntil(lambda: w.views.side.map.has_map() and not w.compute.is_busy()
-                    and not w._debounce.isActive(), timeout=timeout)
+                    and not w.map_controller.waiting(), timeout=timeout)
 
 
 def idle(qtbot, w, timeout=WAIT_MS):
-    qtbot.waitUntil(lambda: not w.compute.is_busy() and not w.io.is_busy() and not w._debounce.isActive(),
+    qtbot.waitUntil(lambda: not w.compute.is_busy() and not w.io.is_busy() and not w.map_controller.waiting(),
                     timeout=timeout)
 
 
@@ -120,7 +120,7 @@ def test_launch_shows_the_sample_explained(qtbot, make_window):
 def test_pooling_key_changes_scores_without_encoding_again(qtbot, make_window):
     w = make_window()
     wait_for_map(qtbot, w)
-    engine = w.current_engine()
+    engine = w.models.current_engine()
     assert engine.image_encoder_calls == 1
     before = list(w.views.side.scores.probabilities)
     jobs = w.compute.submitted
@@ -156,7 +156,7 @@ def test_typing_a_prompt_updates_the_map_after_the_debounce(qtbot, make_window):
     w.controls.shown.setCurrentIndex(4)
     assert "a 1 red square" in w.views.side.right_title.full_text()
     assert np.array_equal(w.views.side.map.values, new.heatmaps[4].values)
-    assert w.current_engine().image_encoder_calls == 1
+    assert w.models.current_engine().image_encoder_calls == 1
 
 
 def test_corrupt_image_and_non_image_drop_give_messages(qtbot, make_window, tmp_path):
@@ -164,7 +164,7 @@ def test_corrupt_image_and_non_image_drop_give_messages(qtbot, make_window, tmp_
     wait_for_map(qtbot, w)
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"this is not a png")
-    w.open_paths([str(bad)])
+    w.files.open_paths([str(bad)])
     qtbot.waitUntil(lambda: "broken.png" in w.banner.text(), timeout=WAIT_MS)
     assert w.banner.level == "error"
     idle(qtbot, w)
@@ -183,7 +183,7 @@ def test_corrupt_image_and_non_image_drop_give_messages(qtbot, make_window, tmp_
     notes.write_text("hello")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(notes))])
-    w.dropEvent(QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    w.files.dropEvent(QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
     assert "notes.txt" in w.banner.text() and "Not an image" in w.banner.text()
     assert w.image_list.count() == 2  # the text file was not added
     w.image_list.select(str(sample_path()))  # the app still works
@@ -212,7 +212,7 @@ def test_drop_and_keyboard_navigation(qtbot, make_window, tmp_path):
     a, b = write_image(tmp_path / "a.png", seed=1), write_image(tmp_path / "b.png", seed=2, w=80, h=60)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(a), QUrl.fromLocalFile(b)])
-    w.dropEvent(QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    w.files.dropEvent(QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
     assert w.image_list.current_path() == a
     wait_for_map(qtbot, w)
     assert w.views.side.image.size == (96, 72)
@@ -287,9 +287,9 @@ def test_no_model_work_on_the_ui_thread(qtbot, make_window, tmp_path, monkeypatc
 
     import torch
 
-    from eclip_desktop.app.workers import compute
     from eclip_desktop.core.io import imageio
     from eclip_desktop.core.model import loading
+    from eclip_desktop.viewer.jobs import compute
     on_ui = []
 
     def watch(name, fn):
@@ -308,20 +308,20 @@ def test_no_model_work_on_the_ui_thread(qtbot, make_window, tmp_path, monkeypatc
     # A new photo-sized image, several prompts with the ensemble, every pooling, a grid, another model.
     w.controls.prompts.setPlainText("\n".join(f"a photo of a shape number {i}." for i in range(4)))
     w.controls.ensemble.setChecked(True)
-    w.open_paths([write_image(tmp_path / "big.png", w=1600, h=1200, seed=5)])
+    w.files.open_paths([write_image(tmp_path / "big.png", w=1600, h=1200, seed=5)])
     wait_for_map(qtbot, w)
     for key in ("avg", "masked_max"):
-        w.set_pooling(key)
+        w.pooling_actions[key].trigger()
         wait_for_map(qtbot, w)
-    w.set_layout("poolings")
+    w.layout_actions["poolings"].trigger()
     idle(qtbot, w)
-    w.request_model(ModelChoice("eclip-tiny-rn", "random", "cpu"))
+    w.models.request_model(ModelChoice("eclip-tiny-rn", "random", "cpu"))
     qtbot.waitUntil(lambda: w.model is not None and w.model.architecture == "eclip-tiny-rn", timeout=WAIT_MS)
     idle(qtbot, w)
     # The model comparison: a second model loaded and explaining beside the first.
-    w.set_layout("compare")
-    w.request_compare_model(ModelChoice("eclip-tiny-vit", "random", "cpu"))
-    qtbot.waitUntil(lambda: ("itsm", "masked_max") in w.compare_maps, timeout=WAIT_MS)
+    w.layout_actions["compare"].trigger()
+    w.comparison.request_model(ModelChoice("eclip-tiny-vit", "random", "cpu"))
+    qtbot.waitUntil(lambda: ("itsm", "masked_max") in w.comparison.maps, timeout=WAIT_MS)
     idle(qtbot, w)
     assert w.maps[("itsm", "masked_max")].heatmaps[0].values.shape == (1200, 1600)
     assert not on_ui, f"model or image work ran on the UI thread: {sorted(set(on_ui))}"
@@ -342,23 +342,23 @@ def test_family_pooling_switches_the_model(qtbot, make_window, monkeypatch):
     # Stand in for the trained family with two tiny random siblings.
     siblings = {"native": ModelSpec("eclip-tiny-vit", "random", "cpu"),
                 "max": ModelSpec("eclip-tiny-rn", "random", "cpu")}
-    monkeypatch.setattr("eclip_desktop.app.state.family_spec",
+    # One rule resolves a family's siblings for the window and the CLI (core/model/resolve.py).
+    monkeypatch.setattr("eclip_desktop.core.model.family.family_spec",
                         lambda p, device="auto", dtype="auto", name=None: siblings[p])
-    for target in ("eclip_desktop.app.state", "eclip_desktop.core.model.family"):
-        monkeypatch.setattr(f"{target}.available_poolings", lambda name=None: ["native", "max"])
+    monkeypatch.setattr("eclip_desktop.core.model.family.available_poolings", lambda name=None: ["native", "max"])
     w = make_window(model=ModelChoice("eclip-shapes"))
     qtbot.waitUntil(lambda: w.model is not None, timeout=WAIT_MS)
     assert w.analysis.pooling == "native"  # masked_max is not in this family
     assert not w.pooling_actions["avg"].isEnabled()
     wait_for_map(qtbot, w)
     first = w.views.side.map.values.copy()
-    w.set_pooling("max")
+    w.pooling_actions["max"].trigger()
     qtbot.waitUntil(lambda: ("itsm", "max") in w.maps, timeout=WAIT_MS)
     wait_for_map(qtbot, w)
-    assert w.current_engine().handle.spec == siblings["max"]
+    assert w.models.current_engine().handle.spec == siblings["max"]
     assert not np.array_equal(first, w.views.side.map.values), "the sibling model gives its own map"
     assert w.maps[("itsm", "max")].trained_with_pooling
-    w.set_layout("poolings")
+    w.layout_actions["poolings"].trigger()
     assert [c.title.split(" \u00b7 ")[0] for c in w.views.grid.contents()] == [
         "native (class token / attention pool)", "max"]
 

@@ -5,6 +5,7 @@ import errno
 
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 from test_app import (  # noqa: F401
     WAIT_MS,
     make_window,
@@ -14,7 +15,7 @@ from test_app import (  # noqa: F401
 )
 
 from eclip_desktop.app.dialogs.batch import BatchExportDialog, eta_text
-from eclip_desktop.app.samples import sample_path
+from eclip_desktop.viewer.samples import sample_path
 
 
 def _variant(target, i):
@@ -68,7 +69,7 @@ def test_batch_export_writes_resumes_and_encodes_each_image_once(qtbot, make_win
     d.texts.setPlainText("a photo of a circle.\na photo of a star.")
     d.poolings["max"].setChecked(True)
     d.grids["pooling"].setChecked(True)
-    engine = w.current_engine()
+    engine = w.models.current_engine()
     calls = engine.image_encoder_calls
     d.start()
     assert d._running and not d.start_btn.isEnabled() and d.cancel_btn.isEnabled()
@@ -82,11 +83,11 @@ def test_batch_export_writes_resumes_and_encodes_each_image_once(qtbot, make_win
     assert (out / "a__itsm__max__a-photo-of-a-star.png").is_file()
     assert (out / "b__grid-pooling.png").is_file()
     assert d.bar.value() == d.bar.maximum() == 2
-    assert "14 maps written" in d.status.text() and d.open_btn.isEnabled()
+    assert "2 images done, 0 failed" in d.status.text() and d.open_btn.isEnabled()
 
     d.start()  # same settings again: everything is complete, nothing is recomputed
     qtbot.waitUntil(lambda: _finished(d), timeout=WAIT_MS)
-    assert "0 maps written, 14 already complete" in d.status.text()
+    assert "2 images done (2 already complete), 0 failed" in d.status.text()
     assert engine.image_encoder_calls - calls == 2
 
 
@@ -159,6 +160,31 @@ def test_batch_export_read_only_folder_fails_cleanly(qtbot, make_window, tmp_pat
     assert list(out.iterdir()) == []
 
 
+def test_batch_export_counts_images_and_names_the_bad_ones(qtbot, make_window, tmp_path):
+    """7 files, 2 of them bad: the dialog said "110 maps written, 44 failed" (rows, not images)."""
+    w = make_window()
+    wait_for_map(qtbot, w)
+    folder = tmp_path / "seven"
+    folder.mkdir()
+    for i in range(5):
+        _variant(folder / f"good{i}.png", i + 1)
+    (folder / "garbage.png").write_bytes(b"not an image at all")
+    good = (folder / "good0.png").read_bytes()
+    (folder / "truncated.png").write_bytes(good[: len(good) // 2])
+    d = _dialog(qtbot, w, tmp_path / "out", str(folder))
+    d.texts.setPlainText("a photo of a circle.\na photo of a star.")
+    shown = []  # the dialog's line after each progress report (its slot was connected first)
+    w.compute.partial.connect(lambda *_: shown.append(d.status.text()))
+    qtbot.mouseClick(d.start_btn, Qt.LeftButton)
+    qtbot.waitUntil(lambda: d.start_btn.isEnabled() and "images done" in d.status.text(), timeout=WAIT_MS * 3)
+    progress = [line for line in shown if line.startswith("[")]
+    assert progress and progress[-1].startswith("[7/7] truncated.png \u2014 5 images done, 2 failed"), progress
+    text = d.status.text()
+    assert text.startswith("5 images done, 2 failed"), text
+    assert "garbage.png is not an image file" in text and "truncated.png is corrupt" in text and "index.csv" in text
+    assert "Pillow" not in text and "PIL" not in text and "maps" not in text.splitlines()[0]
+
+
 def test_eta_text():
     assert eta_text(None).startswith("estimating")
     assert eta_text(30) == "about 30 s left"
@@ -172,7 +198,7 @@ def test_maps_still_answer_during_a_batch_export(qtbot, make_window, tmp_path):
     qtbot.waitUntil(lambda: d.bar.value() >= 1, timeout=WAIT_MS)
     w.controls.prompts.setPlainText("a photo of a star.")
     # the maps of a new context start empty and fill when the worker's result arrives
-    qtbot.waitUntil(lambda: "a photo of a star." in str(w._context) and bool(w.maps), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "a photo of a star." in str(w.map_controller.cache.context) and bool(w.maps), timeout=WAIT_MS)
     # the new prompt's map came between two exported images, not after the whole export
     assert d._running and d.bar.value() < d.bar.maximum()
     d.cancel()
@@ -181,9 +207,9 @@ def test_maps_still_answer_during_a_batch_export(qtbot, make_window, tmp_path):
 
 
 def test_window_batch_states_its_convis_settings_so_resume_checks_them():
-    from eclip_desktop.app.workers.batch import stated_convis
     from eclip_desktop.core.export.batch import ExportRequest
     from eclip_desktop.core.export.concepts_job import ConceptsRequest
+    from eclip_desktop.viewer.jobs.batch import stated_convis
     req = ExportRequest(images=["a.png"], out_dir="o", synsets=["circle.n.01"])
     stated = stated_convis(req, "shapes")
     drawn_with = ConceptsRequest(images=[], synsets=[], out_dir="")

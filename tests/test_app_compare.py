@@ -12,14 +12,14 @@ from test_app import (  # noqa: F401
     wait_for_map,
 )
 
-from eclip_desktop.app.state import ModelChoice
+from eclip_desktop.viewer.state import ModelChoice
 
 SECOND = ModelChoice("eclip-tiny-rn", "random", "cpu")
 
 
 def compare_ready(qtbot, w):
-    qtbot.waitUntil(lambda: w.compare_model == SECOND and all(t.preview is not None for t in w.views.grid.contents())
-                    and not w.compute.is_busy() and not w._debounce.isActive(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.comparison.model == SECOND and all(t.preview is not None for t in w.views.grid.contents())
+                    and not w.compute.is_busy() and not w.map_controller.waiting(), timeout=WAIT_MS)
 
 
 def second_engine(w, pooling="native"):
@@ -30,7 +30,7 @@ def test_two_models_side_by_side_named_and_cached(qtbot, make_window):
     w = make_window()
     wait_for_map(qtbot, w)
     # Found where the other grids are: the layouts toolbar, the View menu and the shortcut sheet.
-    assert dict(w.shortcut_rows())["Model comparison"] == "Ctrl+5"
+    assert dict(w.help.shortcut_rows())["Model comparison"] == "Ctrl+5"
     view = next(m for m in w.menuBar().actions() if m.text() == "&View").menu()
     assert {w.layout_actions["compare"], w.act_compare, w.act_shared_scale} <= set(view.actions())
     assert not w.controls.compare_box.isVisibleTo(w.controls), "the second picker only with its layout"
@@ -43,14 +43,14 @@ def test_two_models_side_by_side_named_and_cached(qtbot, make_window):
     qtbot.waitUntil(lambda: second_picker.catalogue is not None, timeout=WAIT_MS)
     assert set(first_picker.entries()) - {"eclip-tiny-vit"} <= set(second_picker.entries())
     assert "eclip-shapes-vit-ft" in second_picker.entries() and second_picker.architecture() == ""
-    w.request_compare_model(SECOND)
+    w.comparison.request_model(SECOND)
     compare_ready(qtbot, w)
     tiles = w.views.grid.contents()
     assert [t.title for t in tiles] == ["eclip-tiny-vit (random) \u00b7 native", "eclip-tiny-rn (random) \u00b7 native"]
     assert all("colours: own range" in t.caption for t in tiles)
     assert "own range" in w.views.grid.header.text()
     assert not np.array_equal(tiles[0].full, tiles[1].full), "the second tile is another model's map"
-    first, second = w.current_engine(), second_engine(w)
+    first, second = w.models.current_engine(), second_engine(w)
     assert first.image_encoder_calls == 1 and second.image_encoder_calls == 1
 
     # A new pooling: both single models read it out from their cached features; no job at all.
@@ -64,15 +64,18 @@ def test_two_models_side_by_side_named_and_cached(qtbot, make_window):
     w.controls.prompts.setPlainText("a photo of a square.")
     qtbot.waitUntil(lambda: _shows_prompt(w, "a photo of a square."), timeout=WAIT_MS)
     compare_ready(qtbot, w)
-    assert second_engine(w) is second and w.current_engine() is first, "no engine was loaded again"
+    assert second_engine(w) is second and w.models.current_engine() is first, "no engine was loaded again"
     assert first.image_encoder_calls == 1 and second.image_encoder_calls == 1
 
-    # The shared scale puts both maps on one raw range and says so.
+    # The shared scale puts both maps on one raw range and says so, the reading guide too.
+    assert "stretched to its own range" in w.guide.label.text()
     w.act_shared_scale.trigger()
+    guide = w.guide.label.text()
+    assert "share one raw colour scale" in guide and "stretched to its own range" not in guide
     tiles = w.views.grid.contents()
     joint = tiles[0].raw_range
     assert joint == tiles[1].raw_range and "shared" in tiles[0].caption and "shared" in w.views.grid.header.text()
-    ms = w.compare_maps[("itsm", "masked_max")]
+    ms = w.comparison.maps[("itsm", "masked_max")]
     hm = ms.heatmaps[0]
     (lo, hi), (low, high) = hm.raw_range, joint
     assert np.allclose(tiles[1].full, (hm.values * (hi - lo) + lo - low) / (high - low), atol=1e-5)
@@ -83,8 +86,8 @@ def test_two_models_side_by_side_named_and_cached(qtbot, make_window):
 
 
 def _shows_prompt(w, text):
-    return (w.compare_maps.get(("itsm", w.analysis.pooling)) is not None
-            and w.compare_maps[("itsm", w.analysis.pooling)].heatmaps[0].text == text
+    return (w.comparison.maps.get(("itsm", w.analysis.pooling)) is not None
+            and w.comparison.maps[("itsm", w.analysis.pooling)].heatmaps[0].text == text
             and w.maps.get(("itsm", w.analysis.pooling)) is not None
             and w.maps[("itsm", w.analysis.pooling)].heatmaps[0].text == text)
 
@@ -92,20 +95,20 @@ def _shows_prompt(w, text):
 def test_a_second_model_that_fails_to_load_is_a_message(qtbot, make_window, tmp_path):
     w = make_window()
     wait_for_map(qtbot, w)
-    w.choose_compare_model()
-    w.request_compare_model(ModelChoice("eclip-tiny-vit", str(tmp_path / "missing.safetensors"), "cpu"))
+    w.comparison.choose()
+    w.comparison.request_model(ModelChoice("eclip-tiny-vit", str(tmp_path / "missing.safetensors"), "cpu"))
     qtbot.waitUntil(lambda: "Could not load the second model" in w.banner.text(), timeout=WAIT_MS)
     idle(qtbot, w)
     assert "missing.safetensors" in w.banner.text() and "Traceback" not in w.banner.text()
-    assert w.compare_model is None and w.model == ModelChoice("eclip-tiny-vit", "random", "cpu")
+    assert w.comparison.model is None and w.model == ModelChoice("eclip-tiny-vit", "random", "cpu")
     assert not w.controls.compare_picker.pending.isVisibleTo(w.controls.compare_picker)
     tiles = w.views.grid.contents()
     assert tiles[0].preview is not None and "see the message above" in tiles[1].note
     # The window goes on working: another pooling, and then a second model that loads.
-    w.set_pooling("avg")
+    w.pooling_actions["avg"].trigger()
     idle(qtbot, w)
     assert w.views.grid.contents()[0].title.endswith("avg")
-    w.request_compare_model(SECOND)
+    w.comparison.request_model(SECOND)
     compare_ready(qtbot, w)
     assert w.views.grid.contents()[1].title == "eclip-tiny-rn (random) \u00b7 avg"
 
@@ -113,17 +116,17 @@ def test_a_second_model_that_fails_to_load_is_a_message(qtbot, make_window, tmp_
 def test_the_comparison_exports_both_tiles_provenance(qtbot, make_window, tmp_path, saved_tiny):
     w = make_window()
     wait_for_map(qtbot, w)
-    w.set_layout("compare")
+    w.layout_actions["compare"].trigger()
     checkpoint = ModelChoice("eclip-tiny-vit", saved_tiny, "cpu")
-    w.request_compare_model(checkpoint)
-    qtbot.waitUntil(lambda: w.compare_model == checkpoint and not w.compute.is_busy()
+    w.comparison.request_model(checkpoint)
+    qtbot.waitUntil(lambda: w.comparison.model == checkpoint and not w.compute.is_busy()
                     and all(t.preview is not None for t in w.views.grid.contents()), timeout=WAIT_MS)
     # A checkpoint by its folder and file name: a title never carries the whole path.
     title = w.views.grid.contents()[1].title
     assert title.startswith("eclip-tiny-vit (") and title.endswith("/tiny.safetensors) \u00b7 native")
     assert str(tmp_path) not in title
     out = tmp_path / "out"
-    w.export_map(str(out))
+    w.exports.export_map(str(out))
     sidecar = out / "shapes_scene__grid-model.json"
     qtbot.waitUntil(sidecar.is_file, timeout=WAIT_MS)
     assert (out / "shapes_scene__grid-model.png").is_file()
@@ -140,7 +143,7 @@ def test_the_comparison_exports_both_tiles_provenance(qtbot, make_window, tmp_pa
     assert "pretrained" not in meta and "weights_sha256" not in meta, "two weights: none is the grid's own"
     # On the shared scale the figure says so, and the sidecar gives the joint raw range.
     w.act_shared_scale.trigger()
-    w.export_map(str(out), overwrite=True)
+    w.exports.export_map(str(out), overwrite=True)
     qtbot.waitUntil(lambda: json.loads(sidecar.read_text()).get("colour_scale", {}).get("mode") == "shared",
                     timeout=WAIT_MS)
     lo, hi = json.loads(sidecar.read_text())["colour_scale"]["raw_range"]
@@ -151,8 +154,8 @@ def test_the_comparison_exports_both_tiles_provenance(qtbot, make_window, tmp_pa
 def test_grids_fit_a_1000_by_700_window_without_scrolling(qtbot, make_window):
     w = make_window(model=ModelChoice("eclip-shapes-vit-ft", None, "cpu"))
     w.resize(1000, 700)
-    w.set_layout("poolings")
-    qtbot.waitUntil(lambda: len(w.maps) == 4 and not w.compute.is_busy() and not w._debounce.isActive(),
+    w.layout_actions["poolings"].trigger()
+    qtbot.waitUntil(lambda: len(w.maps) == 4 and not w.compute.is_busy() and not w.map_controller.waiting(),
                     timeout=60_000)
     grid = w.views.grid
     qtbot.waitUntil(lambda: w.width() == 1000 and w.height() == 700 and grid.compact, timeout=5_000)
@@ -165,8 +168,8 @@ def test_grids_fit_a_1000_by_700_window_without_scrolling(qtbot, make_window):
     assert titles[0] == "native" and titles[1].startswith("avg \u2014 shifted") and titles[1].endswith(")")
     assert "\u201c" in grid.header.text() and "\u201c" not in "".join(titles)
     # The comparison, one row, fits too.
-    w.set_layout("compare")
-    w.request_compare_model(SECOND)
+    w.layout_actions["compare"].trigger()
+    w.comparison.request_model(SECOND)
     compare_ready(qtbot, w)
     assert grid.area.verticalScrollBar().maximum() == 0 and not grid.compact
     # Larger windows keep the full, wrapped titles.
@@ -179,17 +182,17 @@ def test_grids_fit_a_1000_by_700_window_without_scrolling(qtbot, make_window):
 def test_a_session_keeps_the_second_model_and_the_scale(qtbot, make_window, tmp_path):
     w = make_window()
     wait_for_map(qtbot, w)
-    w.set_layout("compare")
-    w.request_compare_model(SECOND)
+    w.layout_actions["compare"].trigger()
+    w.comparison.request_model(SECOND)
     compare_ready(qtbot, w)
     w.act_shared_scale.trigger()
     path = str(tmp_path / "s.eclip.json")
-    assert w.save_session(path)
+    assert w.sessions.save_session(path)
     doc = json.loads(open(path).read())
     assert doc["compare"]["architecture"] == "eclip-tiny-rn" and doc["shared_scale"] is True
     other = make_window(open_sample=False)
     idle(qtbot, other)
-    assert other.open_session(path)
+    assert other.sessions.open_session(path)
     compare_ready(qtbot, other)
     assert other.layout_name == "compare" and other.act_shared_scale.isChecked()
     assert "shared" in other.views.grid.header.text()

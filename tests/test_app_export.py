@@ -38,7 +38,7 @@ def window(qtbot, tmp_path, ckpt):
 
 def _idle(w) -> bool:
     return (w.views.side.map.has_map() and not w.compute.is_busy() and not w.io.is_busy()
-            and not w._debounce.isActive())
+            and not w.map_controller.waiting())
 
 
 def _shown(w):
@@ -47,7 +47,7 @@ def _shown(w):
 
 def _export(qtbot, w, out):
     """Export Map into `out`; the sidecar path once it and its files are written."""
-    w.export_map(str(out))
+    w.exports.export_map(str(out))
     qtbot.waitUntil(lambda: len(list(out.glob("[!.]*.json"))) == 1, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not w.io.is_busy(), timeout=WAIT_MS)
     return next(out.glob("[!.]*.json"))

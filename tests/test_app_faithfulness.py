@@ -38,7 +38,7 @@ def test_measure_without_a_prompt_map_says_what_to_do(qtbot, make_window):
 def test_measure_in_a_grid_takes_the_highlighted_tile(qtbot, make_window):
     w = make_window()
     wait_for_map(qtbot, w)
-    w.set_layout("poolings")
+    w.layout_actions["poolings"].trigger()
     idle(qtbot, w)
     dock = w.faithfulness.dock
     dock.steps.setValue(4)

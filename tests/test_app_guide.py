@@ -13,12 +13,13 @@ from test_app import (  # noqa: F401
     wait_for_map,
 )
 
-from eclip_desktop.app.state import DisplayState, ModelChoice
-from eclip_desktop.app.views.guide import shift_sentence
+from eclip_desktop.app import geometry
 from eclip_desktop.core.figures.render import overlay
 from eclip_desktop.core.model.family import FAMILY, family_available
 from eclip_desktop.core.model.shift import family_shift
 from eclip_desktop.core.shapes.domain import is_shapes_world_image
+from eclip_desktop.viewer.guide import shift_sentence
+from eclip_desktop.viewer.state import DisplayState, ModelChoice
 
 
 def test_guide_says_what_bright_means_with_the_raw_range(qtbot, make_window):
@@ -48,7 +49,7 @@ def test_shifted_pooling_is_read_from_the_family_cards(tmp_path, monkeypatch):
     text = shift_sentence(ModelChoice(FAMILY))
     assert "shifted pooling" in text and f"{worst.bg_preferred:.0%}" in text
     # Derived, not hard-coded: a family whose cards measure no shift says so.
-    import eclip_desktop.app.views.guide as guide
+    import eclip_desktop.viewer.guide as guide
     from eclip_desktop.core.model.shift import PoolingEvidence, ShiftSummary
     guide.measured_shift.cache_clear()
     monkeypatch.setattr(guide, "measured_shift", lambda _a: ShiftSummary((PoolingEvidence("avg", 5.0, 0.1),
@@ -89,7 +90,7 @@ def test_out_of_domain_notice_for_embedded_models(qtbot, make_window, tmp_path):
     assert not w.domain_banner.isVisible()  # an open_clip model: no notice
     if not family_available():
         return
-    w.request_model(ModelChoice(FAMILY, None, "cpu"))
+    w.models.request_model(ModelChoice(FAMILY, None, "cpu"))
     qtbot.waitUntil(lambda: w.domain_banner.isVisible(), timeout=60_000)
     assert "Shapes World" in w.domain_banner.text() and "holiday.png" in w.domain_banner.text()
     assert w.domain_banner.button.text() == "Load an open_clip model"
@@ -98,13 +99,13 @@ def test_out_of_domain_notice_for_embedded_models(qtbot, make_window, tmp_path):
     w.banner.show_message("something else", "error", "x")
     assert w.domain_banner.isVisible()
     # The bundled sample is a Shapes World scene: no notice there.
-    w.open_sample()
+    w.files.open_sample()
     qtbot.waitUntil(lambda: not w.domain_banner.isVisible(), timeout=20_000)
     idle(qtbot, w, timeout=60_000)
     # A file that is no image gets its error, not advice about which model to load.
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"this is not a png")
-    w.open_paths([str(broken)])
+    w.files.open_paths([str(broken)])
     qtbot.waitUntil(lambda: "broken.png" in w.banner.text(), timeout=20_000)
     idle(qtbot, w, timeout=60_000)
     assert not w.domain_banner.isVisible()
@@ -119,23 +120,23 @@ def test_notice_leaves_when_the_picture_turns_out_unreadable(qtbot, make_window,
     first, second = write_image(tmp_path / "a.png"), write_image(tmp_path / "b.png")
     w = make_window(images=[first, second])
     idle(qtbot, w)
-    w.request_model(ModelChoice(FAMILY, None, "cpu"))
+    w.models.request_model(ModelChoice(FAMILY, None, "cpu"))
     qtbot.waitUntil(lambda: w.domain_banner.isVisible(), timeout=60_000)
     idle(qtbot, w, timeout=60_000)
-    w._thumbnail_ready(first, None, "a.png is not an image")  # the reader's verdict arrives late
+    w.files.thumbnail_ready(first, None, "a.png is not an image")  # the reader's verdict arrives late
     assert not w.domain_banner.isVisible()
     w.image_list.step(1)
     qtbot.waitUntil(lambda: w.domain_banner.isVisible(), timeout=20_000)
     idle(qtbot, w, timeout=60_000)
     w.image_view = None  # as when the map job fails before the picture is shown
-    w._job_failed("maps", "b.png is not an image")
+    w.maps_area.maps_failed("b.png is not an image")
     assert not w.domain_banner.isVisible()
 
 def test_failed_load_restores_the_previous_model(qtbot, make_window):
     w = make_window()
     wait_for_map(qtbot, w)
     before = w.model
-    w.request_model(ModelChoice("no-such-architecture", "random", "cpu"))
+    w.models.request_model(ModelChoice("no-such-architecture", "random", "cpu"))
     assert w.controls.picker.pending.isVisibleTo(w.controls.picker)  # pending, unmistakably
     qtbot.waitUntil(lambda: "Could not load" in w.banner.text(), timeout=20_000)
     assert w.model == before and w.controls.picker.architecture() == before.architecture
@@ -145,14 +146,19 @@ def test_failed_load_restores_the_previous_model(qtbot, make_window):
 
 def test_help_shortcuts_about(qtbot, make_window):
     w = make_window()
-    rows = dict(w.shortcut_rows())
+    rows = dict(w.help.shortcut_rows())
     assert "F1" in rows["Keyboard Shortcuts"] and "Alt+1" in rows["native"]
-    sheet = w.show_shortcuts()
+    w.act_shortcuts.trigger()  # F1, as the menu does
+    sheet = w.help.dialogs["Keyboard Shortcuts"]
+    assert sheet.isVisible()
     assert "Alt+1" in sheet.browser.toPlainText() and "text box" in sheet.browser.toPlainText()
-    about = dict(w.about_rows())
-    assert {"eclip-desktop", "torch", "open_clip", "Qt", "Device"} <= set(about)
-    assert "semantic shift" in w.show_reading_help().browser.toPlainText()
-    for d in (w._shortcuts_dialog, w._reading_dialog):
+    w.act_about.trigger()
+    about = w.help.dialogs["About eclip-desktop"].browser.toPlainText()
+    assert all(k in about for k in ("eclip-desktop", "torch", "open_clip", "Qt", "Device"))
+    w.act_reading.trigger()
+    reading = w.help.dialogs["How to Read These Maps"]
+    assert "semantic shift" in reading.browser.toPlainText()
+    for d in w.help.dialogs.values():
         d.close()
 
 
@@ -186,7 +192,7 @@ def test_usable_at_1000_by_700_and_capped_by_the_screen(qtbot, make_window, monk
     w = make_window()
     wait_for_map(qtbot, w)
     for layout in ("side", "poolings", "prompts", "methods"):
-        w.set_layout(layout)
+        w.layout_actions[layout].trigger()
         idle(qtbot, w)
         assert w.minimumSizeHint().width() <= 1000, layout
     w.resize(1000, 700)
@@ -198,16 +204,16 @@ def test_usable_at_1000_by_700_and_capped_by_the_screen(qtbot, make_window, monk
     w.act_panels.trigger()
     assert w.images_dock.isVisible() and w.controls_dock.isVisible()
     # Whatever asks for more room later, the window stays within the screen it is on.
-    monkeypatch.setattr(type(w), "_screen_room", lambda self: QSize(1100, 760))
+    monkeypatch.setattr(geometry, "screen_room", lambda _w: QSize(1100, 760))
     w.resize(1700, 1000)
-    w.fit_to_screen()
+    geometry.fit_to_screen(w)
     assert w.width() <= 1100 and w.height() <= 760 and w.maximumWidth() == 1100
     w.setMaximumSize(16777215, 16777215)
 
 
 def test_picker_groups_hides_configs_and_loads_on_choice(qtbot):
     from eclip_desktop.app.widgets.model_picker import ModelPicker
-    from eclip_desktop.app.workers.catalogue import Catalogue
+    from eclip_desktop.viewer.jobs.catalogue import Catalogue
     picker = ModelPicker()
     qtbot.addWidget(picker)
     picker.set_catalogue(Catalogue(["RN50", "ViT-B-16", "eclip-tiny-vit"],
@@ -262,7 +268,7 @@ def test_esc_gives_plain_keys_back_and_difference_tile(qtbot, make_window):
     assert w.analysis.pooling == "avg"
     # D adds a difference tile to the pooling grid: two poolings' maps (here a single model's
     # contribution maps), 0.5 where they agree.
-    w.set_layout("poolings")
+    w.layout_actions["poolings"].trigger()
     idle(qtbot, w)
     n = len(w.views.grid.contents())
     w.act_difference.trigger()
@@ -283,22 +289,22 @@ def test_ground_truth_mask_gives_live_contrast_and_pointing(qtbot, make_window, 
     Image.fromarray(mask * 255).save(tmp_path / "scene_mask.png")
     w = make_window(images=[photo])
     wait_for_map(qtbot, w)
-    w.load_ground_truth(str(tmp_path / "scene_mask.png"))
+    w.ground_truth.load(str(tmp_path / "scene_mask.png"))
     qtbot.waitUntil(lambda: "ground truth: SC" in w.views.side.caption.text(), timeout=20_000)
-    gt = w.current_ground_truth()
+    gt = w.ground_truth.current()
     assert gt.shape == (72, 96) and gt.sum() == 16 * 2 * 20 * 2
     hm = w.maps[(w.analysis.method, w.analysis.pooling)].heatmaps[0]
     assert f"SC {100 * score_contrast(hm.values, gt):+.1f} %" in w.views.side.caption.text()
     assert not w.views.side.map.gt_outline.path().isEmpty() and not w.views.side.image.gt_outline.path().isEmpty()
-    w.set_layout("poolings")
+    w.layout_actions["poolings"].trigger()
     idle(qtbot, w)
     assert all("ground truth" in t.caption for t in w.views.grid.contents())
-    w.set_layout("side")
-    w.clear_ground_truth()
+    w.layout_actions["side"].trigger()
+    w.ground_truth.clear()
     assert "ground truth" not in w.views.side.caption.text() and w.views.side.map.gt_outline.path().isEmpty()
     # A mask that marks nothing is refused with a message.
     Image.fromarray(np.zeros((72, 96), np.uint8)).save(tmp_path / "empty.png")
-    w.load_ground_truth(str(tmp_path / "empty.png"))
+    w.ground_truth.load(str(tmp_path / "empty.png"))
     qtbot.waitUntil(lambda: "marks no pixel" in w.banner.text(), timeout=20_000)
     idle(qtbot, w)
 
@@ -311,7 +317,7 @@ def test_histogram_of_the_shown_map(qtbot, make_window):
     w.act_histogram.trigger()
     assert hist.isVisible() and abs(float(hist.counts.sum()) - 1.0) < 1e-6
     w.display_bar.threshold.setCurrentIndex(w.display_bar.threshold.findData("otsu"))
-    from eclip_desktop.app.views.display import threshold_level
+    from eclip_desktop.viewer.display import threshold_level
     assert hist.threshold_line.isVisible()
     assert abs(hist.threshold_line.value() - threshold_level(w.views.side.map.preview, w.display)) < 1e-9
     w.display_bar.percentile.setCurrentIndex(w.display_bar.percentile.findData(95.0))
@@ -321,12 +327,12 @@ def test_histogram_of_the_shown_map(qtbot, make_window):
 def test_cancel_while_the_first_model_loads(qtbot, make_window):
     w = make_window()
     qtbot.waitUntil(lambda: w.compute.is_busy(), timeout=5_000)
-    w.cancel_jobs()
+    w.act_cancel.trigger()
     # Either the load finished first or it was cancelled; the picker is never left pending, and its
     # open_clip list still arrives.
     qtbot.waitUntil(lambda: w.controls.picker.catalogue is not None and not w.compute.is_busy(), timeout=60_000)
     assert not w.controls.picker.pending.isVisibleTo(w.controls.picker)
-    assert w.model is not None or "no model loaded" in w._note()
+    assert w.model is not None or "no model loaded" in w.views.side.map.note.toPlainText()
 
 
 def test_swipe_compare(qtbot, make_window):
@@ -338,7 +344,7 @@ def test_swipe_compare(qtbot, make_window):
     assert 0 < canvas.heat.image.shape[1] < cols  # half the map, the photo on the right
     w.views.side.swipe_line.setValue(canvas.size[0] * 0.25)
     assert abs(canvas.heat.image.shape[1] - round(cols * 0.25)) <= 1
-    w.set_pooling("avg")  # a new map keeps the swipe
+    w.pooling_actions["avg"].trigger()  # a new map keeps the swipe
     wait_for_map(qtbot, w)
     assert canvas.heat.image.shape[1] < cols
     w.act_swipe.trigger()

@@ -60,3 +60,37 @@ def test_a_job_that_does_not_yield_keeps_its_queue_waiting(qtbot):
     qtbot.waitUntil(lambda: len(done) == 2, timeout=10_000)
     assert order == ["P0", "P1", "short"] and done == ["P", "short"]
     assert runner.shutdown()
+
+
+def test_each_job_tells_its_own_handlers_and_then_lets_them_go(qtbot):
+    """Typed results: the submitter names where the outcome goes; after it, the runner keeps no
+    reference to the handlers (they usually reach the window: no cycle through the runner)."""
+    import gc
+    import weakref
+
+    from eclip_desktop.core.errors import EclipError
+
+    class Receiver:
+        def __init__(self):
+            self.got = []
+
+        def done(self, result):
+            self.got.append(("done", result))
+
+        def failed(self, message):
+            self.got.append(("failed", message))
+
+    def boom(ctx):
+        raise EclipError("no such file")
+
+    runner = JobRunner("test")
+    receiver = Receiver()
+    got, ref = receiver.got, weakref.ref(receiver)
+    runner.submit(Job("a", _short([]), done=receiver.done, failed=receiver.failed))
+    runner.submit(Job("b", boom, done=receiver.done, failed=receiver.failed))
+    qtbot.waitUntil(lambda: len(got) == 2, timeout=10_000)
+    assert sorted(got) == [("done", "short"), ("failed", "no such file")]
+    receiver = None
+    gc.collect()
+    assert ref() is None, "a finished job must not keep its handlers alive"
+    assert runner.shutdown()

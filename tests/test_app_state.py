@@ -5,18 +5,18 @@ import numpy as np
 import pytest
 import torch
 
-from eclip_desktop.app.session import Session, SessionError, load_session, save_session
-from eclip_desktop.app.state import AnalysisState, DisplayState, ModelChoice
-from eclip_desktop.app.views.display import (
+from eclip_desktop.core.errors import CancelledError
+from eclip_desktop.core.explain.engine import Engine
+from eclip_desktop.viewer.display import (
     clip_levels,
     outlines,
     threshold_level,
     threshold_mask,
 )
-from eclip_desktop.app.workers import compute
-from eclip_desktop.app.workers.compute import MapRequest, map_job, with_cpu_fallback
-from eclip_desktop.core.errors import CancelledError
-from eclip_desktop.core.explain.engine import Engine
+from eclip_desktop.viewer.jobs import compute
+from eclip_desktop.viewer.jobs.compute import MapRequest, map_job, with_cpu_fallback
+from eclip_desktop.viewer.session import Session, SessionError, load_session, save_session
+from eclip_desktop.viewer.state import AnalysisState, DisplayState, ModelChoice
 
 
 class Ctx:

@@ -19,20 +19,21 @@ def test_convis_says_how_strongly_the_image_supports_the_concept(qtbot, make_win
     from dataclasses import replace
     w, dock = window_with_shapes(qtbot, make_window, tmp_path)
     select(qtbot, w, "polygon.n.01")
-    r = w.convis_result
+    r = w.convis.result
     assert r.set_size > 1 and 0 <= r.best_rank < r.set_size
     assert r.support is not None and 0 < r.support.p_value <= 1 and r.support.synset == "polygon.n.01"
     caption = w.views.side.caption.text()
     # polygon.n.01 holds half of the 20-concept shapes set: the caption says it was not tested, and why
     assert f"of {r.set_size:,}" in caption and r.support.verdict() in caption and "not tested" in caption
     assert "support" in w.guide.text().lower() and "Semantic shift" not in w.guide.text()
-    # the verdict follows the test: supported, supported through a hyponym, or probably absent
+    # the verdict follows the test: supported, supported through a hyponym, or no evidence (not "absent")
     yes = replace(r, support=replace(r.support, supported=True, through=None, reason=""))
     through = replace(r, support=replace(r.support, supported=True, through="triangle.n.01", reason=""))
     no = replace(r, support=replace(r.support, supported=False, through=None, reason=""))
     assert yes.support_text().startswith("supported (p")
     assert "supported through triangle.n.01" in through.support_text()
-    assert "probably absent" in no.support_text()
+    assert "no evidence beyond chance" in no.support_text() and "absent" not in no.support_text().replace(
+        "evidence of absence", "")
 
 
 def test_cancel_after_the_coarse_preview_stops_saying_refining(qtbot, make_window, tmp_path, wordnet_env,
@@ -46,16 +47,16 @@ def test_cancel_after_the_coarse_preview_stops_saying_refining(qtbot, make_windo
     monkeypatch.setattr(ConVis, "_encode_crops", encode)
     w, dock = window_with_shapes(qtbot, make_window, tmp_path)
     dock.navigate("polygon.n.01")
-    qtbot.waitUntil(lambda: w.convis_result is not None and not w.convis_result.final, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.convis.result is not None and not w.convis.result.final, timeout=WAIT_MS)
     assert "refining" in w.views.side.caption.text()
-    w.cancel_jobs()
+    w.act_cancel.trigger()
     qtbot.waitUntil(lambda: not w.compute.is_busy(), timeout=5_000)
     assert "refining" not in w.views.side.caption.text() and "cancelled" in w.views.side.caption.text()
     assert "refining" not in dock.convis_note.text()
     # F5 finishes it.
     monkeypatch.setattr(ConVis, "_encode_crops", slow)
     w.act_recompute.trigger()
-    qtbot.waitUntil(lambda: w.convis_result.final and not w.compute.is_busy(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.convis.result.final and not w.compute.is_busy(), timeout=WAIT_MS)
     assert "cancelled" not in w.views.side.caption.text()
     idle(qtbot, w)
 
@@ -63,19 +64,19 @@ def test_cancel_after_the_coarse_preview_stops_saying_refining(qtbot, make_windo
 def test_a_new_concept_set_recomputes_the_same_synset(qtbot, make_window, tmp_path, wordnet_env):
     w, dock = window_with_shapes(qtbot, make_window, tmp_path)
     select(qtbot, w, "polygon.n.01")
-    assert w.convis_result.set_name == "Shapes World classes" or "shapes" in w.convis_result.request.set_key
+    assert w.convis.result.set_name == "Shapes World classes" or "shapes" in w.convis.result.request.set_key
     assert dock.image_concepts.count() > 0
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("polygon\ncircle\nsquare\ntriangle\n")
     dock.load_vocabulary(str(vocab))
     # The old set's list goes at once; the same synset comes back computed against the new set.
-    qtbot.waitUntil(lambda: w.convis_result is not None and w.convis_result.request.set_key == dock.key
-                    and w.convis_result.final and not w.compute.is_busy() and not dock.is_busy(), timeout=WAIT_MS)
-    assert "vocab" in w.convis_result.set_name and "vocab" in w.views.side.caption.text()
-    assert w.convis_result.set_size == 4 or w.convis_result.set_size < 20
+    qtbot.waitUntil(lambda: w.convis.result is not None and w.convis.result.request.set_key == dock.key
+                    and w.convis.result.final and not w.compute.is_busy() and not dock.is_busy(), timeout=WAIT_MS)
+    assert "vocab" in w.convis.result.set_name and "vocab" in w.views.side.caption.text()
+    assert w.convis.result.set_size == 4 or w.convis.result.set_size < 20
     qtbot.waitUntil(lambda: dock.image_concepts.count() > 0, timeout=WAIT_MS)
     names = {dock.image_concepts.item(i).data(0x0100) for i in range(dock.image_concepts.count())}
-    assert len(names) <= w.convis_result.set_size
+    assert len(names) <= w.convis.result.set_size
     idle(qtbot, w)
 
 

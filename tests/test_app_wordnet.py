@@ -59,7 +59,7 @@ def test_search_select_details_and_breadcrumbs(qtbot, make_window, wordnet_env):
     rows = dock.details.crumb_rows
     assert len(rows) >= 2 and "2 paths" in dock.details.paths_title.text()
     assert all("entity" in r.text() for r in rows)
-    assert w.selected_synset == "dog.n.01"
+    assert w.convis.selected_synset == "dog.n.01"
     assert dock.tree.topLevelItem(0).data(0, Qt.UserRole) == "dog.n.01"
 
     parent = dock.info.hypernym_paths[0][-2]
@@ -96,7 +96,7 @@ def test_back_and_forward(qtbot, make_window, wordnet_env):
     w, dock = open_dock(qtbot, make_window)
     go(qtbot, dock, "dog.n.01")
     go(qtbot, dock, "cat.n.01")
-    assert dock.history == ["entity.n.01", "dog.n.01", "cat.n.01"]
+    assert dock.history.names == ["entity.n.01", "dog.n.01", "cat.n.01"]
     dock.search.setFocus()
     qtbot.keyClick(dock.search, Qt.Key_Left, Qt.AltModifier)
     qtbot.waitUntil(lambda: dock.info.name == "dog.n.01", timeout=WAIT_MS)
@@ -105,9 +105,9 @@ def test_back_and_forward(qtbot, make_window, wordnet_env):
     assert not dock.act_back.isEnabled()
     dock.forward_button.click()
     qtbot.waitUntil(lambda: dock.info.name == "dog.n.01", timeout=WAIT_MS)
-    assert dock.history == ["entity.n.01", "dog.n.01", "cat.n.01"] and dock.history_pos == 1
+    assert dock.history.names == ["entity.n.01", "dog.n.01", "cat.n.01"] and dock.history.pos == 1
     go(qtbot, dock, "hat.n.01")  # a new step drops the forward branch
-    assert dock.history == ["entity.n.01", "dog.n.01", "hat.n.01"]
+    assert dock.history.names == ["entity.n.01", "dog.n.01", "hat.n.01"]
 
 
 def test_use_as_prompt_adds_the_lemma(qtbot, make_window, wordnet_env):

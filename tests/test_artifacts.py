@@ -97,7 +97,7 @@ class FakeContext:
     """What the worker gives a job, without Qt: its engine cache and no-op reporting."""
 
     def __init__(self):
-        from eclip_desktop.app.workers.compute import WorkerState
+        from eclip_desktop.viewer.jobs.compute import WorkerState
         self.state = WorkerState()
 
     def check(self):
@@ -116,11 +116,13 @@ class FakeContext:
 @pytest.mark.parametrize("ensemble", [False, True])
 def test_window_map_and_grid_exports_reproduce(ckpt, tmp_path, ensemble):
     """The window's export path end to end below Qt: the worker's map sets, then Export Map and the
-    pooling grid as window_files calls them."""
-    from eclip_desktop.app.state import DisplayState, ModelChoice
-    from eclip_desktop.app.views.figure import export_grid, export_map, grid_tiles
-    from eclip_desktop.app.workers.compute import MapRequest, _map_sets
+    pooling grid as the window's export presenter calls them."""
     from eclip_desktop.core.io.imageio import load_image
+    from eclip_desktop.core.model.poolings import pooling_names
+    from eclip_desktop.viewer.figure import export_grid, export_map
+    from eclip_desktop.viewer.jobs.compute import MapRequest, _map_sets
+    from eclip_desktop.viewer.layouts import get_layout
+    from eclip_desktop.viewer.state import AnalysisState, DisplayState, ModelChoice
     img = write_image(tmp_path / "photo.png", w=64, h=48)
     choice = ModelChoice("eclip-tiny-vit", ckpt, "cpu")
     pairs = (("itsm", "native"), ("itsm", "max"))
@@ -136,12 +138,15 @@ def test_window_map_and_grid_exports_reproduce(ckpt, tmp_path, ensemble):
     assert meta["ensemble"] is ensemble and meta["tau"] == "topk" and meta["input_size"] == 64
     assert meta["written_by"] == "eclip-desktop GUI" and meta["scores"]["cosine"] == ms.scores["cosine"][1]
     reproduces(paths[2])
-    tiles = grid_tiles(maps, list(pairs), "poolings", 0)
+    tiles = get_layout("poolings").figure_tiles(maps, AnalysisState(), choice)
     grid = export_grid(out, image, "pooling", tiles, ["photo.png: one tile per pooling", "x"], DisplayState(),
                        ms.model_info)
     gmeta = json.loads(grid[1].read_text())
+    # one tile per pooling the worker read out (one model: every readout from its one pass), in grid order
+    shown = [p for p in pooling_names() if ("itsm", p) in maps]
+    assert {"native", "max"} <= set(shown)
     assert [(t["pooling"], t["method"], t["text"], t["pretrained"]) for t in gmeta["tile_sources"]] == \
-        [("native", "itsm", "a cat", ckpt), ("max", "itsm", "a cat", ckpt)]
+        [(p, "itsm", "a cat", ckpt) for p in shown]
     assert all(len(t["weights_sha256"]) == 64 for t in gmeta["tile_sources"])
     assert gmeta["model"] == "eclip-tiny-vit" and gmeta["pretrained"] == ckpt  # one model: named once too
     with pytest.raises(OutputError, match="exists"):  # never replaced without the user's yes

@@ -94,7 +94,7 @@ def test_default_model_explains_the_sample(tmp_path, capsys):
 
 
 def test_first_launch_opens_the_pooling_grid_with_the_family(qtbot, make_window):
-    from eclip_desktop.app.samples import sample_path
+    from eclip_desktop.viewer.samples import sample_path
     w = make_window(model="auto")
     # The first screen is the pooling grid: every sibling's map of the sample, shift and remedy side by side.
     qtbot.waitUntil(lambda: all(("itsm", p) in w.maps for p in pooling_names()) and not w.compute.is_busy()

@@ -51,7 +51,9 @@ def test_a_family_folder_gives_one_column_per_sibling(tmp_path, trained_family_d
     base = ["--scenes", "0", "--size", "64"]
     assert fig.main(["--out", str(out), *base, "--family", str(trained_family_dir)]) == 0
     w, h = Image.open(out).size
-    assert w > 2 * h * 0.8  # the scene and two sibling columns side by side
+    # The scene and two sibling columns side by side (one sibling would be about as wide as tall):
+    # at this small tile size the captions wrap onto three lines, never cut, so the figure is taller.
+    assert w > 1.3 * h
     before = out.read_bytes()
     assert fig.main(["--out", str(out), *base, "--family", str(trained_family_dir)]) == 1  # exists
     assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == before

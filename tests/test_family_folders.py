@@ -61,7 +61,7 @@ def test_explain_with_a_family_folder_uses_each_sibling(trained_family_dir, tmp_
 
 def test_the_app_opens_a_family_folder(qtbot, make_window, trained_family_dir, tmp_path):
     w = make_window(model=None, open_sample=False)
-    w.open_paths([write_image(tmp_path / "scene.png")])
+    w.files.open_paths([write_image(tmp_path / "scene.png")])
     (tmp_path / "notes").mkdir()
     w.controls.picker.open_family(str(tmp_path / "notes"))  # not a family: said in the banner, nothing loads
     assert "holds no trained models" in w.banner.text() and w.model is None
@@ -74,30 +74,30 @@ def test_the_app_opens_a_family_folder(qtbot, make_window, trained_family_dir, t
     assert "family folder" in w.model.label()
     assert w.controls.picker.choice() == w.model.on_device("auto")
     wait_for_map(qtbot, w)
-    assert w.current_engine().handle.weights == str(trained_family_dir / "native.safetensors")
-    w.set_pooling("masked_max")
+    assert w.models.current_engine().handle.weights == str(trained_family_dir / "native.safetensors")
+    w.pooling_actions["masked_max"].trigger()
     qtbot.waitUntil(lambda: ("itsm", "masked_max") in w.maps, timeout=WAIT_MS)
-    assert w.current_engine().handle.weights == str(trained_family_dir / "masked_max.safetensors")
+    assert w.models.current_engine().handle.weights == str(trained_family_dir / "masked_max.safetensors")
     assert w.maps[("itsm", "masked_max")].trained_with_pooling
 
 
 def test_a_session_remembers_the_family_folder(qtbot, make_window, trained_family_dir, tmp_path):
     w = make_window(model=None, open_sample=False)
-    w.open_paths([write_image(tmp_path / "scene.png")])
+    w.files.open_paths([write_image(tmp_path / "scene.png")])
     w.controls.picker.open_family(str(trained_family_dir))
     qtbot.waitUntil(lambda: w.model is not None, timeout=WAIT_MS)
-    w.set_pooling("masked_max")
+    w.pooling_actions["masked_max"].trigger()
     wait_for_map(qtbot, w)
-    assert w.save_session(str(tmp_path / "s.eclip.json"))
+    assert w.sessions.save_session(str(tmp_path / "s.eclip.json"))
 
     again = make_window(model=None, open_sample=False)
-    assert again.open_session(str(tmp_path / "s.eclip.json"))
+    assert again.sessions.open_session(str(tmp_path / "s.eclip.json"))
     qtbot.waitUntil(lambda: again.model is not None, timeout=WAIT_MS)
     assert again.model.family and again.model.architecture == str(trained_family_dir)
     assert again.analysis.pooling == "masked_max"
     assert again.controls.picker.architecture() == str(trained_family_dir)
     wait_for_map(qtbot, again)
-    assert again.current_engine().handle.weights == str(trained_family_dir / "masked_max.safetensors")
+    assert again.models.current_engine().handle.weights == str(trained_family_dir / "masked_max.safetensors")
 
 
 def test_models_lists_the_embedded_families_first(capsys):

@@ -4,7 +4,6 @@ held-out set — the average-pooled model's maps light up the background, the ma
 object."""
 import pytest
 
-from eclip_desktop.app.state import ModelChoice
 from eclip_desktop.core.evaluation.evaluate import (
     HELD_OUT_SEED,
     evaluate_maps,
@@ -15,6 +14,7 @@ from eclip_desktop.core.explain import engine as engine_mod
 from eclip_desktop.core.model import family
 from eclip_desktop.core.model.poolings import pooling_names
 from eclip_desktop.core.shapes import class_names
+from eclip_desktop.viewer.state import ModelChoice
 
 VIT = "eclip-shapes-vit"
 QUICK_SCENES = 100

@@ -546,8 +546,8 @@ SESSION = {"format": "eclip-desktop-session", "version": 1}
     ({"convis": "yes"}, "field 'convis' is the string 'yes'; expected true or false"),
 ])
 def test_a_session_of_the_wrong_shape_opens_with_a_warning_naming_the_field(fields, named, tmp_path):
-    from eclip_desktop.app.session import load_session
-    from eclip_desktop.app.state import DisplayState
+    from eclip_desktop.viewer.session import load_session
+    from eclip_desktop.viewer.state import DisplayState
     path = tmp_path / "s.eclip.json"
     path.write_text(json.dumps({**SESSION, **fields}).replace("Infinity", "1e400"))
     s = load_session(path)
@@ -567,7 +567,7 @@ def test_a_session_of_the_wrong_shape_opens_with_a_warning_naming_the_field(fiel
     (lambda p: p.mkdir(), r"it is a directory"),
 ])
 def test_a_session_that_is_not_one_is_refused_in_one_line(make, message, tmp_path):
-    from eclip_desktop.app.session import SessionError, load_session
+    from eclip_desktop.viewer.session import SessionError, load_session
     path = tmp_path / "s.eclip.json"
     make(path)
     with pytest.raises(SessionError, match=message) as info:
@@ -576,7 +576,7 @@ def test_a_session_that_is_not_one_is_refused_in_one_line(make, message, tmp_pat
 
 
 def test_a_session_path_of_an_unknown_user_is_one_line():
-    from eclip_desktop.app.session import SessionError, load_session
+    from eclip_desktop.viewer.session import SessionError, load_session
     with pytest.raises(SessionError, match="session file not found"):
         load_session("~nosuchuser-eclip/s.eclip.json")
 
@@ -685,13 +685,13 @@ def test_the_window_opens_a_session_of_the_wrong_shape_with_a_warning(qtbot, tmp
         path = tmp_path / "s.eclip.json"
         path.write_text(json.dumps({**SESSION, "images": 5, "layout": ["side"], "analysis": {"shown": "abc"},
                                     "display": {"opacity": float("nan"), "percentile": "x"}}))
-        assert w.open_session(str(path))
+        assert w.sessions.open_session(str(path))
         text = w.banner.text()
         assert "field 'images'" in text and "field 'display.opacity'" in text and "(and 2 more)" in text
         assert np.isfinite(w.display.opacity) and w.layout_name == "side"
         fifo = tmp_path / "fifo.eclip.json"
         os.mkfifo(fifo)
-        assert not w.open_session(str(fifo))
+        assert not w.sessions.open_session(str(fifo))
         assert "named pipe" in w.banner.text()
     finally:
         w.close()

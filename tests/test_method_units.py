@@ -78,6 +78,11 @@ def test_registered_method_reaches_the_window(planted, qtbot, make_window):
     w = make_window()
     combo = w.controls.method
     assert combo.findData("planted") >= 0
+    # the Method menu has it too, and choosing it there is choosing it under Controls
+    w.method_actions["planted"].trigger()
+    assert combo.currentData() == "planted" and w.analysis.method == "planted"
+    combo.setCurrentIndex(combo.findData("itsm"))
+    assert w.method_actions["itsm"].isChecked() and not w.method_actions["planted"].isChecked()
     box = w.controls.method_options.boxes["planted"]
     gain = w.controls.method_options.controls["planted"]["gain"]
     combo.setCurrentIndex(combo.findData("planted"))
@@ -88,8 +93,8 @@ def test_registered_method_reaches_the_window(planted, qtbot, make_window):
     ms = w.maps[("planted", w.analysis.pooling)]
     assert ms.method_options == {"gain": 4, "flip": False}
     # the methods grid has a tile for it, captioned with its options
-    w.set_layout("methods")
-    qtbot.waitUntil(lambda: not w.compute.is_busy() and not w._debounce.isActive(), timeout=20_000)
+    w.layout_actions["methods"].trigger()
+    qtbot.waitUntil(lambda: not w.compute.is_busy() and not w.map_controller.waiting(), timeout=20_000)
     shown = [t for t in w.views.grid.tiles if t.isVisibleTo(w.views.grid)]
     planted_tile = next(t for t in shown if t.title.toolTip().startswith("Planted"))
     assert "gain 4" in planted_tile.caption.text()

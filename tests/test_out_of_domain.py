@@ -4,11 +4,11 @@ import json
 
 from conftest import write_image
 
-from eclip_desktop.app.samples import sample_path
 from eclip_desktop.cli import main
 from eclip_desktop.core.export.artifacts import with_domain_line
 from eclip_desktop.core.model.family import family_spec
 from eclip_desktop.core.model.training_domain import shapes_world_model, verdict
+from eclip_desktop.viewer.samples import sample_path
 
 
 def _family_info():

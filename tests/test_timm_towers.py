@@ -157,6 +157,8 @@ def test_blocks_run_by_hand_match_timm(handles):
                 mine, probs = tb.block_by_hand(blk, x, rope)
                 torch.testing.assert_close(mine, expected, rtol=1e-4, atol=1e-5)
                 torch.testing.assert_close(tb.query_attention(blk, x, rope), probs[:, :, 0].mean(1))
+                y = tb.attention_input(blk, x)  # v projected alone == the v of the full projection
+                torch.testing.assert_close(tb.values(blk.attn, y), tb.qkv(blk.attn, y)[2])
             seen.add((type(blk).__name__, type(blk.attn).__name__))
     assert {b.__name__ for b in tb.BLOCKS} == {b for b, _ in seen}
     assert {a.__name__ for a in tb.ATTENTIONS} == {a for _, a in seen}
@@ -249,10 +251,12 @@ def test_models_lists_why(capsys):
     assert "not explainable: vision transformers with an attentional pooler" in capsys.readouterr().out
 
 
-def test_train_refuses_a_timm_tower_in_one_line(registered, tmp_path, capsys):
-    """Training knows open_clip's own towers only: a timm tower is refused before any step, not a traceback."""
+@pytest.mark.parametrize("name", ["eclip-t-conv", "eclip-t-avg"])
+def test_train_refuses_masked_max_where_the_free_attention_is_uniform(registered, tmp_path, capsys, name):
+    """A tower pooled by a plain mean has no query to guide masked max: refused before any step, one line."""
     out = tmp_path / "run"
-    rc = main(["train", "--model", "eclip-t-cls", "--pooling", "avg", "--steps", "1", "--batch-size", "2",
+    rc = main(["train", "--model", name, "--pooling", "masked_max", "--steps", "1", "--batch-size", "2",
                "--scenes", "4", "--out", str(out)])
     err = capsys.readouterr().err
-    assert rc == 1 and "can be explained but not trained" in err and "Traceback" not in err
+    assert rc == 1 and "free attention is uniform" in err and "--pooling max" in err and "Traceback" not in err
+    assert err.count("\n") == 1 and not out.exists()

@@ -11,7 +11,7 @@ def run(images=None, model: str | None = None, pretrained: str | None = None, de
 
     from eclip_desktop import __version__
     from eclip_desktop.app.settings import APPLICATION, ORGANISATION
-    from eclip_desktop.app.state import ModelChoice
+    from eclip_desktop.viewer.state import ModelChoice
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANISATION)
@@ -34,6 +34,7 @@ def run(images=None, model: str | None = None, pretrained: str | None = None, de
         window.controls.show_device(device)  # used by the first model the user loads
     window.show()
     _close_on_interrupt(window)
+    _collect_on_the_gui_thread(window)
     code = app.exec()
     exit_fast(code)
     return code  # not reached: exit_fast ends the process
@@ -77,3 +78,18 @@ def _close_on_interrupt(window) -> None:
     tick = QTimer(window)
     tick.timeout.connect(lambda: None)
     tick.start(250)
+
+
+def _collect_on_the_gui_thread(window) -> None:
+    """Python's cyclic collector runs on whichever thread allocates when its threshold is crossed; a
+    cycle through Qt objects freed on a worker thread deadlocks against the GUI thread (seen with a
+    window and its presenter). So the automatic collector is off and the GUI thread collects, every
+    few seconds and when the event loop ends."""
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QTimer
+    gc.disable()
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: gc.collect())
+    timer.start(5_000)
+    QCoreApplication.instance().aboutToQuit.connect(lambda: gc.collect())

@@ -69,6 +69,9 @@ def method_options(args, method: str) -> dict:
         raise EclipError(str(exc)) from None
 
 
+POOLING_DEFAULT_HELP = "default: a family's masked-max model (else its first), a single model's native pooling"
+
+
 def pooling_choices() -> list[str]:
     from eclip_desktop.core.model.poolings import pooling_names
     return pooling_names() + ["all"]
@@ -135,37 +138,38 @@ def say_out_of_domain(paths, model_infos) -> None:
 
 
 def poolings_arg(args) -> list[str]:
-    """--pooling as given (default native); with a family, 'all' means every sibling it has, and a
-    family without a native sibling starts from its default one."""
+    """--pooling as given; by default a family's default sibling (masked max where it has one, as the
+    window and `concepts` open: the pooling whose maps stay on the objects, docs/RESULTS.md) and a
+    single model's native pooling; with a family, 'all' means every sibling it has."""
     from eclip_desktop.core.model import family
     from eclip_desktop.core.model.poolings import expand_poolings
-    name = args.model if args.model is not None else (family.FAMILY if family.family_available() else None)
-    have = family.available_poolings(name) if name is not None and family.is_family(name) else None
+    from eclip_desktop.core.model.resolve import default_model, is_family_choice, poolings_for
+    name = args.model if args.model is not None else default_model()
+    have = poolings_for(name) if is_family_choice(name, None) else None
     asked = list(args.pooling or [])
     if not asked:
-        asked = ["native" if have is None or "native" in have else family.default_pooling(name)]
+        asked = ["native" if have is None else family.default_pooling(name)]
     if have is not None and "all" in asked:
         asked = [p for p in asked if p != "all"] + have
     return expand_poolings(asked)
 
 
 def convis_spec(args):
-    """The model `concepts` runs: as `explain` picks it (the embedded family's default sibling if installed)."""
+    """The model `concepts` runs: as `explain` picks it (a family's default sibling)."""
     from eclip_desktop.core.model import family
-    from eclip_desktop.core.model.loading import ModelSpec
-    model = args.model
-    if model is None:
-        if family.family_available():
-            return family.default_spec(args.device)
-        model = "ViT-B-16"
-    if family.is_family(model):
-        return family.default_spec(args.device, name=model)
-    return ModelSpec(model, args.pretrained, args.device, args.dtype, args.activation)
+    from eclip_desktop.core.model.resolve import default_model, spec_for
+    model = args.model if args.model is not None else default_model()
+    pooling = family.default_pooling(model) if family.is_family(model) else "native"
+    return spec_for(model, args.pretrained, pooling, args.device, args.dtype, args.activation)
 
 
 def load_concept_set(hierarchy, spec: str):
     from eclip_desktop.core.convis.sets import concept_set_by_name
     cs = concept_set_by_name(hierarchy, spec)
-    for number, text, reason in cs.rejected:
-        print(f"{PROG}: warning: {spec} line {number}: skipped '{text}': {reason}", file=sys.stderr)
+    from eclip_desktop.core.io.guards import shown
+    for number, text, reason in cs.rejected[:10]:  # 20,000 bad lines are a summary, not 20,000 warnings
+        print(f"{PROG}: warning: {shown(spec)} line {number}: skipped '{shown(text)}': {shown(reason)}", file=sys.stderr)
+    if len(cs.rejected) > 10:
+        print(f"{PROG}: warning: {shown(spec)}: {len(cs.rejected) - 10} more line(s) skipped "
+              f"({len(cs.rejected)} of the file's lines name no WordNet noun)", file=sys.stderr)
     return cs

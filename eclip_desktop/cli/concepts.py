@@ -12,9 +12,17 @@ from eclip_desktop.cli.common import (
     say_activation,
     say_out_of_domain,
 )
+from eclip_desktop.cli.out_dir import missing_dirs, removed_on_failure
+from eclip_desktop.cli.progress import build_progress, say_wordnet_first_run
 
 
 def cmd_concepts(args) -> int:
+    from eclip_desktop.core.export.shards import run_sharded
+    return run_sharded(args.device, lambda shard: _concepts(args, shard))
+
+
+def _concepts(args, shard) -> int:
+    """The maps of this process: every image, or under torchrun the images this rank owns (docs/SCALE.md)."""
     import time
 
     from eclip_desktop.core.convis.sets import resolve_in_set
@@ -34,26 +42,31 @@ def cmd_concepts(args) -> int:
     # Every check that needs no model comes first, and all of them before the first file.
     images = [load_image(p) for p in args.images]
     t0 = time.perf_counter()
+    say_wordnet_first_run()
     hierarchy = Hierarchy()
     concept_set = load_concept_set(hierarchy, args.concept_set)
     synsets = resolve_in_set(hierarchy, args.synset, concept_set, args.concept_set)
+    made = missing_dirs(args.out)  # taken back if the model fails to load
     out = ensure_writable_dir(args.out)  # only once the request is known to be valid: no empty folders
     req = ConceptsRequest(images=args.images, synsets=synsets, out_dir=str(out),
                           concept_set_spec=args.concept_set, top_k=args.top, seed=args.seed, mode=args.mode,
                           cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite)
     plan_concepts(req, images)  # refuses existing outputs before the model loads
     setup = time.perf_counter() - t0
-    handle = load_model(convis_spec(args))
-    say_activation([handle])
-    say_out_of_domain(args.images, [handle.describe()])
+    args.device = shard.device  # under torchrun on GPUs: cuda:LOCAL_RANK
+    with removed_on_failure(made):
+        handle = load_model(convis_spec(args))
+    if shard.leader:
+        say_activation([handle])
+        say_out_of_domain(args.images, [handle.describe()])
 
-    def progress(done, total, what):
-        if args.verbose:
-            print(f"  {what}: {done}/{total}", file=sys.stderr, flush=True)
-
-    records = run_concepts(handle, hierarchy, concept_set, req, images, progress=progress,
-                           extra_timings={"wordnet_and_set": setup})
-    print(f"wrote {len(records)} concept maps (png + npy + json each) to {args.out}", file=sys.stderr)
+    records = run_concepts(handle, hierarchy, concept_set, req, images,
+                           progress=build_progress(args.verbose) if shard.leader else None,
+                           extra_timings={"wordnet_and_set": setup}, shard=shard)
+    written = sum(shard.collect([(shard.rank, len(records))], "concepts-written"))
+    if not shard.leader:
+        return 0
+    print(f"wrote {written} concept maps (png + npy + json each) to {args.out}", file=sys.stderr)
     return 0
 
 

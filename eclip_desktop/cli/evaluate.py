@@ -16,6 +16,13 @@ from eclip_desktop.cli.common import (
 
 
 def cmd_eval(args) -> int:
+    from eclip_desktop.core.export.shards import run_sharded
+    return run_sharded(args.device, lambda shard: _eval(args, shard))
+
+
+def _eval(args, shard) -> int:
+    """The evaluation of this process: the whole job, or under torchrun this rank's images; rank 0
+    prints the one table of the whole job and writes --json (docs/SCALE.md)."""
     from eclip_desktop.core.errors import DatasetError
     from eclip_desktop.core.evaluation.datasets import parse_dataset_arg
     from eclip_desktop.core.evaluation.evaluate import run_eval
@@ -63,11 +70,12 @@ def cmd_eval(args) -> int:
         plan = evaluate_convis.plan_convis_eval(args.dataset, args.method, hierarchy, concept_set,
                                                 args.synset if args.method == "convis" else args.in_synset,
                                                 args.in_class, args.limit)
-    engines = engines_for(args.model, args.pretrained, poolings_arg(args), args.device, args.dtype, args.activation)
-    say_activation(e.handle for e in engines.values())
+    engines = engines_for(args.model, args.pretrained, poolings_arg(args), shard.device, args.dtype, args.activation)
+    if shard.leader:
+        say_activation(e.handle for e in engines.values())
 
     def progress(n):
-        if args.verbose:
+        if args.verbose and shard.leader:
             print(f"  {n} images", file=sys.stderr, flush=True)
 
     if plan is not None:
@@ -78,7 +86,9 @@ def cmd_eval(args) -> int:
         for pooling, engine in engines.items():
             if all(h is not engine.handle for h in handles.values()):
                 handles[pooling if per_pooling else "-"] = engine.handle
-        result = evaluate_convis.run_convis_eval(plan, handles, hierarchy, progress=progress)
+        result = evaluate_convis.run_convis_eval(plan, handles, hierarchy, progress=progress, shard=shard)
+        if not shard.leader:
+            return 0
         print(f"{result['dataset']} - {result['method']} - {result['protocol']}")
         print(format_table(result["rows"], result["columns"]))
         if args.json:
@@ -86,7 +96,9 @@ def cmd_eval(args) -> int:
         return 0
     steps = (args.faithfulness_steps or DEFAULT_STEPS) if args.faithfulness else None
     result = run_eval(args.dataset, args.method, engines, limit=args.limit, progress=progress,
-                      method_options=options, faithfulness_steps=steps)
+                      method_options=options, faithfulness_steps=steps, shard=shard)
+    if not shard.leader:
+        return 0
     print(f"{result['dataset']} - {result['method']} - {result['protocol']}")
     faithfulness = ["deletion_auc", "insertion_auc"] if steps else []
     print(format_table(result["rows"], ["pooling", "model", "miou_fg", "theta_fg", "miou_mean", "msc",

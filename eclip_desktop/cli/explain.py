@@ -5,6 +5,7 @@ import os
 import sys
 
 from eclip_desktop.cli.common import (
+    POOLING_DEFAULT_HELP,
     add_display_args,
     add_map_args,
     add_model_args,
@@ -17,6 +18,8 @@ from eclip_desktop.cli.common import (
     say_activation,
     say_out_of_domain,
 )
+from eclip_desktop.cli.limits import add_max_outputs_arg, refuse_too_many
+from eclip_desktop.cli.out_dir import missing_dirs, removed_on_failure
 
 
 def cmd_explain(args) -> int:
@@ -41,6 +44,10 @@ def cmd_explain(args) -> int:
         if not t.strip():
             raise TextError("empty prompt: type what to look for, e.g. --text 'a photo of a cat'")
     options = method_options(args, args.method)
+    n_poolings = len(poolings_arg(args))
+    maps = len(args.images) * (len(texts) + 1) * n_poolings
+    refuse_too_many(maps, 3 * maps, f"{len(args.images)} image(s) x ({len(texts)} text(s) + a contribution map) x "
+                                    f"{n_poolings} pooling(s), png + npy + json each", args.max_outputs)
     # Cheap checks first so a bad path fails before a model loads.
     seen: dict[str, str] = {}
     loaded = []  # decoded once here, used by every sibling's run
@@ -51,9 +58,11 @@ def cmd_explain(args) -> int:
             # Both would get the same output names: the second write would fail after the first had written.
             raise ImageLoadError(f"{p} is given twice (also as {seen[key]}): name each image once")
         seen[key] = p
+    made = missing_dirs(args.out)  # taken back if the model fails to load
     ensure_writable_dir(args.out)
     poolings = poolings_arg(args)
-    engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype, args.activation)
+    with removed_on_failure(made):
+        engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype, args.activation)
     say_activation(e.handle for e in engines.values())
     say_out_of_domain(args.images, [e.handle.describe() for e in engines.values()])
     req = ExplainRequest(images=args.images, texts=texts, out_dir=args.out, method=args.method,
@@ -86,8 +95,10 @@ def register(sub) -> None:
     add_prompt_args(p)
     p.add_argument("--method", default="itsm", choices=method_names())
     p.add_argument("--pooling", action="append", choices=pooling_choices(),
-                   help="pooling readout(s) for scores and contribution maps (repeatable; default native)")
+                   help="pooling readout(s) for scores and contribution maps (repeatable; "
+                        f"{POOLING_DEFAULT_HELP})")
     add_output_args(p)
+    add_max_outputs_arg(p)
     add_map_args(p)
     add_display_args(p)
     p.add_argument("-v", "--verbose", action="store_true")

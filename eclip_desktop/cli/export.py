@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from eclip_desktop.cli.common import (
+    POOLING_DEFAULT_HELP,
     PROG,
     add_display_args,
     add_map_args,
@@ -20,6 +21,9 @@ from eclip_desktop.cli.common import (
     say_activation,
     say_out_of_domain,
 )
+from eclip_desktop.cli.limits import add_max_outputs_arg, refuse_too_many
+from eclip_desktop.cli.out_dir import missing_dirs, removed_on_failure
+from eclip_desktop.cli.progress import build_progress, say_wordnet_first_run
 
 
 def _export_synsets(args):
@@ -28,12 +32,19 @@ def _export_synsets(args):
         return None, None, []
     from eclip_desktop.core.convis.sets import resolve_in_set
     from eclip_desktop.core.wordnet.hierarchy import Hierarchy
+    say_wordnet_first_run()
     hierarchy = Hierarchy()
     concept_set = load_concept_set(hierarchy, args.concept_set)
     return hierarchy, concept_set, resolve_in_set(hierarchy, args.synset, concept_set, args.concept_set)
 
 
 def cmd_export(args) -> int:
+    from eclip_desktop.core.export.shards import run_sharded
+    return run_sharded(args.device, lambda shard: _export(args, shard))
+
+
+def _export(args, shard) -> int:
+    """The export of this process: the whole job, or under torchrun this rank's part (docs/SCALE.md)."""
     import signal
     import threading
 
@@ -67,7 +78,6 @@ def cmd_export(args) -> int:
         raise TextError("--grid pooling/method/prompt compares CLIP maps: pass --text or --labels-file too")
     if "concept" in (args.grid or []) and not synsets:
         raise TextError("--grid concept compares ConVis maps: pass --synset too")
-    ensure_writable_dir(args.out)  # a read-only target fails before a model loads
     poolings = poolings_arg(args)
     methods = list(dict.fromkeys(args.method or ["itsm"]))
     req = ExportRequest(images=images, out_dir=args.out, texts=texts, synsets=synsets, methods=methods,
@@ -78,22 +88,38 @@ def cmd_export(args) -> int:
                         grids=list(dict.fromkeys(args.grid or [])), contour=args.contour, layout=args.layout,
                         width=args.width, convis_options={"mode": args.convis_mode, "seed": args.convis_seed,
                                                           "concept_set": args.concept_set})
-    engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype, args.activation)
-    say_activation(e.handle for e in engines.values())
-    say_out_of_domain(images, [e.handle.describe() for e in engines.values()])
+    from eclip_desktop.core.export.batch import plan_rows
+    planned = plan_rows(req, hashes=[""] * len(images))  # names need no content: counted before anything is read
+    refuse_too_many(len(planned), sum(len(r.files) for r in planned),
+                    f"{len(images)} image(s) x ({len(texts)} text(s) x {len(methods)} method(s) + a contribution "
+                    f"map) x {len(poolings)} pooling(s), {len(synsets)} synset(s), {len(req.grids)} grid(s)",
+                    args.max_outputs)
+    made = missing_dirs(args.out)  # taken back if the model fails to load
+    ensure_writable_dir(args.out)  # a read-only target fails before a model loads
+    args.device = shard.device  # under torchrun on GPUs: cuda:LOCAL_RANK
+    with removed_on_failure(made):
+        engines = engines_for(args.model, args.pretrained, poolings, args.device, args.dtype, args.activation)
+    if shard.leader:
+        say_activation(e.handle for e in engines.values())
+        say_out_of_domain(images, [e.handle.describe() for e in engines.values()])
 
     def concepts():
         from eclip_desktop.core.export.concepts_job import ConceptsRequest, prepare_concepts
         from eclip_desktop.core.model.loading import load_model
         handle = (load_model(convis_spec(args)) if args.model is None or is_family(args.model)
                   else engines[poolings[0]].handle)  # a single model is shared with the CLIP maps
-        say_activation([handle])
+        if shard.leader:
+            say_activation([handle])
         creq = ConceptsRequest(images=images, synsets=synsets, out_dir=args.out, concept_set_spec=args.concept_set,
                                top_k=args.top, seed=args.convis_seed, mode=args.convis_mode,
                                cmap=args.colormap, alpha=args.alpha, overwrite=args.overwrite)
-        return prepare_concepts(handle, hierarchy, concept_set, creq)
+        return prepare_concepts(handle, hierarchy, concept_set, creq,
+                                progress=build_progress(False) if shard.leader else None)
 
     def progress(info):
+        if info["image"] is None:  # rank 0 waits for the other ranks: the job's count only
+            print(f"[{info['done']}/{info['total']}] (other ranks)", file=sys.stderr, flush=True)
+            return
         left = info["eta_s"]
         eta = ("" if left is None else f", about {left:.0f} s left" if left < 90 else
                f", about {left / 60:.1f} min left")
@@ -107,17 +133,21 @@ def cmd_export(args) -> int:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        print(f"{PROG}: stopping after this image (Ctrl+C again to stop now)", file=sys.stderr, flush=True)
+        if shard.leader:  # under torchrun every rank gets the Ctrl+C; one says so
+            print(f"{PROG}: stopping after this image (Ctrl+C again to stop now)", file=sys.stderr, flush=True)
 
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
     try:
         result = run_export(engines, req, concepts=concepts if synsets else None, progress=progress,
-                            cancelled=stop.is_set)
+                            cancelled=stop.is_set, shard=shard,
+                            note=lambda text: print(f"{PROG}: note: {text}", file=sys.stderr, flush=True))
     finally:
         if main_thread:
             signal.signal(signal.SIGINT, previous)
     ok, skipped, failed = result.count("ok"), result.count("skipped"), result.count("failed")
+    if not shard.leader:  # rank 0 reports for the whole job
+        return 130 if result.cancelled else 1 if failed else 0
     print(f"{ok} maps written, {skipped} skipped (already complete), {failed} failed; index: "
           f"{Path(args.out) / 'index.csv'} ({result.seconds:.1f} s)", file=sys.stderr)
     if result.cancelled:
@@ -151,9 +181,10 @@ def register(sub) -> None:
     p.add_argument("--convis-seed", type=int, default=0, help="ConVis: the noise border's seed")
     p.add_argument("--method", action="append", choices=method_names(), help="repeatable; default itsm")
     p.add_argument("--pooling", action="append", choices=pooling_choices(),
-                   help="repeatable; default native")
+                   help=f"repeatable; {POOLING_DEFAULT_HELP}")
     add_output_args(p, "output directory (index.csv and index.json go here too)",
                     "recompute and replace existing outputs")
+    add_max_outputs_arg(p)
     p.add_argument("--format", default="png", choices=["png", "jpeg", "tiff", "svg"],
                    help="annotated figure format (svg: vector title and colorbar, the overlay embedded as PNG)")
     p.add_argument("--grid", action="append", choices=["pooling", "method", "prompt", "concept"],

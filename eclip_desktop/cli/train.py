@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from eclip_desktop.cli.common import add_device_arg, pooling_choices
@@ -43,15 +44,46 @@ def cmd_train(args) -> int:
     configs = [_config(args, pooling) for pooling in poolings]
     for cfg in configs:  # every model's numbers and outputs, before the first one trains
         check_config(cfg)
-    with process_group():
+    from eclip_desktop.core.errors import CancelledError
+    with process_group(), _stop_on_signals() as stop:
         for i, cfg in enumerate(configs):
             try:
-                _train_one(args, cfg, i, len(configs), progress, tty)
+                _train_one(args, cfg, i, len(configs), progress, tty, stop.is_set)
+            except CancelledError as exc:
+                if tty:
+                    print(file=sys.stderr)
+                print(f"eclip-desktop: {exc} (a checkpoint was written)", file=sys.stderr)
+                return 130
             except EclipError:
                 if tty:
                     print(file=sys.stderr)  # end the progress line so the error has a line of its own
                 raise
     return 0
+
+
+@contextmanager
+def _stop_on_signals():
+    """SIGTERM and SIGINT end the current step, write a checkpoint and stop, so `--resume` continues
+    exactly there and the fresh-scene worker process is shut down; a second signal stops at once."""
+    import signal
+    import threading
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread() or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        yield stop  # under torchrun each rank would stop at its own step and leave the others waiting
+        return
+
+    def on_signal(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print(f"\neclip-desktop: {signal.Signals(signum).name}: stopping after this step", file=sys.stderr, flush=True)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _family_command(args) -> str:
@@ -135,12 +167,12 @@ def _config(args, pooling: str):
     return cfg
 
 
-def _train_one(args, cfg, i: int, n: int, progress, tty: bool) -> None:
+def _train_one(args, cfg, i: int, n: int, progress, tty: bool, cancelled=None) -> None:
     from eclip_desktop.core.training.trainer import train
     pooling = cfg.pooling
     if n > 1 and int(os.environ.get("RANK", "0")) == 0:
         print(f"training {pooling} ({i + 1}/{n})", file=sys.stderr, flush=True)
-    card = train(cfg, progress=progress)
+    card = train(cfg, progress=progress, cancelled=cancelled)
     if int(os.environ.get("RANK", "0")) != 0:
         return  # under torchrun only rank 0 writes the weights (and reports progress)
     if tty:

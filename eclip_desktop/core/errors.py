@@ -42,3 +42,7 @@ class ConceptError(EclipError):
 
 class DatasetError(EclipError):
     """A dataset or training folder is missing, empty or malformed."""
+
+
+class ShardError(EclipError):
+    """A job split across torchrun processes cannot start or go on (another rank failed or stopped)."""

@@ -28,21 +28,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from eclip_desktop.app.views.layouts import POOLING_SHORT
-from eclip_desktop.app.workers.batch import (
-    BatchOutcome,
-    BatchProgress,
-    batch_export_job,
-    check_request,
-)
-from eclip_desktop.app.workers.jobs import Job
 from eclip_desktop.core.errors import EclipError
 from eclip_desktop.core.explain.methods import get_method, method_names
 from eclip_desktop.core.export.batch import FIGURE_SUFFIX, RAW_SUFFIX, ExportRequest
 from eclip_desktop.core.figures.grids import GRID_KINDS
-from eclip_desktop.core.model.poolings import POOLING_LABELS, pooling_names
+from eclip_desktop.core.model.poolings import POOLING_LABELS, POOLING_SHORT, pooling_names
+from eclip_desktop.viewer.jobs.batch import (
+    BatchOutcome,
+    BatchProgress,
+    batch_export_job,
+    check_request,
+    images,
+)
 
 KIND = "batch"
+SHOWN_FAILURES = 5  # failed images named in the dialog; index.csv lists them all
 
 
 def eta_text(seconds: float | None) -> str:
@@ -160,12 +160,6 @@ class BatchExportDialog(QDialog):
         for widget in (sources, what, files, self.bar, self.status, self.buttons):
             box.addWidget(widget)
 
-        runner = window.compute
-        runner.partial.connect(self._partial)
-        runner.succeeded.connect(self._succeeded)
-        runner.failed.connect(self._failed)
-        runner.cancelled.connect(self._cancelled)
-
     # --- input ------------------------------------------------------------------------------------
 
     def _pick_input(self) -> None:
@@ -222,8 +216,9 @@ class BatchExportDialog(QDialog):
         self.bar.setRange(0, len(req.images))
         self.bar.setValue(0)
         self._say(f"exporting {len(req.images)} image(s) into {req.out_dir} \u2026")
-        win.compute.submit(Job(KIND, batch_export_job(req, win.model, wordnet, win.wordnet_dock.key),
-                               label="batch export \u2026", yields=True))
+        win.submit(win.compute, KIND, batch_export_job(req, win.model, wordnet, win.wordnet_dock.key),
+                   "batch export \u2026", self._succeeded, self._failed, self._cancelled, self._partial,
+                   done_text=lambda outcome: f"batch export: {outcome.summary()}", yields=True)
 
     def cancel(self) -> None:
         self.window_.compute.cancel(KIND)
@@ -239,32 +234,34 @@ class BatchExportDialog(QDialog):
         self.status.setStyleSheet("color: #b00020;" if error else "")
         self.status.setText(text)
 
-    def _partial(self, kind: str, info) -> None:
-        if kind != KIND or not isinstance(info, BatchProgress):
+    def _partial(self, info) -> None:
+        if not isinstance(info, BatchProgress):
             return
         self.bar.setValue(info.done)
-        self._say(f"[{info.done}/{info.total}] {Path(info.image).name}: {info.written} written, "
-                  f"{info.skipped} skipped, {info.failed} failed \u2014 {eta_text(info.eta_s)}")
+        self._say(f"[{info.done}/{info.total}] {Path(info.image).name} \u2014 {images(info.images_done)} done, "
+                  f"{info.images_failed} failed \u2014 {eta_text(info.eta_s)}")
 
-    def _succeeded(self, kind: str, outcome) -> None:
-        if kind != KIND:
-            return
+    def _succeeded(self, outcome) -> None:
         self.outcome = outcome
         self._set_running(False)
         self.open_btn.setEnabled(True)
-        failed = outcome.result.count("failed")
-        note = f"; failures are listed in {Path(outcome.out_dir) / 'index.csv'}" if failed else ""
-        self._say(outcome.summary() + note + "".join(f"\n{n}" for n in outcome.notices), bool(failed))
+        failures = outcome.failures()
+        # the core's reasons name the file already; others get its name in front
+        lines = [why if Path(image).name in why else f"{Path(image).name}: {why}"
+                 for image, why in failures[:SHOWN_FAILURES]]
+        if len(failures) > SHOWN_FAILURES:
+            lines.append(f"\u2026 and {len(failures) - SHOWN_FAILURES} more")
+        if failures:
+            lines.append(f"every map of the run, and why one failed, is listed in {Path(outcome.out_dir) / 'index.csv'}")
+        self._say("\n".join([outcome.summary(), *lines, *outcome.notices]), bool(failures))
 
-    def _failed(self, kind: str, message: str) -> None:
-        if kind == KIND:
-            self._set_running(False)
-            self._say(message, True)
+    def _failed(self, message: str) -> None:
+        self._set_running(False)
+        self._say(message, True)
 
-    def _cancelled(self, kind: str) -> None:
-        if kind == KIND:
-            self._set_running(False)
-            self._say("batch export cancelled; export again with the same settings to resume")
+    def _cancelled(self) -> None:
+        self._set_running(False)
+        self._say("batch export cancelled; export again with the same settings to resume")
 
     def _open_folder(self) -> None:
         if self.outcome is not None:

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
 )
 
-from eclip_desktop.app.views.figure import FIGURE_FORMATS, FIGURE_LAYOUTS, FigureOptions
+from eclip_desktop.viewer.figure import FIGURE_FORMATS, FIGURE_LAYOUTS, FigureOptions
 
 FORMAT_LABELS = {"png": "PNG", "jpeg": "JPEG", "tiff": "TIFF", "svg": "SVG (vector title and colorbar)"}
 

@@ -11,9 +11,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPen, QTextOption
 from PySide6.QtWidgets import QGraphicsPathItem
 
-from eclip_desktop.app.state import DisplayState
-from eclip_desktop.app.views.display import clip_levels, outlines, threshold_mask
 from eclip_desktop.core.figures.render import colormap_lut
+from eclip_desktop.viewer.display import clip_levels, outlines, threshold_mask
+from eclip_desktop.viewer.state import DisplayState
 
 BACKGROUND = "#1e1e1e"
 

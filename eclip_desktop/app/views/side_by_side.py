@@ -6,13 +6,13 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGridLayout, QVBoxLayout, QWidget
 
-from eclip_desktop.app.state import DisplayState
 from eclip_desktop.app.views.canvas import link, make_view, style_graphics
-from eclip_desktop.app.views.display import clip_levels, threshold_level
 from eclip_desktop.app.views.histogram import MapHistogram
 from eclip_desktop.app.views.score_bars import ScoreBars
 from eclip_desktop.app.widgets.elided_label import ElidedLabel
 from eclip_desktop.core.figures.render import colormap_lut
+from eclip_desktop.viewer.display import clip_levels, threshold_level
+from eclip_desktop.viewer.state import DisplayState
 
 
 def _colormap(name: str) -> pg.ColorMap:

@@ -7,9 +7,7 @@ smaller minimum map, so the grid fits without a scroll bar; taller windows keep 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
@@ -21,26 +19,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from eclip_desktop.app.state import DisplayState
 from eclip_desktop.app.views.canvas import link, make_view, style_graphics
 from eclip_desktop.app.views.score_bars import ScoreBars
 from eclip_desktop.app.widgets.elided_label import ElidedLabel
-
-
-@dataclass
-class TileContent:
-    title: str
-    preview: np.ndarray | None  # None: the tile says `note` instead of a map
-    full: np.ndarray | None = None
-    raw_range: tuple[float, float] | None = None
-    caption: str = ""
-    note: str = ""
-    bars: dict | None = None  # {"labels", "probabilities", "cosines", "shown", "title"}
-    highlight: bool = False
-    tooltip: str = ""
-    extra: dict = field(default_factory=dict)
-    compact_title: str = ""  # the title of a small tile, without what the header says; "": the title
-
+from eclip_desktop.viewer.scene import TileContent
+from eclip_desktop.viewer.state import DisplayState
 
 # Below this height per row of tiles the grid goes compact. A full tile (two-line title, caption,
 # titled score bars, a readable map) needs about this much; at 1440x900 a 2x2 grid has ~340 px a row.

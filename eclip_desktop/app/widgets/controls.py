@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from eclip_desktop.app.state import AnalysisState
 from eclip_desktop.app.widgets.method_options import MethodOptionsBox
 from eclip_desktop.app.widgets.model_picker import ModelPicker
 from eclip_desktop.core.explain.methods import METHODS
+from eclip_desktop.viewer.state import AnalysisState
 
 COMPARE_PROMPT = ("Choose the model to show beside the first: a family, downloaded weights, or a checkpoint "
                   "(Open checkpoint\u2026). It runs on the device chosen above.")

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from eclip_desktop.app.state import OVERLAYS, PERCENTILES, THRESHOLDS, DisplayState
 from eclip_desktop.core.figures.render import colormap_names
+from eclip_desktop.viewer.state import OVERLAYS, PERCENTILES, THRESHOLDS, DisplayState
 
 
 class DisplayBar(QWidget):

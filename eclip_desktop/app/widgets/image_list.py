@@ -1,4 +1,9 @@
-"""The list of open images with thumbnails; arrow keys and Page Up/Down move through it."""
+"""The list of open images with thumbnails; arrow keys and Page Up/Down move through it.
+
+Names are shortened in the middle of the stem and keep their extension ("chel\u2026sea.png"): Qt's own
+eliding left "c\u2026g" for both chelsea.png and corrupt.png in a narrow panel. When the panel is too
+narrow for a useful name beside the thumbnail, the name goes under it; the tooltip has the full path.
+"""
 from __future__ import annotations
 
 import os
@@ -8,10 +13,30 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListWidget,
+    QListWidgetItem,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+)
 
 PATH_ROLE = Qt.UserRole
 _PLACEHOLDER_SIDE = 64
+NAME_BESIDE_MIN_PX = 90  # less room than this beside the thumbnail, and the name goes under it
+ELLIPSIS = "\u2026"
+
+
+def elide_name(name: str, metrics, width: int) -> str:
+    """`name` within `width` pixels: the stem shortened in its middle, the extension kept whole."""
+    if metrics.horizontalAdvance(name) <= width:
+        return name
+    stem, ext = os.path.splitext(name)
+    room = width - metrics.horizontalAdvance(ext)
+    if not ext or room < metrics.horizontalAdvance(stem[:1] + ELLIPSIS + stem[-1:]):
+        return metrics.elidedText(name, Qt.ElideMiddle, width)
+    return metrics.elidedText(stem, Qt.ElideMiddle, room) + ext
 
 
 def image_extensions() -> set[str]:
@@ -43,6 +68,24 @@ def to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format_RGB888).copy()  # copy: numpy owns `data`
 
 
+class NameDelegate(QStyledItemDelegate):
+    """Draws each name with elide_name, beside the thumbnail or, in a narrow list, under it."""
+
+    def initStyleOption(self, option, index) -> None:  # noqa: N802 (Qt naming)
+        super().initStyleOption(option, index)
+        view = self.parent()
+        if getattr(view, "names_below", False):
+            option.decorationPosition = QStyleOptionViewItem.Top
+            option.displayAlignment = Qt.AlignHCenter | Qt.AlignTop
+        if option.rect.width() > 0:
+            style = view.style() if view is not None else None
+            if style is not None:
+                text_rect = style.subElementRect(QStyle.SE_ItemViewItemText, option, view)
+                # the style draws the text inside this margin on each side, and elides what overflows
+                margin = style.pixelMetric(QStyle.PM_FocusFrameHMargin, None, view) + 1
+                option.text = elide_name(option.text, option.fontMetrics, text_rect.width() - 2 * margin - 1)
+
+
 class ImageList(QListWidget):
     image_selected = Signal(str)
 
@@ -51,7 +94,8 @@ class ImageList(QListWidget):
         self.setIconSize(QSize(_PLACEHOLDER_SIDE, _PLACEHOLDER_SIDE))
         self.setSelectionMode(QAbstractItemView.SingleSelection)
         self.setUniformItemSizes(True)
-        self.setTextElideMode(Qt.ElideMiddle)
+        self.names_below = False
+        self.setItemDelegate(NameDelegate(self))
         # Names are elided to the panel's width; a sideways scroll bar would hide the thumbnails' text.
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setSpacing(2)
@@ -59,6 +103,23 @@ class ImageList(QListWidget):
         placeholder.fill(QColor(90, 90, 90))
         self._placeholder = QIcon(placeholder)
         self.currentRowChanged.connect(self._row_changed)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        below = self.viewport().width() - self.iconSize().width() - 16 < NAME_BESIDE_MIN_PX
+        if below != self.names_below:
+            self.names_below = below
+            self.scheduleDelayedItemsLayout()  # the items' height changes with the name's place
+
+    def shown_name(self, row: int) -> str:
+        """The name as the list draws it now (shortened to the room it has)."""
+        index = self.model().index(row, 0)
+        option = QStyleOptionViewItem()
+        option.initFrom(self.viewport())
+        option.rect = self.visualRect(index)
+        option.decorationSize = self.iconSize()
+        self.itemDelegate().initStyleOption(option, index)
+        return option.text
 
     def paths(self) -> list[str]:
         return [self.item(i).data(PATH_ROLE) for i in range(self.count())]

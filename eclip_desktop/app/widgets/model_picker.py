@@ -1,6 +1,7 @@
 """Model picker: one searchable list in groups — embedded families (and family folders) first,
-then architectures with downloaded weights, local checkpoint files, and architectures that need a
-download; the project's weightless training configs (eclip-tiny-*) only when asked for.
+then architectures with downloaded weights, local checkpoint files, architectures that need a
+download, and, greyed, the architectures the tool cannot explain here (the tooltip and choosing one
+say why); the project's weightless training configs (eclip-tiny-*) only when asked for.
 
 Choosing an entry loads it; until it has loaded the picker says so in bold (the window keeps the
 old model's maps meanwhile). The open_clip part of the list comes from a worker (importing
@@ -9,7 +10,7 @@ open_clip takes seconds), so the window opens without waiting for it.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtGui import QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,13 +18,12 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QPushButton,
     QWidget,
 )
 
-from eclip_desktop.app.state import ModelChoice
+from eclip_desktop.app.dialogs.architecture import ArchitectureDialog
 from eclip_desktop.core.model.family import (
     FAMILY,
     embedded_families,
@@ -32,6 +32,7 @@ from eclip_desktop.core.model.family import (
     family_dir,
 )
 from eclip_desktop.core.model.spec import RANDOM
+from eclip_desktop.viewer.state import ModelChoice
 
 
 # open_clip is imported on first call only (see the module docstring).
@@ -51,25 +52,8 @@ def is_tag_cached(architecture: str, tag: str) -> bool:
 
 
 HEADER_ROLE = Qt.UserRole + 7  # marks a group title row (not a model)
+REFUSED_GROUP = "Not explainable here (hover for why)"
 CHECKPOINT_FILTER = "Model checkpoints (*.safetensors *.bin *.pt *.pth);;All files (*)"
-
-
-def supported_architectures() -> list[str]:
-    """Architectures whose towers the core reads (open_clip ViT/ResNet, open_clip text tower).
-
-    The others (timm, CoCa, SigLIP, Hugging Face text towers) would only fail at Load; a name typed
-    into the box still goes to the core, which says why it is refused.
-    """
-    import open_clip
-    out = []
-    for name in list_architectures():
-        cfg = open_clip.get_model_config(name) or {}
-        vision, text = cfg.get("vision_cfg", {}), cfg.get("text_cfg", {})
-        if vision.get("timm_model_name") or vision.get("attentional_pool") or text.get("hf_model_name") \
-                or "coca" in name.lower():
-            continue
-        out.append(name)
-    return out
 
 
 COMMON = ("ViT-B-16", "ViT-B-32", "RN50", "ViT-L-14")
@@ -88,7 +72,7 @@ def initial_architecture(names: list[str]) -> str:
 
 class ModelPicker(QWidget):
     load_requested = Signal(object)  # ModelChoice without a device (the window adds it)
-    refused = Signal(str)  # why a chosen folder or file cannot be used
+    refused = Signal(str)  # why a chosen folder, file or architecture cannot be used
 
     def __init__(self, parent=None, prompt: str = ""):
         """prompt: what a picker that starts with nothing chosen says (the comparison's second model);
@@ -166,7 +150,7 @@ class ModelPicker(QWidget):
 
     def _groups(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """(group title, [(architecture, tooltip)]); the first group has no title row."""
-        from eclip_desktop.app.workers.catalogue import training_configs
+        from eclip_desktop.viewer.jobs.catalogue import training_configs
         first = [(n, "embedded family: small CLIPs trained here, one per pooling") for n in self._embedded]
         first += [(n, "family folder: one trained model per pooling") for n in self._families]
         first += [(n, "in use") for n in self._extra]
@@ -184,6 +168,8 @@ class ModelPicker(QWidget):
         groups.append(("Local files", files))
         groups.append(("Needs a download", [(a, "weights are not downloaded: the first load needs the internet")
                                             for a in names if a not in cached]))
+        groups.append((REFUSED_GROUP, [(a, why) for a, why in cat.refused.items()
+                                       if a not in configs and a not in listed]))
         if self.show_configs.isChecked():
             groups.append(("Training configs (no weights)", [(a, "untrained config for `eclip-desktop train`")
                                                              for a in cat.architectures if a in configs]))
@@ -204,6 +190,8 @@ class ModelPicker(QWidget):
             for name, tip in entries:
                 item = QStandardItem(name)
                 item.setToolTip(tip)
+                if title == REFUSED_GROUP:  # listed so that it is found, greyed so that it is not expected to load
+                    item.setForeground(self.palette().brush(QPalette.Disabled, QPalette.Text))
                 model.appendRow(item)
         self.arch.blockSignals(True)
         self.arch.setModel(model)
@@ -228,6 +216,11 @@ class ModelPicker(QWidget):
         self.pending.setText(text)
         self.pending.setVisible(bool(text))
 
+    def refusal(self, arch: str | None = None) -> str | None:
+        """Why the architecture (the one shown) cannot be explained here, or None."""
+        arch = self.architecture() if arch is None else arch
+        return self.catalogue.refused.get(arch) if self.catalogue is not None else None
+
     def _tags(self, arch: str) -> list[tuple[str, bool]]:
         return self.catalogue.tags.get(arch, []) if self.catalogue is not None else []
 
@@ -245,6 +238,12 @@ class ModelPicker(QWidget):
             where = "Embedded family" if embedded else "Family folder (as `eclip-desktop train --out` writes it)"
             self.about.setText(f"{where}: {family_architecture(arch)} models trained with each pooling. "
                                "Switching pooling switches model, so the map itself changes.")
+            return
+        why = self.refusal(arch)
+        if why:
+            self.weights.addItem("\u2014", None)
+            self.weights.setEnabled(False)
+            self.about.setText(f"Not explainable here: {why}")
             return
         self.weights.setEnabled(True)
         tags = self._tags(arch)
@@ -332,6 +331,10 @@ class ModelPicker(QWidget):
         self.load_requested.emit(choice)
 
     def _load_clicked(self) -> None:
+        why = self.refusal()
+        if why:
+            self.refused.emit(f"{self.architecture()} cannot be explained here: {why}")
+            return
         self.load_requested.emit(self.choice())
 
     def open_checkpoint(self, path: str | None = None, arch: str | None = None) -> None:
@@ -340,14 +343,10 @@ class ModelPicker(QWidget):
             if not path:
                 return
         if arch is None:
-            names = self.catalogue.architectures if self.catalogue is not None else \
-                [n for n in self.entries() if n not in self._embedded + self._families]
-            current = self.architecture()
-            start = names.index(current) if current in names else 0
-            arch, ok = QInputDialog.getItem(self, "Architecture of the checkpoint",
-                                            "Which open_clip architecture are these weights for?",
-                                            names, start, False)
-            if not ok:
+            # Before the worker has listed open_clip the picker lists only the families: ask open_clip here.
+            names = self.catalogue.architectures if self.catalogue is not None else list_architectures()
+            arch = ArchitectureDialog.ask(self, path, names, self.architecture())
+            if not arch:
                 return
         self._remember_checkpoint(arch, path)
         self.set_choice(ModelChoice(arch, path))

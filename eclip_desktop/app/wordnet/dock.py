@@ -12,7 +12,6 @@ the window computes it on the model's worker and hands back a status line and th
 """
 from __future__ import annotations
 
-import itertools
 import re
 from html import escape
 
@@ -32,13 +31,15 @@ from PySide6.QtWidgets import (
     QSplitter,
     QToolButton,
     QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from eclip_desktop.app.wordnet.details import SynsetDetails
-from eclip_desktop.app.wordnet.service import (
+from eclip_desktop.app.wordnet.tree import NAME_ROLE, History, HyponymTree
+from eclip_desktop.app.workers.jobs import Job, JobRunner
+from eclip_desktop.core.wordnet.hierarchy import SynsetInfo
+from eclip_desktop.viewer.jobs.wordnet import (
     ALL_NOUNS,
     DEFAULT_SET,
     PAPER,
@@ -50,9 +51,6 @@ from eclip_desktop.app.wordnet.service import (
     short,
     vocabulary_key,
 )
-from eclip_desktop.app.wordnet.tree import LOADED_ROLE, NAME_ROLE, TreeHistoryMixin  # noqa: F401
-from eclip_desktop.app.workers.jobs import Job, JobRunner
-from eclip_desktop.core.wordnet.hierarchy import SynsetInfo
 
 SEARCH_DEBOUNCE_MS = 200
 PROMPT_TEMPLATE = "a photo of a {lemma}."
@@ -69,7 +67,7 @@ CONVIS_NOTE = "Selecting a synset shows its ConVis map of the current image in t
 OPEN_FILE = "__open__"
 
 
-class WordNetDock(TreeHistoryMixin, QDockWidget):
+class WordNetDock(QDockWidget):
     synset_selected = Signal(str)
     prompt_requested = Signal(str)  # a prompt line for the prompts editor
     job_text = Signal(str, bool)  # for the status bar: the text, and whether it is a running job's progress
@@ -83,15 +81,11 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
         self.runner: JobRunner | None = None
         self.key = DEFAULT_SET
         self.info: SynsetInfo | None = None
-        self.history: list[str] = []
-        self.history_pos = -1
+        self.history = History()
         self.broken = ""  # the WordNetError message once WordNet proved missing
         self._started = False
-        self._tree_key = DEFAULT_SET  # the concept set the tree was built from
         # (record in history, re-root the tree, emit synset_selected) for the newest request
         self._pending = (True, True, True)
-        self._node_seq = itertools.count()
-        self._nodes: dict[str, QTreeWidgetItem] = {}
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.timeout.connect(self.search_now)
@@ -154,9 +148,8 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["hyponyms", "subtree"])
         self.tree.setColumnWidth(0, 220)
-        self.tree.itemExpanded.connect(self._expanded)
-        self.tree.itemClicked.connect(lambda item, _c: self._tree_chosen(item))
-        self.tree.itemActivated.connect(lambda item, _c: self._tree_chosen(item))
+        self.hyponyms = HyponymTree(self.tree, self._submit, self.service, self._tree_chosen)
+        self.hyponyms.key = DEFAULT_SET  # what the tree shows before WordNet has loaded
 
         self.details = SynsetDetails()
         self.details.navigate.connect(lambda name: self.navigate(name))
@@ -173,11 +166,9 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
         self.use_prompt.setEnabled(False)
         row.addWidget(self.template, 1)
         row.addWidget(self.use_prompt)
-        dv.addLayout(row)
         self.convis_note = QLabel(CONVIS_NOTE)
         self.convis_note.setWordWrap(True)
         self.convis_note.setStyleSheet("color: gray;")
-        dv.addWidget(self.convis_note)
         self.image_concepts_title = QLabel("<b>Concepts in this image</b>")
         self.image_concepts_title.setWordWrap(True)
         self.image_concepts_title.setToolTip("Top concepts of the set by ConVis map mass (the mean over the "
@@ -199,8 +190,12 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
         split = QSplitter(Qt.Vertical)
         for w in (self.results, self.tree, scroll):
             split.addWidget(w)
-        split.setSizes([150, 260, 300])
+        split.setSizes([130, 210, 370])
         box.addWidget(split, 1)
+        # Under the splitter, not in the details' scroll area: a long gloss or many hypernym paths
+        # pushed the prompt row and the ConVis line below the dock's bottom edge.
+        box.addLayout(row)
+        box.addWidget(self.convis_note)
         self.setWidget(root)
         self._sync_history()
 
@@ -225,19 +220,18 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
         self.runner.started.connect(lambda kind, label: label and self.job_text.emit(label, True))
         self.runner.progressed.connect(lambda kind, text: self.job_text.emit(text, True))
         self.runner.busy_changed.connect(self.busy_changed)
-        self.runner.succeeded.connect(self._succeeded)
-        self.runner.failed.connect(self._failed)
-        self._submit("wn-load", lambda ctx: self.service.load(ctx, self.key), "WordNet: loading \u2026")
+        self._submit("wn-load", lambda ctx: self.service.load(ctx, self.key), self._set_loaded, "WordNet: loading \u2026")
         # Opening the tab shows entity.n.01 without selecting it: a selection starts a ConVis job,
         # which on first use encodes every gloss of the set (minutes for big models).
         self.navigate(ROOT, select=False)
 
-    def _submit(self, kind: str, run, label: str = "") -> None:
+    def _submit(self, kind: str, run, done, label: str = "") -> None:
+        """A job on the dock's worker; its result goes to `done`, a failure to _failed."""
         if self.broken:
             return
         if self.runner is None:
             self.start()
-        self.runner.submit(Job(kind, run, label))
+        self.runner.submit(Job(kind, run, label, done=done, failed=lambda message: self._failed(kind, message)))
 
     def is_busy(self) -> bool:
         return self.runner is not None and self.runner.is_busy()
@@ -246,18 +240,6 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
         self._search_timer.stop()
         if self.runner is not None:
             self.runner.shutdown()
-
-    def _succeeded(self, kind: str, result) -> None:
-        if kind == "wn-load":
-            self._set_loaded(result)
-        elif kind == "wn-search":
-            self._show_hits(*result)
-        elif kind == "wn-details":
-            self._show_details(result)
-        elif kind == "wn-node":
-            self._show_node_size(*result)
-        elif kind.startswith("wn-children:"):
-            self._show_children(*result)
 
     def _failed(self, kind: str, message: str) -> None:
         if not self.service.loaded and not self.broken:
@@ -288,7 +270,7 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
         if not query.strip():
             self.results.clear()
             return
-        self._submit("wn-search", lambda ctx: self.service.search(ctx, query, key))
+        self._submit("wn-search", lambda ctx: self.service.search(ctx, query, key), lambda r: self._show_hits(*r))
 
     def _show_hits(self, query: str, hits) -> None:
         if query != self.search.text():
@@ -314,11 +296,34 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
 
     # --- navigation and history ------------------------------------------------------------------
 
+    def back(self) -> None:
+        self._step(-1)
+
+    def forward(self) -> None:
+        self._step(1)
+
+    def _step(self, step: int) -> None:
+        name = self.history.go(step)
+        if name is not None:
+            self._sync_history()
+            self.navigate(name, record=False)
+
+    def _sync_history(self) -> None:
+        self.act_back.setEnabled(self.history.can_go(-1))
+        self.act_forward.setEnabled(self.history.can_go(1))
+
+    def set_tree_root(self, name: str, size: int | None = None) -> None:
+        self.hyponyms.set_root(name, self.key, size)
+
+    def _tree_chosen(self, name: str) -> None:
+        if self.info is None or self.info.name != name:
+            self.navigate(name, reroot=False)
+
     def navigate(self, text: str, record: bool = True, reroot: bool = True, select: bool = True) -> None:
         """Show a synset (a name, or a word's first sense) in the details, and usually in the tree."""
         key = self.key
         self._pending = (record, reroot, select)
-        self._submit("wn-details", lambda ctx: self.service.details(ctx, text, key))
+        self._submit("wn-details", lambda ctx: self.service.details(ctx, text, key), self._show_details)
 
     def _show_details(self, result) -> None:
         if isinstance(result, Unknown):
@@ -332,10 +337,8 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
         self.info = result
         self.details.show_info(result)
         self.use_prompt.setEnabled(True)
-        if record and (self.history_pos < 0 or self.history[self.history_pos] != result.name):
-            del self.history[self.history_pos + 1:]
-            self.history.append(result.name)
-            self.history_pos = len(self.history) - 1
+        if record:
+            self.history.record(result.name)
         self._sync_history()
         if reroot:
             self.set_tree_root(result.name, result.subtree_size)
@@ -360,17 +363,18 @@ class WordNetDock(TreeHistoryMixin, QDockWidget):
         self._key_before = self.key  # restored if this set cannot be loaded (the paper's set offline)
         self.key = key
         self._select_key(key)
-        self._submit("wn-load", lambda ctx: self.service.load(ctx, key), "WordNet: concept set \u2026")
+        self._submit("wn-load", lambda ctx: self.service.load(ctx, key), self._set_loaded, "WordNet: concept set \u2026")
 
     def load_vocabulary(self, path: str) -> None:
         """Use one word or synset per line of a file; rejected lines are listed in the message."""
         key = vocabulary_key(path)
-        self._submit("wn-load", lambda ctx: self.service.load(ctx, key), "WordNet: reading the vocabulary \u2026")
+        self._submit("wn-load", lambda ctx: self.service.load(ctx, key), self._set_loaded,
+                     "WordNet: reading the vocabulary \u2026")
 
     def _set_loaded(self, loaded: SetLoaded) -> None:
         if self.concepts.findData(loaded.key) < 0:
             self.concepts.insertItem(self.concepts.count() - 1, f"{loaded.name} (file)", loaded.key)
-        changed = loaded.key != self._tree_key
+        changed = loaded.key != self.hyponyms.key
         self.key = loaded.key
         self._select_key(loaded.key)
         self.job_text.emit(f"WordNet: {loaded.size} synsets in \u2018{loaded.name}\u2019", False)

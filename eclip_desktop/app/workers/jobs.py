@@ -49,6 +49,18 @@ class Job:
     seq: int = 0
     token: CancelToken = field(default_factory=CancelToken)
     yields: bool = False  # long job that lets queued jobs run at its safe points
+    # Where the job's outcome goes: the submitter names its own handlers, so no listener has to sort
+    # results by kind. Called on the UI thread, only for the newest job of its kind.
+    done: Callable[[Any], None] | None = None
+    failed: Callable[[str], None] | None = None
+    cancelled: Callable[[], None] | None = None
+    partial: Callable[[Any], None] | None = None
+
+    def drop_handlers(self) -> None:
+        """Once the job has ended: its handlers usually reach the window, and a job kept as the newest
+        of its kind must not hold the window in a reference cycle (the cyclic collector may run on a
+        worker thread, and Qt objects freed there deadlock against the GUI thread)."""
+        self.done = self.failed = self.cancelled = self.partial = None
 
 
 class JobContext:
@@ -204,7 +216,9 @@ class JobRunner(QObject):
         return job is not None and job.seq == seq and not job.token.cancelled
 
     def _done(self, seq: int) -> None:
-        self._outstanding.pop(seq, None)
+        job = self._outstanding.pop(seq, None)
+        if job is not None and job is not self._latest.get(job.kind):
+            job.drop_handlers()  # superseded: nothing will be told
         if not self._outstanding:
             self.busy_changed.emit(False)
 
@@ -218,30 +232,48 @@ class JobRunner(QObject):
 
     def _on_partial(self, seq: int, kind: str, obj) -> None:
         if self._current(seq, kind):
+            job = self._latest[kind]
+            if job.partial is not None:
+                job.partial(obj)
             self.partial.emit(kind, obj)
 
     def _on_finished(self, seq: int, kind: str, result) -> None:
         current = self._current(seq, kind)
+        job = self._outstanding.get(seq)
         self._done(seq)
         if current:
+            if job is not None and job.done is not None:
+                job.done(result)
             self.succeeded.emit(kind, result)
+        if job is not None:
+            job.drop_handlers()
 
     def _on_failed(self, seq: int, kind: str, message: str) -> None:
         current = self._current(seq, kind)
+        job = self._outstanding.get(seq)
         self._done(seq)
         if current:
+            if job is not None and job.failed is not None:
+                job.failed(message)
             self.failed.emit(kind, message)
+        if job is not None:
+            job.drop_handlers()
 
     def _on_cancelled(self, seq: int, kind: str) -> None:
         job = self._latest.get(kind)
         self._done(seq)
         # A superseded job is cancelled silently; only a cancel of the newest one is news.
         if job is not None and job.seq == seq:
+            if job.cancelled is not None:
+                job.cancelled()
+            job.drop_handlers()
             self.cancelled.emit(kind)
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Cancel everything, stop the thread and wait for it; True when it has stopped."""
         self.cancel()
+        for job in [*self._latest.values(), *self._outstanding.values()]:
+            job.drop_handlers()
         if not self._thread.isRunning():
             return True
         self._thread.quit()

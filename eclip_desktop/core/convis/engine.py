@@ -12,6 +12,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator
 
 import cv2
@@ -145,6 +146,7 @@ class ConVis:
         self._cache: OrderedDict[tuple, RankMatrix] = OrderedDict()
         self._image_emb: OrderedDict[str, np.ndarray] = OrderedDict()
         self._columns: dict[str, np.ndarray] = {}
+        self._references: dict[str, object] = {}
         self._lock = threading.RLock()
         self.window_encode_calls = 0
         self.windows_encoded = 0
@@ -304,10 +306,44 @@ class ConVis:
             last = rm
         yield self.map_from_ranks(last, synset, final=True)
 
-    def support(self, rm: RankMatrix, synset: str):
-        """The support test of `synset` on this rank matrix (core/convis/support.py)."""
+    def support(self, rm: RankMatrix, synset: str, progress: Progress | None = None,
+                cancelled: Cancelled | None = None):
+        """The support test of `synset` on this rank matrix (core/convis/support.py); the reference
+        scenes are built (or read from the cache) only when the test needs them."""
         from eclip_desktop.core.convis.support import support_in_hierarchy
-        return support_in_hierarchy(rm.ranks, self.concept_set, synset, self.columns)
+        return support_in_hierarchy(rm.ranks, self.concept_set, synset, self.columns,
+                                    reference=lambda: self.reference(rm.params, progress, cancelled))
+
+    def reference(self, params: WindowParams, progress: Progress | None = None,
+                  cancelled: Cancelled | None = None):
+        """The support test's reference scenes for this model, set and geometry (core/convis/reference.py),
+        or None for a model not trained on Shapes World (no scenes are known to be its world) and for a
+        set it cannot know (its ranks say nothing either way)."""
+        from eclip_desktop.core.convis.gloss_bank import bank_key, convis_cache_dir
+        from eclip_desktop.core.convis.reference import load_reference, reference_key
+        from eclip_desktop.core.convis.support import unknown_set_reason
+        from eclip_desktop.core.model.training_domain import shapes_world_model
+        info = self.handle.describe()
+        if not shapes_world_model(info) or unknown_set_reason(info, self.concept_set):
+            return None
+        with self._lock:
+            key = reference_key(bank_key(self.handle, self.concept_set), params)
+            ref = self._references.get(key)
+            if ref is None:
+                directory = Path(self.cache_dir) if self.cache_dir is not None else convis_cache_dir()
+                n_windows = len(window_boxes(params))
+                ref = load_reference(lambda rgb: self.window_ranks(rgb, params, cancelled=cancelled), n_windows,
+                                     len(self.concept_set), self.handle.image_size, directory, key, progress)
+                self._references[key] = ref
+            return ref
+
+    def window_ranks(self, rgb: np.ndarray, params: WindowParams, cancelled: Cancelled | None = None) -> np.ndarray:
+        """An image's (windows x set) rank matrix, not cached (the reference scenes' matrices)."""
+        boxes = window_boxes(params)
+        ranks = np.zeros((len(boxes), len(self.concept_set)), rank_dtype(len(self.concept_set)))
+        self._encode_rows(make_canvas(rgb, params), boxes, ranks, np.arange(len(boxes)), 0, len(boxes), None,
+                          cancelled)
+        return ranks
 
     # -- which concepts
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from eclip_desktop.core.errors import ConceptError
+from eclip_desktop.core.io.guards import not_regular, shown
 
 NAMED_SETS = ("default", "paper", "all", "shapes")
 
@@ -27,7 +28,12 @@ def concept_set_by_name(hierarchy, spec: str):
         return shapes_concept_set(hierarchy)
     path = Path(spec)
     if not path.is_file():
-        raise ConceptError(f"--concept-set {spec}: not one of {', '.join(NAMED_SETS)} and not a file.")
+        try:
+            kind = not_regular(path.stat().st_mode)  # a FIFO or a device: say what it is
+        except (OSError, ValueError):
+            kind = None
+        why = f"it is {kind}, not a regular file" if kind else f"not one of {', '.join(NAMED_SETS)} and not a file"
+        raise ConceptError(f"--concept-set {shown(spec)}: {why}.")
     return hierarchy.concept_set_from_file(path)
 
 

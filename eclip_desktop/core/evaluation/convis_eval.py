@@ -34,6 +34,7 @@ from eclip_desktop.core.evaluation.metrics import (
     MaxBoxAccMeter,
     auroc,
 )
+from eclip_desktop.core.export.shards import Shard
 
 # The drawn shapes WordNet files under polygon.n.01 and under conic_section.n.01. The star is
 # neither in WordNet (star.n.05 hangs off plane_figure.n.01) and is left out of the check.
@@ -85,7 +86,10 @@ class HierarchyMeter:
         self.margins: list[float] = []
 
     def add(self, polygon_map, polygon_mask, curve_mask) -> bool | None:
-        on_polygon, on_curve = mask_means(polygon_map, polygon_mask, curve_mask)
+        return self.add_means(*mask_means(polygon_map, polygon_mask, curve_mask))
+
+    def add_means(self, on_polygon: float, on_curve: float) -> bool | None:
+        """One scene given as the map's means on its polygon and on its curve (mask_means)."""
         if not (np.isfinite(on_polygon) and np.isfinite(on_curve)):
             return None
         ok = on_polygon > on_curve
@@ -237,30 +241,45 @@ def _convis_for(handle, plan: ConvisPlan, hierarchy, cache_dir=None):
 
 
 def evaluate_convis_shapes(convis, count: int, seed: int, params: WindowParams | None = None,
-                           progress: Callable[[int], None] | None = None, kind: str = "shapes") -> dict:
+                           progress: Callable[[int], None] | None = None, kind: str = "shapes",
+                           shard: Shard | None = None) -> dict:
     """Maps of each present shape, and the support test of every class per scene: support_present is the
-    share of present shapes called supported, support_absent the share of absent ones not called so."""
+    share of present shapes called supported, support_absent the share of absent ones not called so.
+    shard: under torchrun, this rank's scenes; every rank adds every scene's scores in the scenes' order."""
     from eclip_desktop.core.evaluation.evaluate import synthetic_items
     from eclip_desktop.core.shapes import class_names, synset_for
     params = params or DEFAULT_PARAMS
+    shard = shard or Shard()
     size = convis.handle.image_size
     meter = ExplainabilityMeter()
     seen = 0
     confusion = {"present": [0, 0], "absent": [0, 0]}  # [supported, not supported]
     untested = 0
-    for it in synthetic_items(kind, count, seed, size=size):
+    records = []
+    for i, it in enumerate(synthetic_items(kind, count, seed, size=size)):
+        if not shard.owns(it.image.sha256):
+            continue  # a ConVis map is one image's windows: any split gives the same numbers
         rm = convis.rank_matrix(it.image, params)  # one window pass serves every shape of the scene
-        for name, mask in it.masks.items():
-            meter.add(convis.map_from_ranks(rm, synset_for(name)).values, mask, it.ignore)
+        pairs = [meter.measure(convis.map_from_ranks(rm, synset_for(name)).values, mask, it.ignore)
+                 for name, mask in it.masks.items()]
+        tests = []
         for name in class_names():
             support = convis.support(rm, synset_for(name))
-            if support.reason:  # not testable (e.g. a set too small for the level): counted apart
-                untested += 1
-                continue
-            confusion["present" if name in it.masks else "absent"][0 if support.supported else 1] += 1
+            # not testable (e.g. a set too small for the level): counted apart
+            tests.append(None if support.reason else ("present" if name in it.masks else "absent",
+                                                      0 if support.supported else 1))
+        records.append((i, (pairs, tests)))
         seen += 1
         if progress:
             progress(seen)
+    for pairs, tests in shard.collect(records, "convis-scenes"):
+        for pair in pairs:
+            meter.add_measured(pair)
+        for test in tests:
+            if test is None:
+                untested += 1
+            else:
+                confusion[test[0]][test[1]] += 1
     row = meter.summary()
     (tp, fn), (fp, tn) = confusion["present"], confusion["absent"]
     row.update({"support_present": tp / (tp + fn) if tp + fn else None,  # None: nothing could be tested
@@ -270,59 +289,77 @@ def evaluate_convis_shapes(convis, count: int, seed: int, params: WindowParams |
                                                                       "absent_not": tn}})
     hier = HierarchyMeter()
     if POLYGON_SYNSET in convis.concept_set:
-        for image, poly, curve in hierarchy_scenes(count, seed + HIERARCHY_SEED_OFFSET, size):
-            hier.add(convis.concept_map(image, POLYGON_SYNSET, params).values, poly, curve)
+        means = [(i, mask_means(convis.concept_map(image, POLYGON_SYNSET, params).values, poly, curve))
+                 for i, (image, poly, curve) in enumerate(hierarchy_scenes(count, seed + HIERARCHY_SEED_OFFSET, size))
+                 if shard.owns(image.sha256)]
+        for on_polygon, on_curve in shard.collect(means, "convis-hierarchy"):
+            hier.add_means(on_polygon, on_curve)
     row.update(hier.summary())
     return row
 
 
 def evaluate_convis_cub(convis, data, synset: str, params: WindowParams | None = None,
-                        progress: Callable[[int], None] | None = None) -> dict:
-    from eclip_desktop.core.io.imageio import load_image
+                        progress: Callable[[int], None] | None = None, shard: Shard | None = None) -> dict:
+    from eclip_desktop.core.io.imageio import image_sha256, load_image
     params = params or DEFAULT_PARAMS
+    shard = shard or Shard()
     meter = MaxBoxAccMeter()
-    for i, sample in enumerate(data, 1):
+    seen = 0
+    for sample in data:
+        if shard.sharded and not shard.owns(image_sha256(sample.image_path)):
+            continue
         cmap = convis.concept_map(load_image(sample.image_path), synset, params)
         meter.add(cmap.values, [b for boxes in sample.boxes.values() for b in boxes])
+        seen += 1
         if progress:
-            progress(i)
+            progress(seen)
+    if shard.sharded:  # hits per threshold are counts: their sum over ranks is exact
+        parts, meter = shard.collect([(shard.rank, meter.counts())], "convis-cub"), MaxBoxAccMeter()
+        for hits, n in parts:
+            meter.add_counts(hits, n)
     res = meter.result()
     return {"synset": synset, "maxboxacc": res["maxboxacc"], "best_theta": res["best_theta"], "n": res["n"],
             "curve": res["curve"]}
 
 
 def evaluate_ood(convis, items: list[tuple[str, str]], in_classes: list[str], synset: str,
-                 progress: Callable[[int], None] | None = None) -> dict:
-    from eclip_desktop.core.io.imageio import load_image
-    root_in, root_out, leaf_in, leaf_out = [], [], [], []
+                 progress: Callable[[int], None] | None = None, shard: Shard | None = None) -> dict:
+    from eclip_desktop.core.io.imageio import image_sha256, load_image
+    shard = shard or Shard()
+    scores = []
     for i, (path, cls) in enumerate(items, 1):
-        root, leaf = ood_scores(convis, load_image(path), synset)
+        if shard.sharded and not shard.owns(image_sha256(path)):
+            continue
+        scores.append((i, (*ood_scores(convis, load_image(path), synset), cls)))
+        if progress:
+            progress(len(scores))
+    root_in, root_out, leaf_in, leaf_out = [], [], [], []
+    for root, leaf, cls in shard.collect(scores, "ood"):  # the one-process order of the scores
         if cls in in_classes:
             root_in.append(root)
             leaf_in.append(leaf)
         else:
             root_out.append(root)
             leaf_out.append(leaf)
-        if progress:
-            progress(i)
     return {"synset": synset, "auroc_root": auroc(root_in, root_out), "auroc_leaves": auroc(leaf_in, leaf_out),
             "n_leaves": len(subtree_leaves(convis.concept_set, synset)), "n_in": len(root_in),
             "n_out": len(root_out)}
 
 
 def run_convis_eval(plan: ConvisPlan, handles: dict, hierarchy, params: WindowParams | None = None,
-                    cache_dir=None, progress: Callable[[int], None] | None = None) -> dict:
-    """One row per entry of `handles` (label -> ModelHandle); the label fills the pooling column."""
+                    cache_dir=None, progress: Callable[[int], None] | None = None, shard: Shard | None = None) -> dict:
+    """One row per entry of `handles` (label -> ModelHandle); the label fills the pooling column.
+    shard: under torchrun, this rank's images (core/export/shards.py); every rank returns the whole job's rows."""
     rows = []
     for label, handle in handles.items():
         t0 = time.perf_counter()
         convis = _convis_for(handle, plan, hierarchy, cache_dir)
         if plan.kind in ("shapes", "gen", "gen2"):
-            row = evaluate_convis_shapes(convis, plan.count, plan.seed, params, progress, kind=plan.kind)
+            row = evaluate_convis_shapes(convis, plan.count, plan.seed, params, progress, kind=plan.kind, shard=shard)
         elif plan.kind == "cub":
-            row = evaluate_convis_cub(convis, plan.data, plan.synset, params, progress)
+            row = evaluate_convis_cub(convis, plan.data, plan.synset, params, progress, shard=shard)
         else:
-            row = evaluate_ood(convis, plan.data, plan.in_classes, plan.synset, progress)
+            row = evaluate_ood(convis, plan.data, plan.in_classes, plan.synset, progress, shard=shard)
         rows.append({"pooling": label, "model": handle.spec.architecture, "weights": handle.weights,
                      "concept_set": plan.concept_set.name, **row, "seconds": time.perf_counter() - t0})
     columns = {"shapes": SHAPES_COLUMNS, "gen": SHAPES_COLUMNS, "gen2": SHAPES_COLUMNS, "cub": CUB_COLUMNS,

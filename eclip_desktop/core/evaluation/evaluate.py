@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Iterator
 
 import numpy as np
@@ -23,7 +24,8 @@ from eclip_desktop.core.evaluation.metrics import ExplainabilityMeter
 from eclip_desktop.core.explain.engine import Engine
 from eclip_desktop.core.explain.heatmap import minmax, upsample
 from eclip_desktop.core.explain.methods import MethodInput, get_method
-from eclip_desktop.core.io.imageio import LoadedImage, load_image
+from eclip_desktop.core.export.shards import Shard
+from eclip_desktop.core.io.imageio import LoadedImage, image_sha256, load_image
 
 HELD_OUT_SEED = 1000  # Shapes World training uses data seeds < 1000
 
@@ -86,9 +88,25 @@ def synthetic_protocol(kind: str, objects: tuple[int, int], seed: int) -> str:
     return f"{_SUITE_PROTOCOLS[kind]}; {lo}-{hi} objects); zero-shot on single-object suite scenes of seed {seed + 1}"
 
 
-def dataset_items(samples) -> Iterator[Item]:
+class FileItem:
+    """An Item of a dataset on disk whose image is decoded on first use: a rank of a sharded evaluation
+    reads only the file's SHA-256 (`key`, the same as the decoded image's) for batches it does not own."""
+
+    def __init__(self, sample):
+        self.path, self.masks, self.ignore = sample.image_path, dict(sample.masks), sample.ignore
+
+    @cached_property
+    def image(self) -> LoadedImage:
+        return load_image(self.path)
+
+    @cached_property
+    def key(self) -> str:
+        return image_sha256(self.path)
+
+
+def dataset_items(samples) -> Iterator[FileItem]:
     for s in samples:
-        yield Item(load_image(s.image_path), dict(s.masks), s.ignore)
+        yield FileItem(s)
 
 
 def class_prompt(name: str) -> str:
@@ -127,11 +145,41 @@ def method_grid(analysis, raw: torch.Tensor) -> np.ndarray:
     return analysis.grid_map(raw) if raw.dim() == 1 else raw.detach().float().cpu().numpy()
 
 
+def _owned(items: Iterator[Item], shard: Shard, order: list[int], batch: int) -> Iterator[Item]:
+    """This rank's items; their places in the whole list go to `order`. The unit is the encoder batch of
+    one process (`batch` items in the list's order), owned by its images' content (export/shards.py):
+    an image encoder's arithmetic depends on the batch's size (another GEMM blocking, another conv
+    algorithm, on CPUs and GPUs), so only the same batches give the same numbers as one process."""
+    if not shard.sharded:
+        yield from items
+        return
+    chunk: list[Item] = []
+    start = 0
+
+    def mine():
+        key = hashlib.sha256("".join(getattr(it, "key", None) or it.image.sha256 for it in chunk).encode()).hexdigest()
+        return shard.owns(key)
+
+    for it in items:
+        chunk.append(it)
+        if len(chunk) == batch:
+            if mine():
+                order.extend(range(start, start + batch))
+                yield from chunk
+            start, chunk = start + batch, []
+    if chunk and mine():
+        order.extend(range(start, start + len(chunk)))
+        yield from chunk
+
+
 def evaluate_maps(engine: Engine, items: Iterator[Item], classes: list[str], method: str,
                   batch: int = 64, progress: Callable[[int], None] | None = None,
-                  method_options: dict | None = None, faithfulness: dict | None = None) -> dict:
+                  method_options: dict | None = None, faithfulness: dict | None = None,
+                  shard: Shard | None = None) -> dict:
     """Mask metrics of the method's maps. faithfulness {"poolings": [...], "steps": N} adds "faithfulness":
-    pooling -> mean deletion and insertion areas, each pooling's readout scoring the perturbed inputs."""
+    pooling -> mean deletion and insertion areas, each pooling's readout scoring the perturbed inputs.
+    shard: under torchrun, this rank scores its own images and every rank adds all pairs in the
+    one-process order (exact sums, not averages of averages)."""
     texts = engine.texts.encode([class_prompt(c) for c in classes])
     info = get_method(method)
     options = info.prepare(engine.handle.kind, engine.handle.spec.architecture, method_options)
@@ -140,14 +188,21 @@ def evaluate_maps(engine: Engine, items: Iterator[Item], classes: list[str], met
     if faithfulness:
         faith = FaithfulnessMeter(faithfulness["poolings"])
         embed = readout_embedder(engine.handle, faithfulness["poolings"], engine.handle.trained_tau)
-    for it, a in _analysed(engine, items, batch, progress):
+    shard, order, records = shard or Shard(), [], []
+    for k, (it, a) in enumerate(_analysed(engine, _owned(items, shard, order, batch), batch, progress)):
         raw = info.scores(MethodInput(a, texts, engine.texts, n_texts=len(classes)), **options)
+        pairs = []
         for name, mask in it.masks.items():
             t = classes.index(name)
             shown = upsample(minmax(method_grid(a, raw[t])), it.image.width, it.image.height)
-            meter.add(shown, mask, it.ignore)
+            pairs.append((meter.measure(shown, mask, it.ignore), None if faith is None else
+                          deletion_insertion(embed, a.pixels(), shown, texts[t], faithfulness["steps"])))
+        records.append((order[k] if shard.sharded else k, pairs))
+    for pairs in shard.collect(records, "maps"):
+        for pair, curves in pairs:
+            meter.add_measured(pair)
             if faith is not None:
-                faith.add(deletion_insertion(embed, a.pixels(), shown, texts[t], faithfulness["steps"]))
+                faith.add(curves)
     out = meter.summary()
     if faith is not None:
         out["faithfulness"] = faith.summary()
@@ -155,16 +210,16 @@ def evaluate_maps(engine: Engine, items: Iterator[Item], classes: list[str], met
 
 
 def zero_shot_accuracy(engine: Engine, items: Iterator[Item], classes: list[str], pooling: str,
-                       batch: int = 64) -> float:
+                       batch: int = 64, shard: Shard | None = None) -> float:
     """Top-1 over the class prompts; a hit when the predicted class is present in the image."""
     texts = engine.texts.encode([class_prompt(c) for c in classes])
     tau = engine.handle.trained_tau  # read out as trained (the weights' metadata, read at load)
-    hits = total = 0
-    for it, a in _analysed(engine, items, batch):
+    shard, order, records = shard or Shard(), [], []
+    for k, (it, a) in enumerate(_analysed(engine, _owned(items, shard, order, batch), batch)):
         emb = torch.nn.functional.normalize(a.readout(pooling, tau=tau).embedding, dim=-1)
-        hits += int(classes[int((emb @ texts.T).argmax())] in it.masks)
-        total += 1
-    return hits / max(1, total)
+        records.append((order[k] if shard.sharded else k, int(classes[int((emb @ texts.T).argmax())] in it.masks)))
+    hits = shard.collect(records, "zero-shot")
+    return sum(hits) / max(1, len(hits))
 
 
 def evaluate_shapes(engine: Engine, method: str, pooling: str, count: int, seed: int = HELD_OUT_SEED,
@@ -180,10 +235,12 @@ def evaluate_shapes(engine: Engine, method: str, pooling: str, count: int, seed:
 
 
 def run_eval(dataset: str, method: str, engines: dict[str, Engine], limit: int | None = None,
-             progress=None, method_options: dict | None = None, faithfulness_steps: int | None = None) -> dict:
+             progress=None, method_options: dict | None = None, faithfulness_steps: int | None = None,
+             shard: Shard | None = None) -> dict:
     """Rows per pooling for one dataset and method. `engines` maps pooling -> Engine; poolings that
     share an engine (one pretrained model) share its maps and differ only in zero-shot (and, with
-    faithfulness_steps, in the deletion/insertion areas, which each pooling's readout scores)."""
+    faithfulness_steps, in the deletion/insertion areas, which each pooling's readout scores).
+    shard: under torchrun, this rank's part of the images; every rank returns the whole job's rows."""
     from eclip_desktop.core.evaluation.datasets import LOADERS, SYNTHETIC_KINDS, parse_dataset_arg
     from eclip_desktop.core.evaluation.faithfulness import BLUR_SIGMA, BLUR_SIZE
     kind, arg = parse_dataset_arg(dataset)
@@ -204,7 +261,8 @@ def run_eval(dataset: str, method: str, engines: dict[str, Engine], limit: int |
             faith = {"poolings": [p for p, e in engines.items() if e is engine],
                      "steps": faithfulness_steps} if faithfulness_steps else None
             maps_by_engine[id(engine)] = evaluate_maps(engine, items, classes, method, progress=progress,
-                                                       method_options=method_options, faithfulness=faith)
+                                                       method_options=method_options, faithfulness=faith,
+                                                       shard=shard)
         return maps_by_engine[id(engine)]
 
     for pooling, engine in engines.items():
@@ -218,14 +276,15 @@ def run_eval(dataset: str, method: str, engines: dict[str, Engine], limit: int |
             classes = class_names()
             size = engine.handle.image_size
             found = maps(engine, synthetic_items(kind, count, seed, objects, size), classes)
-            zs = zero_shot_accuracy(engine, synthetic_items(kind, count, seed + 1, 1, size), classes, pooling)
+            zs = zero_shot_accuracy(engine, synthetic_items(kind, count, seed + 1, 1, size), classes, pooling,
+                                    shard=shard)
         elif kind in LOADERS:
             data = LOADERS[kind](arg, limit=limit)
             classes = list(data.class_names)
             meta.update(protocol=f"{kind} per (image, present class), prompt 'a photo of a {{class}}.'",
                         images=len(data), skipped=len(data.skipped))
             found = maps(engine, dataset_items(data), classes)
-            zs = zero_shot_accuracy(engine, dataset_items(data), classes, pooling)
+            zs = zero_shot_accuracy(engine, dataset_items(data), classes, pooling, shard=shard)
         else:
             from eclip_desktop.core.errors import DatasetError
             raise DatasetError(f"eval does not handle {kind} datasets with --method {method}")

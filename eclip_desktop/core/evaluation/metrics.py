@@ -174,11 +174,14 @@ class IoUAccumulator:
         if inside_sorted.size == 0:
             self.skipped += 1
             return False
-        fg, bg = _iou_from_values(inside_sorted, outside_sorted, self.thetas)
+        self.add_curves(*_iou_from_values(inside_sorted, outside_sorted, self.thetas))
+        return True
+
+    def add_curves(self, fg: np.ndarray, bg: np.ndarray) -> None:
+        """One scored pair given as its fg and bg IoU curves over this grid (as iou_curves gives them)."""
         self._fg += fg
         self._mean += (fg + bg) / 2
         self.n += 1
-        return True
 
     def result(self) -> dict:
         """best_theta_fg, miou_fg, best_theta_mean, miou_mean (percent), n, skipped and the curves.
@@ -229,12 +232,27 @@ class ExplainabilityMeter:
 
     def add(self, saliency, mask, ignore=None) -> dict | None:
         """Score one pair; returns its own scores, or None when it was skipped (empty mask)."""
+        return self.add_measured(self.measure(saliency, mask, ignore))
+
+    def measure(self, saliency, mask, ignore=None) -> tuple | None:
+        """One pair's scores, not added yet: (fg curve, bg curve, contrast, pointing hit), or None when its
+        mask has no valid pixel. A sharded evaluation measures on every rank and adds on each in the
+        one-process order (add_measured), so its sums are those of one process to the last bit."""
         m, g, ig = _prepare(saliency, mask, ignore)
         inside, outside = _valid_values(m, g, ig)
-        if not self._iou._add_values(np.sort(inside), np.sort(outside)):
+        if inside.size == 0:
             return None
+        fg, bg = _iou_from_values(np.sort(inside), np.sort(outside), self._iou.thetas)
         contrast = float(inside.mean() - outside.mean()) if outside.size else float("nan")
-        hit = pointing_hit(m, g, ig)
+        return fg, bg, contrast, pointing_hit(m, g, ig)
+
+    def add_measured(self, pair: tuple | None) -> dict | None:
+        """Adds what measure() gave; returns the pair's own scores, or None for a skipped pair."""
+        if pair is None:
+            self._iou.skipped += 1
+            return None
+        fg, bg, contrast, hit = pair
+        self._iou.add_curves(fg, bg)
         self._contrasts.append(contrast)
         self._hits += int(hit)
         return {"score_contrast": contrast, "pointing": hit, "prefers_background": bool(contrast < 0)}
@@ -341,6 +359,15 @@ class MaxBoxAccMeter:
         self._hits += hits
         self.n += 1
         return hits
+
+    def counts(self) -> tuple[np.ndarray, int]:
+        """(hits per θ, images scored): what result() is made of. Counts of meters over disjoint sets of
+        images add up exactly (add_counts), so a sharded evaluation reports what one process does."""
+        return self._hits.copy(), self.n
+
+    def add_counts(self, hits: np.ndarray, n: int) -> None:
+        self._hits += np.asarray(hits, np.int64)
+        self.n += int(n)
 
     def result(self) -> dict:
         """maxboxacc (percent), best_theta (smallest θ on ties), n, and the accuracy curve (percent)."""

@@ -9,16 +9,15 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from eclip_desktop.core.explain.analysis import ImageAnalysis, encode_images
 from eclip_desktop.core.explain.heatmap import Heatmap, minmax, upsample
 from eclip_desktop.core.explain.methods import MethodInput, get_method
-from eclip_desktop.core.model import family
 from eclip_desktop.core.model.loading import ModelHandle, ModelSpec, load_model
 from eclip_desktop.core.model.poolings import zero_shot
+from eclip_desktop.core.model.resolve import specs_for
 from eclip_desktop.core.model.text import TextBank
 from eclip_desktop.core.model.trained import readout_tau
 
@@ -126,12 +125,11 @@ class Engine:
 def engines_for(model: str | None, pretrained: str | None, poolings: list[str], device: str = "auto",
                 dtype: str = "auto", activation: str = "auto") -> dict:
     """pooling -> Engine. A family gives each pooling its own sibling model; any other model is
-    loaded once and shared, since for it pooling is only a readout."""
-    if model is None:
-        model = family.FAMILY if family.family_available() else "ViT-B-16"
-    if family.is_family(model):
-        return {p: Engine.load(family.family_spec(p, device, dtype, name=model)) for p in poolings}
-    if Path(model).expanduser().is_dir():
-        family.family_folder(model)  # raises: a folder, but no trained siblings in it
-    engine = Engine.load(ModelSpec(model, pretrained, device, dtype, activation))
-    return {p: engine for p in poolings}
+    loaded once and shared, since for it pooling is only a readout (core/model/resolve.py)."""
+    loaded: dict = {}
+    out = {}
+    for p, spec in specs_for(model, pretrained, poolings, device, dtype, activation).items():
+        if spec not in loaded:
+            loaded[spec] = Engine.load(spec)
+        out[p] = loaded[spec]
+    return out

@@ -223,7 +223,8 @@ def contribution_sidecar(path: str, image, model_info: dict, *, pooling: str, ta
     return sidecar
 
 
-TILE_FIELDS = ("model", "pretrained", "weights_sha256", "method", "pooling", "text", "synset")
+TILE_FIELDS = ("model", "pretrained", "weights_sha256", "method", "pooling", "text", "synset", "raw_range", "uniform",
+               "support")
 
 
 def tile_source(caption: str, meta: dict, name: str | None = None) -> dict:

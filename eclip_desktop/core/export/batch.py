@@ -51,6 +51,7 @@ from eclip_desktop.core.export.artifacts import (
 from eclip_desktop.core.export.explain_job import contribution_parts, title_lines
 from eclip_desktop.core.export.index import Row, write_index
 from eclip_desktop.core.export.resume import figure_options, triage
+from eclip_desktop.core.export.shards import Shard, merge_rows
 from eclip_desktop.core.figures.grids import CLIP_GRIDS
 from eclip_desktop.core.figures.panel import (
     compose_panel,
@@ -157,6 +158,7 @@ def _write_row(row: Row, out: Path, req: ExportRequest, rgb, values, lines, side
     t0 = time.perf_counter()
     lines = with_domain_line(lines, sidecar)
     row.out_of_domain = sidecar.get("out_of_domain")
+    row.uniform = bool(sidecar.get("uniform"))
     mode, arg = parse_contour(req.contour)
     mask = threshold_mask(values, mode, fixed_level=arg, percentile=arg)
     if mask is not None:
@@ -198,10 +200,11 @@ def _grid_tiles(row: Row, req: ExportRequest) -> list[tuple[str, str, str, str]]
 def _write_grid(row: Row, out: Path, req: ExportRequest, image, overwrite: bool) -> None:
     """Built from the maps' own .npy and sidecars on disk, so a resumed run (whose maps were skipped,
     not recomputed) makes the same grid as a fresh one; its sidecar names each tile's source."""
+    from eclip_desktop.core.export.grid_lines import model_line, tile_lines
     from eclip_desktop.core.export.sidecar_schema import read_sidecar_json
-    from eclip_desktop.core.figures.grids import grid_figure, score_caption
+    from eclip_desktop.core.figures.grids import grid_figure
     from eclip_desktop.core.io.guards import load_npy
-    tiles, sources, domain = [], [], {}
+    tiles, sources, domain, metas = [], [], {}, []
     for name, caption, p, _ in _grid_tiles(row, req):
         try:
             meta = read_sidecar_json(out / f"{name}.json")  # a regular file, its fields typed, before the map
@@ -210,13 +213,14 @@ def _write_grid(row: Row, out: Path, req: ExportRequest, image, overwrite: bool)
             scores = meta.get("scores", {}).get(p) if isinstance(meta.get("scores"), dict) else None
         except EclipError as exc:
             raise EclipError(f"grid: the map {name} is missing or unreadable ({exc})") from exc
-        tiles.append((values, [caption, score_caption(scores)] if p else [caption]))
+        tiles.append((values, tile_lines(caption, meta, scores if p else None)))
         sources.append(tile_source(caption, meta, name))
+        metas.append(meta)
         domain = meta if meta.get("out_of_domain") else domain
     kind = row.method[len("grid-"):]
     if kind == "concept":
         from eclip_desktop.core.export.concepts_job import COLORBAR
-        title = with_domain_line([f"{row.stem}: one tile per concept", "ConVis"], domain)
+        title = with_domain_line([f"{row.stem}: one tile per concept", f"ConVis \u00b7 {model_line(metas)}"], domain)
         figure = grid_figure(image.rgb, tiles, cmap=req.cmap, alpha=req.alpha, colorbar_label=COLORBAR,
                              title_lines=title)
     else:
@@ -225,7 +229,7 @@ def _write_grid(row: Row, out: Path, req: ExportRequest, image, overwrite: bool)
                            f"\u201c{req.texts[0]}\u201d",
                  "prompt": f"{get_method(req.methods[0]).label} \u00b7 pooling: "
                            f"{POOLING_LABELS.get(req.poolings[0], req.poolings[0])}"}[kind]
-        title = with_domain_line([f"{row.stem}: one tile per {kind}", fixed], domain)
+        title = with_domain_line([f"{row.stem}: one tile per {kind}", fixed, model_line(metas)], domain)
         figure = grid_figure(image.rgb, tiles, cmap=req.cmap, alpha=req.alpha, title_lines=title)
     sidecar = grid_sidecar(row.image, image, kind=kind, tiles=sources, title=title,
                            extra={"colormap": req.cmap, "alpha": req.alpha, "files": {"figure": row.files[0]},
@@ -272,9 +276,28 @@ def _clip_rows(engine_groups, req, todo, path, image, out, model_infos):
 
 def run_export(engines: dict, req: ExportRequest, concepts: Callable[[], object] | None = None,
                progress: Callable[[dict], None] | None = None,
-               cancelled: Callable[[], bool] | None = None) -> ExportResult:
+               cancelled: Callable[[], bool] | None = None, shard: Shard | None = None,
+               note: Callable[[str], None] | None = None) -> ExportResult:
+    """The export below, holding its output folder (core/export/lock.py): a second export into the
+    same folder refuses instead of interleaving rows; under torchrun the leader holds it for the launch."""
+    from contextlib import nullcontext
+
+    from eclip_desktop.core.export.lock import export_lock
+    shard = shard or Shard()
+    with export_lock(req.out_dir, note) if shard.leader else nullcontext():
+        # The other ranks start only once the leader holds the folder: a folder another export holds
+        # stops the whole launch (the leader's refusal, named) before any rank writes a row.
+        shard.wait_all("export-locked")
+        return _run_export(engines, req, concepts, progress, cancelled, shard)
+
+
+def _run_export(engines: dict, req: ExportRequest, concepts: Callable[[], object] | None = None,
+                progress: Callable[[dict], None] | None = None,
+                cancelled: Callable[[], bool] | None = None, shard: Shard | None = None) -> ExportResult:
     """engines: pooling -> Engine (as family.engines_for gives); concepts: builds the ConVis context
-    (report.prepare_concepts) on first need, so a resume with nothing to do never loads glosses."""
+    (report.prepare_concepts) on first need, so a resume with nothing to do never loads glosses.
+    shard: under torchrun, this rank's part (core/export/shards.py): it works the images it owns,
+    rank 0 alone writes the index and reports progress, and the rows of every rank are merged at the end."""
     from eclip_desktop.core.export.concepts_job import COLORBAR, image_concept_maps
     t_start = time.perf_counter()
     hashes = _image_hashes(req.images)
@@ -299,11 +322,14 @@ def run_export(engines: dict, req: ExportRequest, concepts: Callable[[], object]
         per_image.setdefault(r.image, []).append(r)
     summary = {"version": __version__, "images": len(per_image), "rows": len(rows), "finished": False}
     worked, work_s = 0, 0.0
+    shard = shard or Shard()
+    owned = {img for img in per_image if shard.owns(sha[img] or img)}
     try:
-        write_index(out, rows, summary)
+        if shard.leader:
+            write_index(out, rows, summary)
         redo: set[str] = set()
         todo_images = {img: [r for r in rs if triage(r, out, req, sha[img], models, redo)]
-                       for img, rs in per_image.items()}
+                       for img, rs in per_image.items() if img in owned}
         for rs in todo_images.values():
             # A grid is drawn from its maps: when one of them is (re)computed the grid follows.
             names = {r.name for r in rs}
@@ -315,7 +341,7 @@ def run_export(engines: dict, req: ExportRequest, concepts: Callable[[], object]
                     r.status = "pending"
         pending_images = sum(bool(t) for t in todo_images.values())
         for i, (path, todo) in enumerate(todo_images.items()):
-            if cancelled and cancelled():
+            if (cancelled and cancelled()) or shard.failure():
                 result.cancelled = True
                 break
             t0 = time.perf_counter()
@@ -352,22 +378,30 @@ def run_export(engines: dict, req: ExportRequest, concepts: Callable[[], object]
                             r.status, r.error = "failed", str(exc)
                 worked += 1
                 work_s += time.perf_counter() - t0
-            if progress:
+            done = shard.add_done() if shard.sharded else i + 1
+            if progress and shard.leader:
                 left = pending_images - worked
-                progress({"done": i + 1, "total": len(todo_images), "image": path,
+                progress({"done": done, "total": len(per_image), "image": path,
                           "written": sum(r.status == "ok" for r in todo),
                           "skipped": sum(r.status == "skipped" for r in per_image[path]),
                           "failed": sum(r.status == "failed" for r in per_image[path]),
                           "seconds": time.perf_counter() - t0,
                           "eta_s": (work_s / worked * left) if worked else None})
-            write_index(out, rows, summary)
+            if shard.leader:
+                write_index(out, rows, summary)
+        if shard.sharded:
+            result.cancelled = merge_rows(shard, rows, owned, result.cancelled, progress)
         summary["finished"] = not result.cancelled
+    except EclipError as exc:
+        shard.fail(str(exc))  # the other ranks stop at their next image, naming this rank
+        raise
     finally:
         result.seconds = time.perf_counter() - t_start
         summary["seconds"] = result.seconds
         summary["counts"] = {s: result.count(s) for s in ("ok", "skipped", "failed", "pending")}
         try:
-            write_index(out, rows, summary)
+            if shard.leader:
+                write_index(out, rows, summary)
         except OutputError:
             pass  # the error that stopped the run is the one to report
     return result

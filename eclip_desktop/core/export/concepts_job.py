@@ -23,6 +23,7 @@ from eclip_desktop.core.export.artifacts import (
     triple_targets,
     write_triple,
 )
+from eclip_desktop.core.export.shards import Shard
 from eclip_desktop.core.figures.render import DEFAULT_COLORMAP, short_model_name
 
 METHOD = "convis"
@@ -59,6 +60,15 @@ def plan_concepts(req: ConceptsRequest, images) -> list[str]:
 
 
 COLORBAR = "concept rank (min\u2013max, inverted)"
+TOP_IN_TITLE = 5
+
+
+def top_concepts_line(top: dict) -> str:
+    """The figure's line for the sidecar's `top_concepts`: the first few by map mass, or why there are none."""
+    if top.get("unknown_set"):
+        return "concepts in this image: not listed (the model does not know this concept set)"
+    names = [r.get("synset", "") for r in (top.get("by_mass") or [])[:TOP_IN_TITLE] if isinstance(r, dict)]
+    return f"concepts in this image (by map mass): {', '.join(n for n in names if n)}" if any(names) else ""
 
 
 @dataclass
@@ -72,6 +82,7 @@ class ConceptsContext:
     set_info: dict
     bank_info: dict
     bank_s: float
+    progress: Callable[[int, int, str], None] | None = None  # builds on first need (the support reference)
 
 
 def prepare_concepts(handle, hierarchy, concept_set, req: ConceptsRequest,
@@ -85,7 +96,7 @@ def prepare_concepts(handle, hierarchy, concept_set, req: ConceptsRequest,
                 "hash": concept_set.content_hash}
     return ConceptsContext(convis, hierarchy, req, WindowParams(seed=req.seed, mode=req.mode), handle.describe(),
                            set_info, {"from_cache": bank.from_cache, "file": str(bank.path) if bank.path else None},
-                           time.perf_counter() - t0)
+                           time.perf_counter() - t0, progress)
 
 
 def image_concept_maps(ctx: ConceptsContext, path: str, image, synsets: list[str],
@@ -109,7 +120,7 @@ def image_concept_maps(ctx: ConceptsContext, path: str, image, synsets: list[str
     for synset in synsets:
         cmap = convis.map_from_ranks(rm, synset)
         t3 = time.perf_counter()
-        support = convis.support(rm, synset)
+        support = convis.support(rm, synset, progress or ctx.progress, cancelled)
         support_s = time.perf_counter() - t3
         gloss = ctx.hierarchy.gloss(synset)
         sidecar = {
@@ -125,23 +136,32 @@ def image_concept_maps(ctx: ConceptsContext, path: str, image, synsets: list[str
                         "concept_map": cmap.seconds, "concept_listing": listing_s, "support_test": support_s},
             "colormap": req.cmap,
         }
-        lines = [f"{synset}: {gloss}" if len(gloss) < 90 else f"{synset}: {gloss[:87]}...",
+        lines = [f"{synset}: {gloss}",  # the title block wraps a long gloss
                  f"{short_model_name(model_info['model'], model_info['pretrained'])} \u00b7 ConVis \u00b7 concept set "
                  f"'{concept_set.name}' ({len(concept_set)} synsets)",
                  f"support: {support.verdict()}"]
         if unknown:
             lines.append(f"concept set unknown to the model: {unknown}")
+        elif top_concepts_line(top):
+            lines.append(top_concepts_line(top))
         yield synset, cmap.values, lines, sidecar
 
 
 def run_concepts(handle, hierarchy, concept_set, req: ConceptsRequest, images,
                  progress: Callable[[int, int, str], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None, extra_timings: dict | None = None) -> list[dict]:
+                 cancelled: Callable[[], bool] | None = None, extra_timings: dict | None = None,
+                 shard: Shard | None = None) -> list[dict]:
+    """shard: under torchrun, this rank maps the images it owns (core/export/shards.py); every rank
+    checks every target first, and none writes before all have."""
+    shard = shard or Shard()
     stems = plan_concepts(req, images)
+    shard.wait_all("concepts-planned")
     out = Path(req.out_dir)
     ctx = prepare_concepts(handle, hierarchy, concept_set, req, progress, cancelled)
     records = []
     for path, image, stem in zip(req.images, images, stems):
+        if not shard.owns(image.sha256):
+            continue
         if cancelled and cancelled():
             raise CancelledError(f"cancelled after {len(records)} maps")
         for synset, values, lines, sidecar in image_concept_maps(ctx, path, image, req.synsets, progress,

@@ -89,6 +89,10 @@ def _refuse_existing(req: ExplainRequest, stems, poolings, out: Path) -> None:
     refuse_existing([t for s in planned for t in triple_targets(s, out)], req.overwrite)
 
 
+UNIFORM_NOTE = ("uniform: every location contributes equally; the .npy is all zeros because a constant map "
+                "has no range to stretch to [0, 1]")
+
+
 def contribution_parts(path: str, image, model_info: dict, pooling: str, req, input_size: int,
                        exp) -> tuple[list[str], dict]:
     """Title lines and sidecar of a contribution map (where `pooling` takes its evidence), for explain
@@ -98,6 +102,13 @@ def contribution_parts(path: str, image, model_info: dict, pooling: str, req, in
                                    colormap=req.cmap, extra={"timings": dict(exp.timings)})
     lines = [f"contribution of each location to the {POOLING_LABELS[pooling]} pooled embedding",
              short_model_name(model_info["model"], model_info["pretrained"])]
+    values = exp.contributions[pooling]
+    if values.size and float(values.max()) == float(values.min()):
+        # A constant map has no range to stretch: the .npy is all zeros, which must not read as "nowhere".
+        sidecar.update(uniform=True, uniform_note=UNIFORM_NOTE)
+        lines.append("uniform: every location contributes equally (the map is flat)")
+    else:
+        sidecar["uniform"] = False
     return lines, sidecar
 
 

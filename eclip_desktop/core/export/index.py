@@ -13,7 +13,7 @@ from pathlib import Path
 from eclip_desktop.core.io.atomic import atomic_write_bytes, atomic_write_json
 
 COLUMNS = ["image", "stem", "method", "pooling", "text", "synset", "name", "files", "status", "error",
-           "out_of_domain"]
+           "out_of_domain", "uniform"]
 STATUSES = ("pending", "ok", "skipped", "failed")
 
 
@@ -32,6 +32,8 @@ class Row:
     # the image is outside the world the model was trained on (core/model/training_domain.py); None
     # until the row is written
     out_of_domain: bool | None = None
+    # a constant map (avg pooling's contribution: every location contributes equally); None until written
+    uniform: bool | None = None
 
 
 def write_index(out: Path, rows: list[Row], summary: dict) -> None:

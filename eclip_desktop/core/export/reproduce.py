@@ -14,12 +14,19 @@ from eclip_desktop.core.io.guards import load_npy, shown
 
 TOLERANCE = 1e-4  # `reproduce --check` fails above this max |difference|
 MAX_MAP_SIDE = 10_000  # a sidecar without image_size: its map may hold at most 100 MP, as images may
-_REQUIRED = ("image", "model", "pretrained", "method", "pooling")
+_REQUIRED = ("image", "model", "pretrained", "method")
+CONVIS = "convis"
 
 
 def read_sidecar(path: str | Path) -> dict:
     """The sidecar's fields, every read-back field of the right type (core/export/sidecar_schema.py)."""
-    return read_sidecar_json(path, required=_REQUIRED)
+    meta = read_sidecar_json(path)
+    # A ConVis map has no pooling of its own; every other map names one.
+    required = _REQUIRED if meta.get("method") == CONVIS else (*_REQUIRED, "pooling")
+    missing = [k for k in required if k not in meta]
+    if missing:
+        raise EclipError(f"{shown(path)} is not an explain/export sidecar (missing: {', '.join(missing)})")
+    return meta
 
 
 def _is_int(v) -> bool:
@@ -42,8 +49,10 @@ def validate_sidecar(meta: dict, path: Path) -> dict:
     if meta["pretrained"] is not None and (not isinstance(meta["pretrained"], str) or not meta["pretrained"]):
         raise bad("pretrained", "must be a weights tag, a checkpoint file or null")
     method = meta["method"]
-    if method == "convis":
-        raise EclipError("reproduce covers CLIP maps (every --method and contribution); ConVis maps are not supported")
+    dtype = _common_fields(meta, bad)
+    if method == CONVIS:
+        from eclip_desktop.core.export.reproduce_convis import validate_convis
+        return {"method": CONVIS, "dtype": dtype, **validate_convis(meta, path)}
     if not isinstance(method, str) or method not in [*method_names(), "contribution"]:
         raise bad("method", f"is {method!r}; reproduce knows {', '.join([*method_names(), 'contribution'])}")
     if meta["pooling"] not in pooling_names():
@@ -55,9 +64,6 @@ def validate_sidecar(meta: dict, path: Path) -> dict:
     tau = meta.get("tau", "mean")
     if tau not in TAU_CHOICES:
         raise bad("tau", f"is {tau!r}; choose one of {', '.join(TAU_CHOICES)}")
-    sha = meta.get("image_sha256")
-    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
-        raise bad("image_sha256", "must be 64 hexadecimal digits")
     ensemble = meta.get("ensemble", False)
     if not isinstance(ensemble, bool):
         raise bad("ensemble", "must be true or false")
@@ -71,14 +77,6 @@ def validate_sidecar(meta: dict, path: Path) -> dict:
             options = get_method(method).resolve(options, legacy=meta)
         except ValueError as exc:
             raise bad("method_options", str(exc)) from None
-    activation = meta.get("activation")
-    if activation is not None and activation not in ("gelu", "quick_gelu"):
-        raise bad("activation", f"is {activation!r}; choose gelu or quick_gelu")
-    dtype = meta.get("dtype") or "auto"
-    if dtype not in ("auto", "fp32", "fp16", "bf16"):
-        raise bad("dtype", f"is {dtype!r}; choose auto, fp32, fp16 or bf16")
-    if meta.get("device") is not None and not isinstance(meta["device"], str):
-        raise bad("device", "must be a string")
     labels = meta.get("labels")
     text = meta.get("text")
     if labels is None:
@@ -101,11 +99,28 @@ def validate_sidecar(meta: dict, path: Path) -> dict:
             # The map is recomputed for labels[text_index]; a sidecar that states another text
             # would pass a check while describing a map it is not.
             raise bad("text", f"says {text!r} but labels[{index}] is {labels[index]!r}")
+    return {"method": method, "pooling": meta["pooling"], "input_size": size, "tau": tau, "ensemble": ensemble,
+            "method_options": options, "dtype": dtype, "labels": labels, "index": index}
+
+
+def _common_fields(meta: dict, bad) -> str:
+    """The fields every map's sidecar shares (image hash, activation, precision, device, map file);
+    returns the precision."""
+    sha = meta.get("image_sha256")
+    if sha is not None and not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+        raise bad("image_sha256", "must be 64 hexadecimal digits")
+    activation = meta.get("activation")
+    if activation is not None and activation not in ("gelu", "quick_gelu"):
+        raise bad("activation", f"is {activation!r}; choose gelu or quick_gelu")
+    dtype = meta.get("dtype") or "auto"
+    if dtype not in ("auto", "fp32", "fp16", "bf16"):
+        raise bad("dtype", f"is {dtype!r}; choose auto, fp32, fp16 or bf16")
+    if meta.get("device") is not None and not isinstance(meta["device"], str):
+        raise bad("device", "must be a string")
     npy = (meta.get("files") or {}).get("npy") if isinstance(meta.get("files"), dict) else None
     if npy is not None and (not isinstance(npy, str) or Path(npy).name != npy or not npy.endswith(".npy")):
         raise bad("files.npy", "must be a .npy file name beside the sidecar")
-    return {"method": method, "pooling": meta["pooling"], "input_size": size, "tau": tau, "ensemble": ensemble,
-            "method_options": options, "dtype": dtype, "labels": labels, "index": index}
+    return dtype
 
 
 def _resolve(given: str, sidecar: Path) -> Path:
@@ -179,6 +194,9 @@ def reproduce_map(sidecar_path: str | Path, device: str | None = None) -> np.nda
     # is refused, never run.
     spec = ModelSpec(meta["model"], pretrained, dev, v["dtype"] if same else "auto",
                      _activation(meta, pretrained))
+    if method == CONVIS:
+        from eclip_desktop.core.export.reproduce_convis import convis_map
+        return convis_map(image, v, spec, lambda given: _resolve(given, path))
     engine = Engine.load(spec)
     pooling = v["pooling"]
     labels = v["labels"]

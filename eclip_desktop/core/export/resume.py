@@ -22,6 +22,7 @@ from eclip_desktop.core.export.index import Row
 from eclip_desktop.core.export.sidecar_schema import read_sidecar_json
 from eclip_desktop.core.io.guards import check_regular, load_npy, read_bytes
 from eclip_desktop.core.io.imageio import RASTER_FORMATS
+from eclip_desktop.core.io.shorten import shorten
 from eclip_desktop.core.model.trained import readout_tau
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def _files_load(row: Row, out: Path, meta: dict) -> str | None:
         except Image.DecompressionBombError:
             return f"{f} is larger than a figure of this row can be"
         except (OSError, ValueError, SyntaxError, EOFError) as exc:
-            return f"{f} does not load ({str(exc)[:80] or type(exc).__name__})"
+            return f"{f} does not load ({shorten(str(exc), 80) or type(exc).__name__})"
     return None
 
 
@@ -132,7 +133,7 @@ def triage(row: Row, out: Path, req: ExportRequest, sha: str, models: dict, redo
     differs = [k for k, v in want.items() if _field(meta, k) != v and not (k in _ADDED_KEYS and k not in meta)]
     if differs:
         # What a reader needs to decide: the identity fields with both values, the others by name.
-        shown = ", ".join(f"{k}: {str(_field(meta, k))[:40]} here, {str(want[k])[:40]} asked"
+        shown = ", ".join(f"{k}: {shorten(str(_field(meta, k)), 40)} here, {shorten(str(want[k]), 40)} asked"
                           if k in ("model", "pretrained", "text", "method", "pooling") else k for k in differs)
         row.status, row.error = "failed", (f"stale: made by another request ({shown}); pass --overwrite "
                                            "to replace it, or choose another --out")

@@ -22,7 +22,6 @@ from eclip_desktop.core.model.poolings import short_pooling
 
 GRID_KINDS = ("pooling", "method", "prompt", "concept")
 CLIP_GRIDS = ("pooling", "method", "prompt")  # these compare prompt maps; "concept" compares ConVis maps
-_CAPTION_SEP = " \u00b7 "
 
 
 def grid_figure(
@@ -39,8 +38,8 @@ def grid_figure(
     # Tiles are enlarged like a single figure's panel first, so captions stay readable on small maps.
     panels = [upscale_for_text(overlay(image_rgb, np.asarray(values), cmap=cmap, alpha=alpha))
               for values, _ in tiles]
-    # side_by_side draws one caption line per tile; several lines are joined rather than dropped.
-    captions = [c if isinstance(c, str) else _CAPTION_SEP.join(str(x) for x in c) for _, c in tiles]
+    # One caption row per line; side_by_side wraps a line wider than its tile rather than cutting it.
+    captions = [c if isinstance(c, str) else "\n".join(str(x) for x in c) for _, c in tiles]
     strip = side_by_side(panels, captions)
     return annotate(strip, list(title_lines), cmap=cmap, colorbar_label=colorbar_label)
 

@@ -364,7 +364,8 @@ def side_by_side(
     captions: Sequence[str] | None = None,
     pad: int = 8,
 ) -> np.ndarray:
-    """Tile panels left to right on white at the first panel's height; optional captions below, a row per line."""
+    """Tile panels left to right on white at the first panel's height; optional captions below, a row per
+    line, each line wrapped to its panel's width (never cut: a caption's last words are often its numbers)."""
     if len(panels) == 0:
         raise ValueError("side_by_side needs at least one panel")
     if captions is not None and len(captions) != len(panels):
@@ -384,11 +385,13 @@ def side_by_side(
             arr = cv2.resize(np.ascontiguousarray(arr), (new_w, target_h), interpolation=interp)
         resized.append(arr)
 
-    font, caption_h, line_h = None, 0, 0
+    font, caption_h, line_h, rows = None, 0, 0, [[] for _ in resized]
     if captions is not None and any(str(c) for c in captions):
         font = _font(int(np.clip(round(target_h / 16), 12, 48)))
         line_h = int(round(_line_height(font) * 1.3))
-        caption_h = line_h * max(len(str(c).split("\n")) for c in captions)
+        rows = [[r for line in str(c).split("\n") for r in _wrap(_printable(line), font, arr.shape[1])]
+                for c, arr in zip(captions, resized)]
+        caption_h = line_h * max(len(r) for r in rows)
 
     width = pad + sum(a.shape[1] + pad for a in resized)
     height = pad + target_h + caption_h + pad
@@ -397,9 +400,8 @@ def side_by_side(
     x = pad
     for i, arr in enumerate(resized):
         canvas.paste(Image.fromarray(np.ascontiguousarray(arr)), (x, pad))
-        if font is not None and captions is not None:
-            for k, line in enumerate(str(captions[i]).split("\n")):
-                text = _ellipsize(_printable(line), font, arr.shape[1])
+        if font is not None:
+            for k, text in enumerate(rows[i]):
                 tx = x + (arr.shape[1] - font.getlength(text)) / 2
                 draw.text((round(tx), pad + target_h + k * line_h + line_h // 8), text, font=font, fill=(0, 0, 0))
         x += arr.shape[1] + pad

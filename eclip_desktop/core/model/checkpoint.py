@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from eclip_desktop.core.model.sizes import check_file_fits
+
 SUFFIX = ".ckpt.pt"
 
 
@@ -25,6 +27,7 @@ def write_checkpoint(path: Path, state: dict) -> None:
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """The file's dict. Loaded with `weights_only`: tensors, numbers, strings and containers only, so
     a pickle that carries code is refused instead of run. Raises OSError or ValueError."""
+    check_file_fits(path, ValueError)  # read whole below: sized from its zip records first
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except OSError:

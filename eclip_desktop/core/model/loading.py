@@ -24,6 +24,7 @@ import torch
 from eclip_desktop.core.errors import ModelError
 from eclip_desktop.core.io.guards import check_regular, shown
 from eclip_desktop.core.io.paths import RESOURCES
+from eclip_desktop.core.io.shorten import shorten
 from eclip_desktop.core.model import activation as act
 from eclip_desktop.core.model.checkpoint import (
     checkpoint_weights,
@@ -32,6 +33,7 @@ from eclip_desktop.core.model.checkpoint import (
 )
 from eclip_desktop.core.model.device import dtype_name, resolve_device, resolve_dtype
 from eclip_desktop.core.model.features import VisualTower
+from eclip_desktop.core.model.sizes import check_model_sizes
 from eclip_desktop.core.model.spec import RANDOM, ModelSpec  # noqa: F401 - ModelSpec's home was here
 from eclip_desktop.core.model.tokenizers import build_tokenizer
 from eclip_desktop.core.model.trained import trained_tau
@@ -269,14 +271,14 @@ def load_failure(exc: BaseException) -> tuple[str, bool]:
                 more = f" and {len(names) - 3} more" if len(names) > 3 else ""
                 parts.append(f"{key.lower()}: {', '.join(n.strip() for n in names[:3]).rstrip('.')}{more}")
             elif ln.startswith("size mismatch"):
-                parts.append(ln.rstrip(".")[:160])
+                parts.append(shorten(ln.rstrip("."), 300))
                 break
         return ("; ".join(parts[:3]) or "its keys or shapes differ from the model's"), True
     if "weights_only" in text or "Unpickl" in text or "pickle" in text.lower():
         return ("not a weights file that can be read safely (not a torch or safetensors checkpoint, or it "
                 "carries code; such files are refused, never run)"), False
     first = lines[0] if lines else type(exc).__name__
-    return first[:300], False
+    return shorten(first, 300), False
 
 
 def _torchscript_weights(path: str) -> dict:
@@ -303,6 +305,7 @@ def load_model(spec: ModelSpec) -> ModelHandle:
     device = resolve_device(spec.device)
     dtype = resolve_dtype(device, spec.dtype)
     checkpoint, cfg, weights, identity = _resolve_weights(spec)
+    check_model_sizes(spec.architecture, checkpoint)  # from the headers, before anything is built or read
     given_file = checkpoint if not cfg else None  # a file the user named, not a cached hub download
     training_state = _training_checkpoint_weights(given_file) if given_file is not None else None
     torchscript_file = (given_file if given_file is not None and training_state is None

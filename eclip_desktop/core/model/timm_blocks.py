@@ -80,8 +80,17 @@ def qkv(attn: Module, y: torch.Tensor, rope: torch.Tensor | None = None):
 
 
 def values(attn: Module, y: torch.Tensor) -> torch.Tensor:
-    """v (B, heads, N, head_dim) alone (CLIP Surgery's v-v path needs no q or k)."""
-    return qkv(attn, y)[2]
+    """v (B, heads, N, head_dim) alone, projecting v only (CLIP Surgery's v-v path needs no q or k)."""
+    heads = attn.num_heads
+    if getattr(attn, "qkv", None) is not None:
+        width = attn.qkv.weight.shape[0] // 3
+        bias = attn.v_bias if getattr(attn, "q_bias", None) is not None else attn.qkv.bias
+        if bias is not None and bias.shape[0] != width:
+            bias = bias[2 * width:]
+        return _heads(F.linear(y, attn.qkv.weight[2 * width:], bias), heads)
+    kv_heads = getattr(attn, "num_kv_heads", heads)
+    v = _heads(attn.v_proj(y), kv_heads)
+    return v.repeat_interleave(heads // kv_heads, dim=1) if kv_heads != heads else v
 
 
 def probabilities(attn: Module, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

@@ -144,7 +144,7 @@ def rope_table(trunk: Module, grid: tuple[int, int]) -> torch.Tensor | None:
     return build(list(grid), rope.bands)
 
 
-def _embed(trunk: Module, pixels: torch.Tensor):
+def embed(trunk: Module, pixels: torch.Tensor):
     """(tokens with prefix and positions, grid, RoPE table or None), as the trunk's _pos_embed."""
     from timm.layers import resample_abs_pos_embed
     x, grid = _patches(trunk, pixels)
@@ -182,15 +182,39 @@ def token_head(visual: Module, kind: str, normed: torch.Tensor) -> torch.Tensor:
     return visual.head(trunk.head(trunk.head_drop(trunk.fc_norm(tokens))))
 
 
-def _map_reads_prefix(trunk: Module) -> bool:
+def map_reads_prefix(trunk: Module) -> bool:
     # timm's ViT drops the prefix tokens before its MAP head unless told otherwise; EVA keeps them.
     return bool(getattr(trunk, "pool_include_prefix", True))
+
+
+def pooling_row(visual: Module, kind: str, normed: torch.Tensor) -> torch.Tensor:
+    """(B, L) how the pooled embedding weights each token of the trunk's normed output (prefix tokens
+    included): the class token alone, the patches' mean, or the MAP query's attention. The last row of
+    attention rollout for towers that are not pooled by a class token."""
+    trunk = visual.trunk
+    npt = trunk.num_prefix_tokens
+    b, length = normed.shape[:2]
+    row = torch.zeros(b, length, device=normed.device, dtype=torch.float32)
+    if kind == kinds.TIMM_VIT_CLS:
+        row[:, 0] = 1.0
+    elif kind == kinds.TIMM_VIT_AVG:
+        row[:, npt:] = 1.0 / (length - npt)
+    elif map_reads_prefix(trunk):
+        row = tb.map_free_attention(trunk.attn_pool, normed).float()
+    else:
+        row[:, npt:] = tb.map_free_attention(trunk.attn_pool, normed[:, npt:]).float()
+    return row
+
+
+def trunk_embedding(visual: Module, x: torch.Tensor) -> torch.Tensor:
+    """The image embedding (== encode_image) from the last block's output (B, L, C)."""
+    return visual.head(visual.trunk.forward_head(visual.trunk.norm(x)))
 
 
 def vit_dense(visual: Module, kind: str, pixels: torch.Tensor) -> DenseFeatures:
     from eclip_desktop.core.model.features import DenseFeatures
     trunk = visual.trunk
-    x, grid, rope = _embed(trunk, pixels)
+    x, grid, rope = embed(trunk, pixels)
     blocks = list(trunk.blocks)
     first_kept = max(0, len(blocks) - SURGERY_DEPTH)
     states = []
@@ -202,9 +226,9 @@ def vit_dense(visual: Module, kind: str, pixels: torch.Tensor) -> DenseFeatures:
     npt = trunk.num_prefix_tokens
     n = grid[0] * grid[1]
     if kind == kinds.TIMM_VIT_MAP:
-        read = normed if _map_reads_prefix(trunk) else normed[:, npt:]
+        read = normed if map_reads_prefix(trunk) else normed[:, npt:]
         free = tb.map_free_attention(trunk.attn_pool, read)
-        free = free[:, npt:] if _map_reads_prefix(trunk) else free
+        free = free[:, npt:] if map_reads_prefix(trunk) else free
     elif kind == kinds.TIMM_VIT_CLS:
         free = tb.query_attention(blocks[-1], states[-1], rope)[:, npt:]
     else:

@@ -9,6 +9,7 @@ import open_clip
 import torch
 
 from eclip_desktop.core.errors import EclipError
+from eclip_desktop.core.model.kinds import TIMM_ATTENTION_KINDS, TIMM_CONV
 from eclip_desktop.core.model.loading import (
     ModelSpec,
     load_model,
@@ -19,18 +20,36 @@ from eclip_desktop.core.model.loading import (
 from eclip_desktop.core.training.config import TrainConfig, TrainingError
 from eclip_desktop.core.training.init_weights import load_resized
 
-TRAINABLE_KINDS = ("vit", "resnet")
+TRAINABLE_KINDS = ("vit", "resnet", *TIMM_ATTENTION_KINDS, TIMM_CONV)
 
 
 def _check_trainable(cfg: TrainConfig, kind: str) -> None:
+    from eclip_desktop.core.model.poolings import POOLINGS
+    from eclip_desktop.core.training.guide import no_guide_reason
     if kind not in TRAINABLE_KINDS:
-        # The objective's dense pass and the block unlocking know open_clip's own towers only.
-        raise TrainingError(f"train supports open_clip's own ViT and ResNet image towers; {cfg.architecture} has a "
-                            f"{kind} tower, which can be explained but not trained here yet")
+        raise TrainingError(f"train supports open_clip's ViT and ResNet and timm's ViT, EVA, ConvNeXt and FastViT "
+                            f"image towers; {cfg.architecture} has a {kind} tower")
+    why = no_guide_reason(kind, cfg.pooling) if POOLINGS[cfg.pooling].uses_free_attention else None
+    if why:
+        raise TrainingError(f"{cfg.architecture}: {why}")
+
+
+def _timm_last_parts(visual, kind: str, unlock_blocks: int) -> list:
+    """As for open_clip's towers: the last blocks (ViT) or the head, and the last stage when more than
+    one block is unlocked (conv), with every layer between them and the embedding."""
+    trunk = visual.trunk
+    if kind == TIMM_CONV:
+        parts = [trunk.head, getattr(trunk, "final_conv", None)] + ([trunk.stages[-1]] if unlock_blocks > 1 else [])
+    else:
+        parts = [*list(trunk.blocks)[-max(1, unlock_blocks):], trunk.norm, trunk.fc_norm, trunk.head,
+                 getattr(trunk, "attn_pool", None)]
+    return [p for p in parts if p is not None] + [visual.head]
 
 
 def _unlock_last_visual_parts(visual, kind: str, unlock_blocks: int) -> None:
-    if kind == "vit":
+    if kind in (*TIMM_ATTENTION_KINDS, TIMM_CONV):
+        parts = _timm_last_parts(visual, kind, unlock_blocks)
+    elif kind == "vit":
         parts = [*list(visual.transformer.resblocks)[-max(1, unlock_blocks):], visual.ln_post]
         if visual.proj is not None:
             visual.proj.requires_grad_(True)

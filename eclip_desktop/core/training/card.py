@@ -10,10 +10,10 @@ from pathlib import Path
 
 import open_clip
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 from eclip_desktop import __version__
-from eclip_desktop.core.io.atomic import atomic_write_json
+from eclip_desktop.core.io.atomic import atomic_write_bytes, atomic_write_json
 from eclip_desktop.core.training.config import TrainConfig
 
 
@@ -35,9 +35,9 @@ def model_card(cfg: TrainConfig, data: dict, world: int, device: torch.device, w
 def write_outputs(out: Path, model, cfg: TrainConfig, card: dict) -> None:
     """The weights, then the card: each written whole or not at all."""
     state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
-    tmp = out / f".{cfg.run_name()}.safetensors.tmp"
-    save_file(state, str(tmp), metadata={"architecture": cfg.architecture, "pooling": cfg.pooling, "tau": cfg.tau})
-    os.replace(tmp, out / f"{cfg.run_name()}.safetensors")
+    # Through atomic_write_bytes: safetensors' own save_file creates the file 0600, whatever the umask.
+    atomic_write_bytes(out / f"{cfg.run_name()}.safetensors",
+                       save(state, metadata={"architecture": cfg.architecture, "pooling": cfg.pooling, "tau": cfg.tau}))
     atomic_write_json(out / f"{cfg.run_name()}.json", card)
 
 

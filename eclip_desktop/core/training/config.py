@@ -156,6 +156,11 @@ def check_run(cfg: TrainConfig) -> tuple[dict[str, float] | None, tuple[int, int
         guided = " or ".join(p.name for p in POOLINGS.values() if p.uses_free_attention)
         raise TrainingError("--guide names the free attention of a fine-tune whose pooling keeps tokens by it: "
                             f"use it with --pooling {guided} and --pretrained")
+    if POOLINGS[cfg.pooling].uses_free_attention:
+        from eclip_desktop.core.training.guide import architecture_kind, no_guide_reason
+        why = no_guide_reason(architecture_kind(cfg.architecture), cfg.pooling)
+        if why:
+            raise TrainingError(f"{cfg.architecture}: {why}")
     if cfg.uses_guide() and not cfg.allow_untrained_guide:
         from eclip_desktop.core.training.guide import architecture_kind, untrained_guide_reason
         reason = untrained_guide_reason(cfg.guide or cfg.pretrained, architecture_kind(cfg.architecture),

@@ -59,7 +59,7 @@ def plan_family(base: TrainConfig, poolings: list[str], finetune: dict, command:
     from eclip_desktop.core.training.guide import GUIDE, TRAINED_GUIDE_POOLINGS, architecture_kind
     guided = [p for p in poolings if p in POOLINGS and POOLINGS[p].uses_free_attention]
     if guided and base.pooling not in TRAINED_GUIDE_POOLINGS and not base.allow_untrained_guide:
-        guide = GUIDE[architecture_kind(base.architecture)]
+        guide = GUIDE.get(architecture_kind(base.architecture), "the pooling query's attention")
         raise TrainingError(f"a base trained with pooling '{base.pooling}' never trains {guide}, which guides the "
                             f"{guided[0]} sibling; use --base-pooling native, or pass --allow-untrained-guide")
     out = Path(base.out)

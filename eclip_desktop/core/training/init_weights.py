@@ -13,17 +13,30 @@ from pathlib import Path
 import torch
 
 from eclip_desktop.core.errors import EclipError
+from eclip_desktop.core.io.guards import check_regular, shown
 from eclip_desktop.core.model.checkpoint import read_checkpoint
 from eclip_desktop.core.model.features import interpolate_grid_embedding
+from eclip_desktop.core.model.sizes import check_file_fits, stored_tensor_bytes, weights_mismatch
 
 _POSITIONAL = ("visual.positional_embedding", "visual.attnpool.positional_embedding")
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """Weights from a .safetensors file, a training checkpoint (.ckpt.pt) or a plain state dict."""
+def read_state_dict(path: str | Path, model: torch.nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """Weights from a .safetensors file, a training checkpoint (.ckpt.pt) or a plain state dict; with
+    `model`, a file whose header claims far more or fewer tensor bytes than its weights is refused unread."""
     path = Path(path)
-    if not path.is_file():
-        raise EclipError(f"--init weights {path} do not exist")
+
+    def fail(why: str) -> EclipError:
+        if why == "not found":
+            return EclipError(f"--init weights {shown(path)} do not exist")
+        return EclipError(f"cannot read --init weights {shown(path)}: {why}")
+    check_regular(path, fail)  # a FIFO would block the reader, /dev/zero never ends
+    if model is not None:
+        values = sum(t.numel() for t in model.state_dict().values())
+        why = weights_mismatch(stored_tensor_bytes(path), values, "the model being trained")
+        if why:
+            raise fail(why.replace(" the model card or --model names", " --init names"))
+    check_file_fits(path, fail)  # read whole below: a header claiming 10 GB is refused first
     try:
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
@@ -45,7 +58,7 @@ def _grid_of(n_tokens: int) -> tuple[int, int]:
 
 def load_resized(model: torch.nn.Module, path: str | Path) -> list[str]:
     """Loads `path` into `model` (same architecture family); returns the names that were resized."""
-    state = read_state_dict(path)
+    state = read_state_dict(path, model)
     own = model.state_dict()
     resized = []
     for name in _POSITIONAL:

@@ -83,22 +83,25 @@ def train(cfg: TrainConfig, progress: Callable[[dict], None] | None = None,
     history: list[dict] = []
     averages = _Averages()
     t0 = time.perf_counter()
-    for step in range(start, cfg.steps):
-        if cancelled and cancelled():
-            if rank == 0:
-                save_checkpoint(ckpt, model, opt, step, cfg, elapsed_before + time.perf_counter() - t0)
-            raise CancelledError(f"training cancelled at step {step}; resume with --resume")
-        averages.add(*one_step(step, *batches.next()))
-        if _reports_at(step, start, cfg.steps):
-            info = {"step": step + 1, "steps": cfg.steps, "loss": averages.loss, "acc": averages.acc,
-                    "lr": lr_at(step, cfg), "s_per_step": (time.perf_counter() - t0) / (step + 1 - start), "rank": rank}
-            if probe is not None and ((step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps):
-                info["zero_shot"] = probe(model, kind, cfg, guide)
-            history.append({k: info[k] for k in ("step", "loss", "acc", "zero_shot") if k in info})
-            if progress and rank == 0:
-                progress(info)
-        if rank == 0 and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
-            save_checkpoint(ckpt, model, opt, step + 1, cfg, elapsed_before + time.perf_counter() - t0)
+    try:
+        for step in range(start, cfg.steps):
+            if cancelled and cancelled():
+                if rank == 0:
+                    save_checkpoint(ckpt, model, opt, step, cfg, elapsed_before + time.perf_counter() - t0)
+                raise CancelledError(f"training cancelled at step {step}; resume with --resume")
+            averages.add(*one_step(step, *batches.next()))
+            if _reports_at(step, start, cfg.steps):
+                info = {"step": step + 1, "steps": cfg.steps, "loss": averages.loss, "acc": averages.acc,
+                        "lr": lr_at(step, cfg), "s_per_step": (time.perf_counter() - t0) / (step + 1 - start), "rank": rank}
+                if probe is not None and ((step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps):
+                    info["zero_shot"] = probe(model, kind, cfg, guide)
+                history.append({k: info[k] for k in ("step", "loss", "acc", "zero_shot") if k in info})
+                if progress and rank == 0:
+                    progress(info)
+            if rank == 0 and cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
+                save_checkpoint(ckpt, model, opt, step + 1, cfg, elapsed_before + time.perf_counter() - t0)
+    finally:
+        batches.close()  # the fresh-scene worker stops with the run, however it ends
     card = model_card(cfg, batches.card(), world, device, elapsed_before + time.perf_counter() - t0,
                       averages.loss, averages.acc, history)
     if rank == 0:

@@ -9,6 +9,7 @@ import re
 import numpy as np
 
 from eclip_desktop.core.errors import WordNetError
+from eclip_desktop.core.io.shorten import shorten
 from eclip_desktop.core.wordnet import provider
 
 #: Bump when the parsed layout or its meaning changes; old caches are ignored.
@@ -49,7 +50,7 @@ def parse_wordnet(root) -> dict[str, np.ndarray]:
         raise WordNetError(f"{exc} {provider.install_hint()}") from None
     except (IndexError, ValueError, KeyError) as exc:
         where = f"{getattr(root, 'path', root)}/{reading[0]}"
-        raise WordNetError(f"the WordNet file {where} is damaged or truncated ({str(exc)[:80] or type(exc).__name__}); "
+        raise WordNetError(f"the WordNet file {where} is damaged or truncated ({shorten(str(exc), 80) or type(exc).__name__}); "
                            f"remove that copy and reinstall WordNet 3.0. {provider.install_hint()}") from None
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from eclip_desktop.core.explain.methods.base import Method, Option
 from eclip_desktop.core.lazy import lazy
+from eclip_desktop.core.model.kinds import ALL_KINDS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,7 +32,7 @@ BATCH = 50
 
 METHOD = Method(
     "rise", "RISE", "random input masks weighted by the masked image's similarity to the text (Petsiuk et al.)",
-    module="rise", needs="forwards", slow=True,
+    module="rise", needs="forwards", slow=True, kinds=ALL_KINDS,  # forwards only: any tower
     hint="Thousands of masked forwards for the first map of an image; other texts reuse them.",
     options=(
         Option("masks", int, 2000, "masks", "number of random masks N", minimum=1, maximum=100_000),

@@ -1,13 +1,18 @@
 """Attention rollout (Abnar & Zuidema 2020), as Chefer's and Grad-ECLIP's `compute_rollout_attention`:
 every block's head-averaged attention plus the identity, rows normalised, multiplied through from the
-first block; the class token's row over the patches. The same map for every text."""
+first block; the class token's row over the patches. The same map for every text.
+
+timm towers: the same product over their blocks (RoPE, registers and all), read by the pooling's own
+row where there is no class token: the MAP head's query attention (SigLIP) or the patches' mean
+(ViTamin) times the product, i.e. the pooling treated as one more attention without a residual."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from eclip_desktop.core.explain.methods import vit_blocks
+from eclip_desktop.core.explain.methods import timm_runs, vit_blocks
 from eclip_desktop.core.explain.methods.base import Method
 from eclip_desktop.core.lazy import lazy
+from eclip_desktop.core.model.kinds import ALL_KINDS, TIMM_CONV
 
 if TYPE_CHECKING:
     import torch
@@ -16,8 +21,10 @@ else:
 
 METHOD = Method(
     "rollout", "Attention rollout", "every block's attention multiplied through; the same map for every text",
-    module="rollout", needs="forward",
-    refuses={"resnet": "attention rollout multiplies a transformer's per-block attention; a ResNet has one attention pool"},
+    module="rollout", needs="forward", kinds=ALL_KINDS,
+    refuses={"resnet": "attention rollout multiplies a transformer's per-block attention; a ResNet has one attention pool",
+             TIMM_CONV: "attention rollout multiplies a transformer's per-block attention; a convolutional tower "
+                        "(ConvNeXt, FastViT) has none"},
     hint="Text-independent: every prompt gets the same map.")
 
 
@@ -56,6 +63,31 @@ def rollout_row(analysis):
     return joint[0, 1:].cpu()
 
 
+def _normalised(probs):
+    """Heads averaged, identity added, rows summing to 1 (one block's factor of the product)."""
+    a = probs[0].float().mean(0)
+    a = a + torch.eye(a.shape[-1], device=a.device)
+    return a / a.sum(-1, keepdim=True)
+
+
+def timm_rollout_row(analysis):
+    """(N,) the pooling's row of the rollout over the patch tokens of a timm tower (every block runs
+    again from the pixels, by hand, once per image)."""
+    handle = analysis.handle
+    visual = handle.visual
+    joint = None
+    with handle.lock, torch.no_grad():
+        x, table = timm_runs.embed(analysis)
+        for blk in timm_runs.blocks(visual):
+            att = timm_runs.attention(blk, x, table)
+            x = timm_runs.finish(blk, x, att.y, att.probs @ att.v)
+            a = _normalised(att.probs)
+            joint = a if joint is None else a @ joint
+        row = timm_runs.pooling_row(visual, handle.kind, x)[0]
+    return (row @ joint)[timm_runs.prefix(visual):].cpu()
+
+
 def scores(job, **_):
-    row = job.analysis.memo(("rollout",), lambda: rollout_row(job.analysis))
+    fn = rollout_row if job.analysis.handle.kind == "vit" else timm_rollout_row
+    row = job.analysis.memo(("rollout",), lambda: fn(job.analysis))
     return row[None].repeat(job.texts.shape[0], 1)
