@@ -88,8 +88,8 @@ step "$version"
 t0=$(now)
 "$PY" -m eclip_desktop explain "$SAMPLE" --text "a photo of a circle." --out maps 2>"$WORK/explain.log" \
   || { cat "$WORK/explain.log" >&2; fail "python -m eclip_desktop explain"; }
-ls maps/shapes_scene__itsm__native__*.npy >/dev/null 2>&1 || fail "explain wrote no map"
-"$PY" - "$WORK/venv" maps/shapes_scene__itsm__native__*.json <<'EOF' || fail "explain did not use the installed family"
+ls maps/shapes_scene__itsm__masked_max__*.npy >/dev/null 2>&1 || fail "explain wrote no map"
+"$PY" - "$WORK/venv" maps/shapes_scene__itsm__masked_max__*.json <<'EOF' || fail "explain did not use the installed family"
 import json, sys
 from eclip_desktop.core.model.family import FAMILY
 weights = json.load(open(sys.argv[2]))["pretrained"]
@@ -101,7 +101,7 @@ step "explain on the default family, offline, outside the checkout: $(secs "$t0"
 cp "$SAMPLE" a.png && cp "$SAMPLE" b.png && cp "$SAMPLE" c.png
 "$WORK/venv/bin/eclip-desktop" export --images a.png b.png c.png --text "a photo of a square." --out batch \
   2>"$WORK/export.log" || { cat "$WORK/export.log" >&2; fail "export --images a.png b.png c.png"; }
-[ "$(ls batch/*__itsm__native__*.npy | wc -l)" -eq 3 ] || fail "export --images a b c did not write 3 maps"
+[ "$(ls batch/*__itsm__masked_max__*.npy | wc -l)" -eq 3 ] || fail "export --images a b c did not write 3 maps"
 step "export --images a.png b.png c.png: 3 maps"
 
 "$WORK/venv/bin/eclip-desktop" install-desktop-entry >/dev/null || fail "install-desktop-entry"

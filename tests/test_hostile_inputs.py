@@ -369,10 +369,10 @@ MEMORY_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(MEMORY_CASES))
-def test_memory_is_bounded(case, w):
-    """Each in its own child, its peak RSS measured from outside: refused before anything is allocated."""
-    make, pattern = MEMORY_CASES[case]
+def refused_within_memory(cases: dict, case: str, w) -> None:
+    """Runs one case in its own child, its peak RSS measured from outside: one line, nothing written,
+    and refused before anything is allocated."""
+    make, pattern = cases[case]
     argv = make(w)
     before = snapshot(w.root)
     results = _child({case: argv}, memory=True)
@@ -381,6 +381,11 @@ def test_memory_is_bounded(case, w):
     check_one_line(rc, err, pattern)
     assert results["peak_rss_mb"] < PEAK_RSS_MB, results["peak_rss_mb"]
     assert snapshot(w.root) == before
+
+
+@pytest.mark.parametrize("case", list(MEMORY_CASES))
+def test_memory_is_bounded(case, w):
+    refused_within_memory(MEMORY_CASES, case, w)
 
 
 # --- clean results: names that are not UTF-8 work, everywhere -------------------------------------------

@@ -16,8 +16,8 @@ import torch
 
 from eclip_desktop.cli import main
 from tests.conftest import write_image
-from tests.test_bad_inputs import RANDOM, TINY, check_one_line, snapshot
-from tests.test_hostile_inputs import PEAK_RSS_MB, _child
+from tests.test_bad_inputs import RANDOM, TINY, check_one_line
+from tests.test_hostile_inputs import _child, refused_within_memory
 
 OUT = "--out"
 
@@ -116,15 +116,7 @@ MEMORY_CASES = {
 
 @pytest.mark.parametrize("case", list(MEMORY_CASES))
 def test_sizes_from_files_are_refused_before_memory_is_taken(case, w):
-    make, pattern = MEMORY_CASES[case]
-    argv = make(w)
-    before = snapshot(w.root)
-    results = _child({case: argv}, memory=True)
-    rc, err = results[case]
-    assert rc != "hung", f"{case} hung: {err}"
-    check_one_line(rc, err, pattern)
-    assert results["peak_rss_mb"] < PEAK_RSS_MB, results["peak_rss_mb"]
-    assert snapshot(w.root) == before
+    refused_within_memory(MEMORY_CASES, case, w)
 
 
 def test_init_weights_that_are_a_fifo_are_refused_at_once(w):

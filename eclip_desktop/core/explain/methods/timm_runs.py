@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from eclip_desktop.core.explain.methods.vit_blocks import kept_or_rerun
 from eclip_desktop.core.lazy import lazy
 
 if TYPE_CHECKING:
@@ -74,21 +75,18 @@ def finish(blk, x, y, heads_out):
 
 
 def block_input(analysis, index: int):
-    """The (1, L, C) input of block `index`: a kept state, else the blocks before it run again from the
-    pixels (no gradients; memoised per image)."""
-    visual = analysis.handle.visual
-    found = blocks(visual)
-    first_kept = len(found) - len(analysis.states)
-    if index >= first_kept:
-        return analysis.states[index - first_kept]
+    """The (1, L, C) input of block `index` of a timm tower (vit_blocks.kept_or_rerun); EVA's blocks
+    take the rotary table its embedding made."""
+    rope: list = []
 
-    def compute():
-        with analysis.handle.lock, torch.no_grad():
-            x, table = embed(analysis)
-            for blk in found[:index]:
-                x = blk(x, rope=table) if table is not None else blk(x)
+    def tokens():
+        x, table = embed(analysis)
+        rope.append(table)
         return x
-    return analysis.memo(("timm_block_input", index), compute)
+
+    def step(blk, x):
+        return blk(x, rope=rope[0]) if rope[0] is not None else blk(x)
+    return kept_or_rerun(analysis, blocks(analysis.handle.visual), index, "timm_block_input", tokens, step)
 
 
 def embedding(visual, x):

@@ -106,11 +106,10 @@ def embed(visual, pixels):
     return vit_embed(visual, pixels)[0]
 
 
-def block_input(analysis, index: int):
-    """The (1, L, C) input of block `index`: a kept state where the analysis has one, else the
-    blocks before it run again from the pixels (no gradients; memoised per image)."""
-    visual = analysis.handle.visual
-    found = blocks(visual)
+def kept_or_rerun(analysis, found: list, index: int, name: str, tokens, step):
+    """The (1, L, C) input of block `index` of the blocks `found`: a kept state where the analysis has
+    one, else `tokens()` (the embedded pixels) through `step(block, x)` for the blocks before it (no
+    gradients; memoised per image under `name`). Shared by open_clip's ViT and the timm towers."""
     first_kept = len(found) - len(analysis.states)
     if index >= first_kept:
         return analysis.states[index - first_kept]
@@ -118,11 +117,18 @@ def block_input(analysis, index: int):
     def compute():
         # Call without holding the model's lock: memo's lock, then the model's, as every method takes them.
         with analysis.handle.lock, torch.no_grad():
-            x = embed(visual, analysis.pixels())
+            x = tokens()
             for blk in found[:index]:
-                x = run_block(blk, x)
+                x = step(blk, x)
         return x
-    return analysis.memo(("vit_block_input", index), compute)
+    return analysis.memo((name, index), compute)
+
+
+def block_input(analysis, index: int):
+    """The (1, L, C) input of block `index` of an open_clip ViT."""
+    visual = analysis.handle.visual
+    return kept_or_rerun(analysis, blocks(visual), index, "vit_block_input",
+                         lambda: embed(visual, analysis.pixels()), run_block)
 
 
 def embedding(visual, x):
