@@ -140,3 +140,24 @@ def test_the_reading_guide_says_what_kind_of_map_and_scale_is_shown():
     assert "the model finds" not in relevance and "the method finds the most evidence" in relevance
     shared = legend_sentence("a cat", (0.1, 0.3), shared_scale=True)
     assert "share one raw colour scale" in shared and "own range" not in shared
+
+
+def test_the_view_state_announces_what_changed_once():
+    from eclip_desktop.viewer.view_state import ViewState
+    s = ViewState()
+    heard = []
+    s.changed.connect(heard.append)
+    analysis = s.analysis
+    s.set(layout="poolings", model=MODEL, analysis=analysis)  # the same analysis object: not a change
+    assert heard == [frozenset({"layout", "model"})] and s.layout == "poolings" and s.model is MODEL
+    s.set(layout="poolings")
+    assert len(heard) == 1, "setting what is already there announces nothing"
+    analysis.pooling = "avg"
+    s.touch("analysis")  # changed in place
+    assert heard[-1] == frozenset({"analysis"})
+    try:
+        s.set(pooling="max")
+    except AttributeError as exc:
+        assert "no view state field pooling" in str(exc)
+    else:
+        raise AssertionError("an unknown field must be refused")

@@ -31,11 +31,18 @@ from eclip_desktop.core.model.spec import ModelSpec
 from eclip_desktop.viewer.controller import MapController
 from eclip_desktop.viewer.figure import FigureOptions
 from eclip_desktop.viewer.jobs.compute import WorkerState
-from eclip_desktop.viewer.state import AnalysisState, DisplayState, ModelChoice
+from eclip_desktop.viewer.state import ModelChoice
+from eclip_desktop.viewer.view_state import ViewState
 
 NO_FAMILY_MESSAGE = ("No embedded model found \u2014 choose a model: an open_clip architecture with downloaded "
                      "weights, a checkpoint file (Open checkpoint\u2026), or \u201crandom (untrained)\u201d "
                      "for a dry run whose maps mean nothing.")
+
+
+def _shown(name: str, doc: str) -> property:
+    """A window attribute that is a field of the view state: setting it announces the change."""
+    return property(lambda self: getattr(self.state, name), lambda self, value: self.state.set(**{name: value}),
+                    doc=doc)
 
 
 def as_choice(model) -> ModelChoice | None:
@@ -47,6 +54,13 @@ def as_choice(model) -> ModelChoice | None:
 
 
 class MainWindow(QMainWindow):
+    analysis = _shown("analysis", "what the worker computes (viewer/state.py AnalysisState)")
+    display = _shown("display", "how maps are drawn (DisplayState)")
+    layout_name = _shown("layout", "the layout on screen (viewer/layouts key)")
+    model = _shown("model", "the ModelChoice whose maps are on screen, None before one has loaded")
+    model_info = _shown("model_info", "that model's describe()")
+    image_view = _shown("image", "the ImageView on screen")
+
     def __init__(self, model="auto", images=None, texts=None, settings: AppSettings | None = None,
                  open_sample: bool = True, restore_geometry: bool = True):
         """model: "auto" (embedded family if installed), a ModelSpec/ModelChoice, or None (none loaded)."""
@@ -54,14 +68,11 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("eclip-desktop")
         self.setAcceptDrops(True)
         self.settings = settings or AppSettings()
-        # The state the presenters share: what is analysed, how it is shown, with which model.
-        self.analysis = AnalysisState()
-        self.display = DisplayState()
+        # The state the presenters share (what is analysed, how it is shown, with which model, on which
+        # picture), announcing its changes; analysis, display, layout_name, model, model_info and
+        # image_view read and write it.
+        self.state = ViewState()
         self.figure_options = FigureOptions()  # Export Map's last choices
-        self.layout_name = "side"
-        self.model: ModelChoice | None = None
-        self.model_info: dict | None = None
-        self.image_view = None
         self.closing = False
 
         self.maps_area = MapsPresenter(self)
@@ -88,6 +99,9 @@ class MainWindow(QMainWindow):
         window_ui.build_bars(self)
         actions.build_menus(self)
         self._connect_jobs()
+        # Listeners once the widgets they update exist.
+        self.state.changed.connect(self.domain.state_changed)
+        self.state.changed.connect(self.faithfulness.state_changed)
         geometry.initial_size(self)
         if restore_geometry:
             saved, state = self.settings.geometry()

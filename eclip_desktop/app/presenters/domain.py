@@ -24,6 +24,10 @@ class DomainNotice:
     def window(self):
         return self._window()
 
+    def state_changed(self, names: frozenset) -> None:
+        if names & {"model", "model_info", "image"}:
+            self.update_domain_notice()
+
     def update_domain_notice(self) -> None:
         """The polite, persistent notice while an embedded Shapes World model explains another picture."""
         w = self.window

@@ -60,6 +60,9 @@ class FaithfulnessPresenter:
     def failed(self, message: str) -> None:
         self.dock.show_error(message)
 
+    def state_changed(self, _names: frozenset) -> None:
+        self.refresh()  # it says whether the map it measured is still the one on screen
+
     def refresh(self) -> None:
         if self.dock.measured is not None:
             self.dock.show_state(self._now(self.dock.measured.steps))

@@ -184,6 +184,7 @@ class MapsPresenter:
     def set_pooling(self, pooling: str, compute: bool = True) -> None:
         w = self.window
         w.analysis.pooling = pooling
+        w.state.touch("analysis")
         action = w.pooling_actions[pooling]
         if not action.isChecked():
             action.setChecked(True)
@@ -237,6 +238,8 @@ class MapsPresenter:
         if what == "texts":
             w.controls.update_shown(w.analysis.texts, w.analysis.shown)
             w.analysis.shown = max(w.controls.shown.currentIndex(), 0)
+        w.state.touch("analysis")
+        if what == "texts":
             w.request_maps(TEXT_DEBOUNCE_MS)
         elif what == "shown":
             w.convis.leave_convis()
