@@ -68,8 +68,6 @@ class _Cosine(torch.nn.Module):
 
 def _pytorch_grad_cam(handle, pixels, texts) -> torch.Tensor:
     """pytorch-grad-cam's GradCAM cam before its min-max and resize (its get_cam_image, then ReLU)."""
-    from pytorch_grad_cam import GradCAM
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     visual = handle.visual
     if handle.kind == "vit":
         assert visual.transformer.batch_first
@@ -80,6 +78,14 @@ def _pytorch_grad_cam(handle, pixels, texts) -> torch.Tensor:
             return t[:, 1:].reshape(t.shape[0], side, side, t.shape[2]).permute(0, 3, 1, 2)
     else:
         layer, reshape = visual.layer4, None
+    return library_grad_cam(handle, pixels, texts, layer, reshape)
+
+
+def library_grad_cam(handle, pixels, texts, layer, reshape) -> torch.Tensor:
+    """Runs pytorch-grad-cam's GradCAM on `layer` for each text's cosine: the cam before its min-max
+    and resize (its get_cam_image, then ReLU), flattened."""
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     maps = []
     with GradCAM(model=_Cosine(handle.model, texts), target_layers=[layer], reshape_transform=reshape) as cam:
         for t in range(len(texts)):

@@ -17,7 +17,7 @@ import torch
 from eclip_desktop.cli import main
 from tests.conftest import write_image
 from tests.test_bad_inputs import RANDOM, TINY, check_one_line
-from tests.test_hostile_inputs import _child, refused_within_memory
+from tests.test_hostile_inputs import PEAK_RSS_MB, _child, refused_within_memory
 
 OUT = "--out"
 
@@ -116,7 +116,7 @@ MEMORY_CASES = {
 
 @pytest.mark.parametrize("case", list(MEMORY_CASES))
 def test_sizes_from_files_are_refused_before_memory_is_taken(case, w):
-    refused_within_memory(MEMORY_CASES, case, w)
+    assert refused_within_memory(MEMORY_CASES, case, w) < PEAK_RSS_MB
 
 
 def test_init_weights_that_are_a_fifo_are_refused_at_once(w):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from test_comparison_methods import _close, _Cosine, _job, _with_hooks
+from test_comparison_methods import _close, _job, _with_hooks, library_grad_cam
 
 from eclip_desktop.core.errors import ModelError
 from eclip_desktop.core.explain.engine import Engine
@@ -25,8 +25,6 @@ def _feature_layer(trunk):
 
 
 def _grad_cam_reference(handle, pixels, texts) -> torch.Tensor:
-    from pytorch_grad_cam import GradCAM
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     trunk = handle.visual.trunk
     if handle.kind == kinds.TIMM_CONV:
         layer, reshape = _feature_layer(trunk), None
@@ -36,16 +34,7 @@ def _grad_cam_reference(handle, pixels, texts) -> torch.Tensor:
         def reshape(t):  # the ViT recipe with every prefix token (class, registers) dropped
             side = int(round((t.shape[1] - npt) ** 0.5))
             return t[:, npt:].reshape(t.shape[0], side, side, t.shape[2]).permute(0, 3, 1, 2)
-    maps = []
-    with GradCAM(model=_Cosine(handle.model, texts), target_layers=[layer], reshape_transform=reshape) as cam:
-        for t in range(len(texts)):
-            x = pixels.clone().requires_grad_(True)
-            cam(x, targets=[ClassifierOutputTarget(t)])
-            acts = cam.activations_and_grads.activations[0].numpy()
-            grads = cam.activations_and_grads.gradients[0].numpy()
-            raw = cam.get_cam_image(x, layer, None, acts, grads)
-            maps.append(torch.from_numpy(np.maximum(raw, 0)[0].reshape(-1)))
-    return torch.stack(maps)
+    return library_grad_cam(handle, pixels, texts, layer, reshape)
 
 
 @pytest.mark.parametrize("name", VITS + CONVS)
